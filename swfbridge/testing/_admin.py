@@ -1,0 +1,97 @@
+"""The admin HTTP endpoints served next to SWF, under ``/_swfbridge/``.
+
+- ``GET /_swfbridge/health`` -> ``{"status": "ok"}``
+- ``GET /_swfbridge/faults`` -> the active plan, or ``{"plan": null}``
+- ``POST /_swfbridge/faults`` with JSON ``{"operations": ["PollForActivityTask"],
+  "fraction": 0.5, "kind": "throttle" | "error"}`` -> sets the plan (400 on bad input).
+  An empty or missing ``operations`` means every operation.
+- ``DELETE /_swfbridge/faults`` -> stops injecting faults.
+- ``POST /_swfbridge/reset`` -> forgets all SWF state and clears faults.
+
+moto's own ``POST /moto-api/reset`` still works (it resets every moto service).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from swfbridge.testing.faults import FaultInjector, FaultPlan
+
+PREFIX = "/_swfbridge/"
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+def plan_to_json(plan: FaultPlan | None) -> dict[str, Any]:
+    """The JSON shape of a plan, as the admin endpoint reports it."""
+    if plan is None:
+        return {"plan": None}
+    return {
+        "plan": {
+            "operations": sorted(plan.operations),
+            "fraction": plan.fraction,
+            "kind": plan.kind,
+        }
+    }
+
+
+class AdminApp:
+    """WSGI middleware: serves ``/_swfbridge/*`` and passes everything else on."""
+
+    def __init__(
+        self, *, app: WSGIApp, injector: FaultInjector, reset: Callable[[], None]
+    ) -> None:
+        self._app = app
+        self._injector = injector
+        self._reset = reset
+
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
+        path = str(environ.get("PATH_INFO", ""))
+        if not path.startswith(PREFIX):
+            return self._app(environ, start_response)
+        status, body = self._handle(str(environ.get("REQUEST_METHOD", "GET")), path, environ)
+        payload = json.dumps(body).encode()
+        start_response(
+            status,
+            [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))],
+        )
+        return [payload]
+
+    def _handle(self, method: str, path: str, environ: dict[str, Any]) -> tuple[str, Any]:
+        route = path[len(PREFIX) :].rstrip("/")
+        if route == "health" and method == "GET":
+            return "200 OK", {"status": "ok"}
+        if route == "reset" and method == "POST":
+            self._reset()
+            self._injector.clear()
+            return "200 OK", {"reset": True}
+        if route == "faults":
+            if method == "GET":
+                return "200 OK", plan_to_json(self._injector.plan)
+            if method == "DELETE":
+                self._injector.clear()
+                return "200 OK", plan_to_json(None)
+            if method == "POST":
+                return self._set_faults(environ)
+        return "404 Not Found", {"error": f"no admin route {method} {path}"}
+
+    def _set_faults(self, environ: dict[str, Any]) -> tuple[str, Any]:
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            raw = environ["wsgi.input"].read(length) if length else b"{}"
+            data = json.loads(raw or b"{}")
+            if not isinstance(data, dict):
+                raise ValueError("expected a JSON object")
+            plan = FaultPlan.build(
+                operations=data.get("operations") or (),
+                fraction=float(data.get("fraction", 1.0)),
+                kind=str(data.get("kind", "throttle")),
+            )
+        except (ValueError, TypeError) as exc:
+            return "400 Bad Request", {"error": str(exc)}
+        self._injector.set(plan)
+        return "200 OK", plan_to_json(plan)
