@@ -1,0 +1,38 @@
+"""swfbridge: run Amazon SWF activities on a Celery fleet.
+
+Define activities by subclassing :class:`Activity` and registering them with
+:func:`activity`; run them with ``celery -A swfbridge worker`` (or
+:func:`install` on your own Celery app) fed by ``swfbridge poll``.
+"""
+
+from swfbridge.activity import Activity, activity
+from swfbridge.errors import (
+    ActivityCancelled,
+    ActivityFailed,
+    ConfigurationError,
+    DuplicateActivityError,
+    SwfBridgeError,
+)
+from swfbridge.install import install
+from swfbridge.options import ActivityOptions
+from swfbridge.registry import ActivityRegistry, default_registry
+from swfbridge.serialization import FLOWY, SIMPLEFLOW, WireFormat
+
+__all__ = [
+    "FLOWY",
+    "SIMPLEFLOW",
+    "Activity",
+    "ActivityCancelled",
+    "ActivityFailed",
+    "ActivityOptions",
+    "ActivityRegistry",
+    "ConfigurationError",
+    "DuplicateActivityError",
+    "SwfBridgeError",
+    "WireFormat",
+    "activity",
+    "default_registry",
+    "install",
+]
+
+__version__ = "0.1.0"

@@ -1,0 +1,5 @@
+import sys
+
+from swfbridge.cli import main
+
+sys.exit(main())

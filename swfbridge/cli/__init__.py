@@ -1,0 +1,35 @@
+"""The ``swfbridge`` command line: the only place that reads the environment,
+configures logging and installs signal handlers.
+
+Each subcommand lives in its own module exposing ``add_parser(subparsers)``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from swfbridge.cli import _commands
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="swfbridge",
+        description="Run Amazon SWF activities on a Celery fleet.",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers.required = True
+    for module in _commands.all_commands():
+        module.add_parser(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    return int(args.handler(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

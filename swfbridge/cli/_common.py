@@ -1,0 +1,76 @@
+"""Shared pieces of the command line: environment defaults, logging, errors."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import urllib.parse
+
+from swfbridge.swf import SwfClientConfig
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+class UsageError(Exception):
+    """Bad flags or configuration: reported as one line, exit status 2."""
+
+
+def env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def add_logging_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--log-level",
+        default=env("SWFBRIDGE_LOG_LEVEL", "INFO"),
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="log level (env SWFBRIDGE_LOG_LEVEL; default INFO)",
+    )
+
+
+def add_swf_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--endpoint-url",
+        default=None,
+        help="SWF endpoint (default: boto3's, e.g. AWS_ENDPOINT_URL_SWF)",
+    )
+    parser.add_argument("--region", default=None,
+                        help="AWS region (default: boto3's, e.g. AWS_DEFAULT_REGION)")
+
+
+def setup_logging(level: str) -> None:
+    logging.basicConfig(level=level, format=LOG_FORMAT, stream=sys.stderr)
+    # boto and kombu chatter is for debugging swfbridge, not for operators.
+    for noisy in ("botocore", "boto3", "urllib3", "kombu", "amqp"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+
+
+def swf_client_config(args: argparse.Namespace) -> SwfClientConfig:
+    return SwfClientConfig(region=args.region, endpoint_url=args.endpoint_url)
+
+
+def redact_url(url: str) -> str:
+    """A URL with any password replaced by ``***`` (for the start-up summary)."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:
+        return "<unparsable url>"
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+
+
+def error(message: str) -> int:
+    """Print one clear line and return the usage-error exit status."""
+    print(f"swfbridge: error: {message}", file=sys.stderr)
+    return 2
+
+
+def require(value: str | None, flag: str, env_name: str) -> str:
+    if not value:
+        raise UsageError(f"{flag} is required (or set {env_name})")
+    return value
