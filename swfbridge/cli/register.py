@@ -1,0 +1,91 @@
+"""``swfbridge register``: register activity types with SWF."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from swfbridge.cli._common import (
+    UsageError,
+    add_logging_args,
+    add_swf_args,
+    env,
+    error,
+    require,
+    setup_logging,
+    swf_client_config,
+)
+from swfbridge.errors import ConfigurationError
+
+
+def add_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "register",
+        help="register the activity types defined in modules with SWF",
+        description=(
+            "Register the activity types defined in the given modules with SWF. Lists "
+            "the domain's types first and registers only what is missing. A type that "
+            "exists with different defaults is reported and the command exits 1: SWF "
+            "types are immutable, so the fix is a new version."
+        ),
+    )
+    parser.add_argument("--domain", default=env("SWFBRIDGE_DOMAIN"),
+                        help="SWF domain (env SWFBRIDGE_DOMAIN)")
+    parser.add_argument("--activities", default=env("SWFBRIDGE_ACTIVITIES"),
+                        help="comma-separated modules defining activities "
+                        "(env SWFBRIDGE_ACTIVITIES)")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="show the plan (what exists, would be registered, differs) "
+                        "and change nothing")
+    parser.add_argument("--create-domain", action="store_true",
+                        help="register the domain first if it does not exist")
+    parser.add_argument("--retention-days", type=int, default=7,
+                        help="retention of a domain created by --create-domain (default 7)")
+    add_swf_args(parser)
+    add_logging_args(parser)
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from swfbridge import registration
+    from swfbridge.registry import default_registry, load_modules, parse_module_list
+    from swfbridge.retry import Backoff
+    from swfbridge.swf import DomainAlreadyExists, SwfClient, SwfClientConfig, SwfError
+
+    setup_logging(args.log_level)
+    try:
+        domain = require(args.domain, "--domain", "SWFBRIDGE_DOMAIN")
+        modules = parse_module_list(require(args.activities, "--activities",
+                                            "SWFBRIDGE_ACTIVITIES"))
+        load_modules(modules)
+    except (UsageError, ConfigurationError) as exc:
+        return error(str(exc))
+    if not len(default_registry):
+        return error(f"no activities are defined in {', '.join(modules)}")
+
+    base = swf_client_config(args)
+    # Registration storms get throttled: be patient, with jitter.
+    swf = SwfClient(config=SwfClientConfig(
+        region=base.region, endpoint_url=base.endpoint_url,
+        backoff=Backoff(base_s=0.5, cap_s=20.0, max_attempts=10),
+    ))
+    try:
+        if args.create_domain and not args.dry_run:
+            try:
+                swf.call("register_domain", name=domain,
+                         workflowExecutionRetentionPeriodInDays=str(args.retention_days))
+                print(f"domain {domain}: registered")
+            except DomainAlreadyExists:
+                pass
+        items = registration.plan(swf, domain, (e.options for e in default_registry))
+        if not args.dry_run:
+            items = registration.register_missing(swf, domain, items)
+    except SwfError as exc:
+        return error(str(exc))
+
+    for item in items:
+        print(("would register " if args.dry_run and item.status.value == "missing" else "")
+              + item.describe())
+    bad = [i for i in items if i.status in (registration.Status.DIFFERS,
+                                            registration.Status.DEPRECATED)]
+    return 1 if bad else 0

@@ -1,0 +1,66 @@
+"""Handing polled tasks to Celery: one ``send_task`` per attempt."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any, Protocol
+
+from celery import Celery
+
+from swfbridge.job import TASK_NAME, ActivityJob
+
+log = logging.getLogger(__name__)
+
+# Hard time limit beyond the deadline: a last resort that kills a pool child
+# whose activity ignored both the deadline and the soft limit.
+HARD_LIMIT_SLACK_S = 10.0
+
+
+class PublishError(Exception):
+    """The job could not be handed to the broker."""
+
+
+class Dispatcher(Protocol):
+    """Where the poller sends jobs."""
+
+    def publish(self, job: ActivityJob) -> None:
+        """Send ``job``; raise :class:`PublishError` if the broker did not take it."""
+        ...
+
+
+class CeleryDispatcher:
+    """Publishes jobs with ``send_task`` under the fixed task name.
+
+    Args:
+        app: The Celery app (only its broker connection is used; the poller
+            never imports activity code for this).
+        queue: Queue to publish to; None uses the app's default queue, the
+            one a plain ``celery -A swfbridge worker`` consumes.
+    """
+
+    def __init__(self, *, app: Celery, queue: str | None = None) -> None:
+        self.app = app
+        self.queue = queue
+
+    def publish(self, job: ActivityJob) -> None:
+        options: dict[str, Any] = {
+            "task_id": job.attempt_id,
+            "serializer": "json",
+            # Bounded: a broker that is down must not hold a polled task for long.
+            "retry": True,
+            "retry_policy": {"max_retries": 2, "interval_start": 0.2,
+                             "interval_step": 0.5, "interval_max": 1.0},
+        }
+        if self.queue is not None:
+            options["queue"] = self.queue
+        if job.deadline is not None:
+            budget = job.deadline - job.polled_at
+            # Never run once SWF's start-to-close deadline has passed.
+            options["expires"] = dt.datetime.fromtimestamp(job.deadline, tz=dt.timezone.utc)
+            options["soft_time_limit"] = max(1.0, budget)
+            options["time_limit"] = max(1.0, budget) + HARD_LIMIT_SLACK_S
+        try:
+            self.app.send_task(TASK_NAME, args=[job.to_message()], **options)
+        except Exception as exc:  # kombu/redis/amqp errors vary by transport
+            raise PublishError(f"{type(exc).__name__}: {exc}") from exc

@@ -1,0 +1,55 @@
+"""The exceptions swfbridge raises or lets activities raise.
+
+Everything swfbridge itself raises derives from :class:`SwfBridgeError`. The two
+exceptions activity code uses, :class:`ActivityFailed` and
+:class:`ActivityCancelled`, are separate: they are signals from the activity to
+the bridge, not errors of the bridge.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class SwfBridgeError(Exception):
+    """Root of the errors raised by swfbridge itself."""
+
+
+class ConfigurationError(SwfBridgeError):
+    """Invalid configuration: bad option values, unknown modules, clashing names."""
+
+
+class DuplicateActivityError(ConfigurationError):
+    """Two different classes registered the same activity ``(name, version)``."""
+
+
+class ActivityFailed(Exception):
+    """Raise from ``Activity.run`` to fail the SWF task with a chosen reason.
+
+    Args:
+        reason: Short, human-readable cause. SWF keeps at most 256 characters;
+            longer reasons are truncated with a visible marker.
+        details: Optional details: a string is sent as is, any other value is
+            encoded as JSON. SWF keeps at most 32,768 characters.
+    """
+
+    def __init__(self, reason: str, details: Any = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.details = details
+
+
+class ActivityCancelled(Exception):
+    """Raised inside ``Activity.run`` once SWF has requested cancellation.
+
+    Let it propagate (or raise it yourself after cleaning up): the bridge then
+    answers ``RespondActivityTaskCanceled``. A broad ``except Exception`` in
+    activity code should re-raise it.
+
+    Args:
+        details: Optional details for the ActivityTaskCanceled event.
+    """
+
+    def __init__(self, details: Any = None) -> None:
+        super().__init__("cancellation requested by SWF")
+        self.details = details

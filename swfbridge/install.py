@@ -1,0 +1,180 @@
+"""Joining a Celery app: the fixed-name task that runs activity jobs.
+
+``install(app)`` registers ``swfbridge.run_activity`` on any Celery app, so a
+fleet adds SWF work without a second app. The task runs the activity in the
+pool process and reports the outcome to SWF itself, right after ``run``
+returns: no result backend and no extra broker round trip are involved.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+from typing import Any
+
+from billiard.exceptions import WorkerLostError
+from celery import Celery, Task
+from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
+from celery.signals import task_failure
+
+from swfbridge.job import TASK_NAME, ActivityJob, MalformedJob, token_hint
+from swfbridge.outcome import BridgeCause, Outcome, bridge_failure, failure_from_exception
+from swfbridge.registry import ActivityRegistry, default_registry
+from swfbridge.respond import report_outcome
+from swfbridge.swf import SwfClient, SwfClientConfig
+from swfbridge.worker import ActivityExecutor, WorkerConfig
+
+log = logging.getLogger(__name__)
+
+# Task options every bridge job needs, whatever the app's configuration:
+# JSON only (never unpickle what a broker hands us), acknowledge after the
+# outcome is reported, no result backend.
+TASK_OPTIONS: dict[str, Any] = {
+    "name": TASK_NAME,
+    "serializer": "json",
+    "acks_late": True,
+    "ignore_result": True,
+    "typing": False,
+    # A killed pool child is reported by the task_failure handler below, not
+    # re-run blindly (SWF's clocks are running; the decider decides).
+    "reject_on_worker_lost": False,
+}
+
+# Settings the default app uses and an existing app should adopt.
+RECOMMENDED_SETTINGS: dict[str, Any] = {
+    "task_serializer": "json",
+    "result_serializer": "json",
+    "accept_content": ["json"],
+    "task_acks_late": True,
+    "task_ignore_result": True,
+    "worker_prefetch_multiplier": 1,
+    "broker_connection_retry_on_startup": True,
+}
+
+
+class RunActivityTask(Task):  # type: ignore[misc]
+    """The Celery task class behind ``swfbridge.run_activity``."""
+
+    swf_registry: ActivityRegistry = default_registry
+    swf_client_config: SwfClientConfig = SwfClientConfig()
+    swf_worker_config: WorkerConfig = WorkerConfig()
+    _executor: ActivityExecutor | None = None
+    _executor_pid: int | None = None
+
+    @property
+    def executor(self) -> ActivityExecutor:
+        """This process's executor; built after fork, so each child has its own client."""
+        if self._executor is None or self._executor_pid != os.getpid():
+            self._executor = ActivityExecutor(
+                registry=self.swf_registry,
+                swf=SwfClient(config=self.swf_client_config),
+                config=self.swf_worker_config,
+                interrupt=_prefork_interrupt(),
+            )
+            self._executor_pid = os.getpid()
+        return self._executor
+
+
+def _prefork_interrupt() -> Any:
+    """SIGUSR1 to ourselves raises SoftTimeLimitExceeded, but only in a prefork child."""
+    try:
+        from billiard.process import current_process
+    except ImportError:  # pragma: no cover - billiard ships with celery
+        return None
+    if not current_process().name.startswith("ForkPoolWorker"):
+        return None
+    pid = os.getpid()
+    return lambda: os.kill(pid, signal.SIGUSR1)
+
+
+def _job_from_args(args: Any) -> ActivityJob | None:
+    try:
+        return ActivityJob.from_message(args[0])
+    except (MalformedJob, IndexError, TypeError, KeyError):
+        return None
+
+
+def run_activity(task: RunActivityTask, message: Any = None, *args: Any, **kwargs: Any) -> None:
+    """Body of ``swfbridge.run_activity``: validate, run, report. Never raises for bad data."""
+    try:
+        job = ActivityJob.from_message(message)
+    except MalformedJob as exc:
+        _reject_malformed(task, message, exc)
+        return
+    log.info("running: %s", job.log_context())
+    executor = task.executor
+    outcome: Outcome
+    try:
+        outcome = executor.execute(job)
+    except SoftTimeLimitExceeded as exc:
+        # Arrived outside run() (e.g. a deadline limit while decoding input).
+        outcome = failure_from_exception(exc)
+    executor.report(job, outcome)
+
+
+def _reject_malformed(task: RunActivityTask, message: Any, exc: MalformedJob) -> None:
+    token = message.get("task_token") if isinstance(message, dict) else None
+    if not isinstance(token, str) or not token:
+        log.error("dropping malformed job without a task token: %s", exc)
+        return
+    log.error("malformed job (%s), failing its task %s", exc, token_hint(token))
+    outcome = bridge_failure(BridgeCause.MALFORMED_JOB, f"malformed job message: {exc}")
+    report_outcome(task.executor.swf, token, outcome, f"task={token_hint(token)}")
+
+
+def install(
+    app: Celery,
+    *,
+    registry: ActivityRegistry | None = None,
+    swf: SwfClientConfig | None = None,
+    worker: WorkerConfig | None = None,
+) -> Task:
+    """Register the bridge task on ``app`` and return it.
+
+    Args:
+        app: The Celery app whose workers will run SWF activities.
+        registry: Activity types to run (the default registry if None).
+        swf: How workers reach SWF (boto3's own settings if None).
+        worker: Worker behaviour (heartbeats, deadlines).
+
+    Returns:
+        The registered task (``swfbridge.run_activity``).
+    """
+    attrs = {
+        "swf_registry": registry if registry is not None else default_registry,
+        "swf_client_config": swf or SwfClientConfig(),
+        "swf_worker_config": worker or WorkerConfig(),
+    }
+    base = type("RunActivityTask", (RunActivityTask,), attrs)
+    task: Task = app.task(bind=True, base=base, **TASK_OPTIONS)(run_activity)
+    task_failure.connect(_on_task_failure, sender=task, weak=False)
+    return task
+
+
+def _on_task_failure(
+    sender: RunActivityTask | None = None,
+    exception: BaseException | None = None,
+    args: Any = None,
+    **_: Any,
+) -> None:
+    """Fail the attempt at once when its job died without reporting.
+
+    The body reports every outcome itself, so this runs only when it could not:
+    the pool child was killed (``WorkerLostError``, signalled in the worker's
+    main process) or swfbridge has a bug. Celery may signal twice; a second
+    report on a closed task is a logged no-op.
+    """
+    job = _job_from_args(args)
+    if sender is None or job is None:
+        return
+    if isinstance(exception, TimeLimitExceeded):
+        message = f"the activity ran past its start-to-close deadline ({exception})"
+        cause = BridgeCause.DEADLINE_PASSED
+    elif isinstance(exception, WorkerLostError):
+        message = f"the worker process running the activity was lost ({exception})"
+        cause = BridgeCause.WORKER_LOST
+    else:
+        message = f"internal error in swfbridge: {exception!r}"
+        cause = BridgeCause.INTERNAL_ERROR
+    sender.executor.report(job, bridge_failure(cause, message))

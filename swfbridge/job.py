@@ -1,0 +1,152 @@
+"""The Celery job that carries one SWF activity attempt from poller to worker.
+
+The message is plain JSON (``to_message``/``from_message``); the poller builds
+it from a poll response and the worker validates it before anything else, so a
+malformed message can never crash a worker.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+TASK_NAME = "swfbridge.run_activity"
+"""The fixed Celery task name the poller sends and workers register."""
+
+MESSAGE_VERSION = 1
+
+
+class MalformedJob(ValueError):
+    """The job message is not a valid swfbridge job."""
+
+
+@dataclass(frozen=True)
+class ActivityJob:
+    """One SWF activity attempt, as handed from the poller to a worker.
+
+    Times are wall-clock epoch seconds, comparable between machines.
+    """
+
+    task_token: str
+    domain: str
+    task_list: str
+    activity_id: str
+    activity_name: str
+    activity_version: str
+    workflow_id: str
+    run_id: str
+    started_event_id: int
+    input: str | None
+    polled_at: float
+    deadline: float | None = None
+    heartbeat_timeout_s: float | None = None
+
+    @property
+    def attempt_id(self) -> str:
+        """A stable id for this attempt: the Celery task id and the claim key."""
+        digest = hashlib.sha256(
+            "\0".join(
+                (self.domain, self.workflow_id, self.run_id, self.activity_id,
+                 str(self.started_event_id))
+            ).encode()
+        ).hexdigest()
+        return f"swf-{digest[:32]}"
+
+    @property
+    def type_label(self) -> str:
+        return f"{self.activity_name}@{self.activity_version}"
+
+    def log_context(self) -> str:
+        """Ids for every log line about this task (never the token or input)."""
+        return (
+            f"workflow={self.workflow_id} activity={self.activity_id} "
+            f"type={self.type_label} attempt={self.attempt_id}"
+        )
+
+    def to_message(self) -> dict[str, Any]:
+        return {"v": MESSAGE_VERSION, **asdict(self)}
+
+    @classmethod
+    def from_message(cls, data: Any) -> ActivityJob:
+        """Validate and decode a job message.
+
+        Raises:
+            MalformedJob: with a message saying what is wrong.
+        """
+        if not isinstance(data, dict):
+            raise MalformedJob(f"job must be a JSON object, got {type(data).__name__}")
+        if data.get("v") != MESSAGE_VERSION:
+            raise MalformedJob(f"unsupported job message version {data.get('v')!r}")
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            if f.name not in data:
+                if f.name in ("deadline", "heartbeat_timeout_s"):
+                    values[f.name] = None
+                    continue
+                raise MalformedJob(f"job is missing {f.name!r}")
+            values[f.name] = data[f.name]
+        for name in ("task_token", "domain", "task_list", "activity_id", "activity_name",
+                     "activity_version", "workflow_id", "run_id"):
+            if not isinstance(values[name], str) or not values[name]:
+                raise MalformedJob(f"job field {name!r} must be a non-empty string")
+        if values["input"] is not None and not isinstance(values["input"], str):
+            raise MalformedJob("job field 'input' must be a string or null")
+        if isinstance(values["started_event_id"], bool) or not isinstance(
+            values["started_event_id"], int
+        ):
+            raise MalformedJob("job field 'started_event_id' must be an integer")
+        for name in ("polled_at", "deadline", "heartbeat_timeout_s"):
+            value = values[name]
+            if value is None and name != "polled_at":
+                continue
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not math.isfinite(value)
+            ):
+                raise MalformedJob(f"job field {name!r} must be a number")
+        return cls(**values)
+
+    @classmethod
+    def from_poll(
+        cls,
+        response: dict[str, Any],
+        *,
+        domain: str,
+        task_list: str,
+        polled_at: float,
+        start_to_close_s: float | None,
+        heartbeat_s: float | None,
+    ) -> ActivityJob:
+        """Build the job for a non-empty ``PollForActivityTask`` response.
+
+        Raises:
+            MalformedJob: the response lacks a field the bridge needs.
+        """
+        try:
+            execution = response["workflowExecution"]
+            activity_type = response["activityType"]
+            return cls(
+                task_token=response["taskToken"],
+                domain=domain,
+                task_list=task_list,
+                activity_id=response["activityId"],
+                activity_name=activity_type["name"],
+                activity_version=activity_type["version"],
+                workflow_id=execution["workflowId"],
+                run_id=execution["runId"],
+                started_event_id=int(response["startedEventId"]),
+                input=response.get("input"),
+                polled_at=polled_at,
+                deadline=None if start_to_close_s is None else polled_at + start_to_close_s,
+                heartbeat_timeout_s=heartbeat_s,
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise MalformedJob(f"poll response lacks {exc}") from exc
+
+
+def token_hint(token: str) -> str:
+    """A loggable stand-in for a task token: a short hash, never the token."""
+    return "tok-" + hashlib.sha256(token.encode()).hexdigest()[:12]

@@ -1,0 +1,143 @@
+"""Wire formats: how activity input is decoded and results are encoded.
+
+Two formats exist in the SWF workflows swfbridge serves:
+
+* ``flowy`` (the default): input is the JSON text of ``[args, kwargs]``;
+* ``simpleflow``: input is the JSON text of ``{"args": [...], "kwargs": {...}}``.
+
+Both encode results as JSON. Missing or empty input means "no arguments".
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+Arguments = tuple[list[Any], dict[str, Any]]
+
+
+class InputDecodeError(ValueError):
+    """The task input is not valid for the activity's wire format."""
+
+
+class ResultEncodeError(ValueError):
+    """The activity's return value cannot be encoded."""
+
+
+class WireFormat(Protocol):
+    """How one family of deciders encodes activity input and reads results."""
+
+    name: str
+
+    def decode_input(self, text: str | None) -> Arguments:
+        """Turn SWF input text into positional and keyword arguments."""
+        ...
+
+    def encode_input(self, args: list[Any], kwargs: dict[str, Any]) -> str:
+        """Encode arguments the way this family's deciders schedule them."""
+        ...
+
+    def encode_result(self, value: Any) -> str:
+        """Encode a return value the way this family's deciders read it."""
+        ...
+
+
+def dumps(value: Any) -> str:
+    """Strict, compact JSON: no NaN/Infinity, which other languages' parsers reject."""
+    try:
+        return json.dumps(value, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise ResultEncodeError(f"{type(exc).__name__}: {exc}") from exc
+
+
+def _loads(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise InputDecodeError(f"input is not valid JSON: {exc}") from exc
+
+
+def _check_arguments(args: Any, kwargs: Any) -> Arguments:
+    if not isinstance(args, list):
+        raise InputDecodeError(f"positional arguments must be a JSON array, got {_kind(args)}")
+    if not isinstance(kwargs, dict):
+        raise InputDecodeError(f"keyword arguments must be a JSON object, got {_kind(kwargs)}")
+    return args, kwargs
+
+
+def _kind(value: Any) -> str:
+    return {
+        dict: "an object",
+        list: "an array",
+        str: "a string",
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        type(None): "null",
+    }.get(type(value), type(value).__name__)
+
+
+@dataclass(frozen=True)
+class FlowyFormat:
+    """flowy's format: input ``[args, kwargs]``, result ``json.dumps(value)``."""
+
+    name: str = "flowy"
+
+    def decode_input(self, text: str | None) -> Arguments:
+        if not text:
+            return [], {}
+        data = _loads(text)
+        if not isinstance(data, list) or len(data) != 2:
+            raise InputDecodeError(
+                f"flowy input must be a JSON array [args, kwargs], got {_kind(data)}"
+                + (f" of length {len(data)}" if isinstance(data, list) else "")
+            )
+        return _check_arguments(data[0], data[1])
+
+    def encode_input(self, args: list[Any], kwargs: dict[str, Any]) -> str:
+        return dumps([list(args), dict(kwargs)])
+
+    def encode_result(self, value: Any) -> str:
+        return dumps(value)
+
+
+@dataclass(frozen=True)
+class SimpleflowFormat:
+    """simpleflow's format: input ``{"args": [...], "kwargs": {...}}``, result JSON."""
+
+    name: str = "simpleflow"
+
+    def decode_input(self, text: str | None) -> Arguments:
+        if not text:
+            return [], {}
+        data = _loads(text)
+        if not isinstance(data, dict):
+            raise InputDecodeError(
+                f'simpleflow input must be a JSON object {{"args", "kwargs"}}, got {_kind(data)}'
+            )
+        unknown = set(data) - {"args", "kwargs"}
+        if unknown:
+            raise InputDecodeError(f"simpleflow input has unknown keys: {sorted(unknown)}")
+        return _check_arguments(data.get("args", []), data.get("kwargs", {}))
+
+    def encode_input(self, args: list[Any], kwargs: dict[str, Any]) -> str:
+        return dumps({"args": list(args), "kwargs": dict(kwargs)})
+
+    def encode_result(self, value: Any) -> str:
+        return dumps(value)
+
+
+FLOWY = FlowyFormat()
+SIMPLEFLOW = SimpleflowFormat()
+
+WIRE_FORMATS: dict[str, WireFormat] = {FLOWY.name: FLOWY, SIMPLEFLOW.name: SIMPLEFLOW}
+
+
+def wire_format(name: str) -> WireFormat:
+    """Look up a wire format by name (``"flowy"`` or ``"simpleflow"``)."""
+    try:
+        return WIRE_FORMATS[name]
+    except KeyError:
+        known = ", ".join(sorted(WIRE_FORMATS))
+        raise ValueError(f"unknown wire format {name!r} (known: {known})") from None
