@@ -53,7 +53,7 @@ RECOMMENDED_SETTINGS: dict[str, Any] = {
 }
 
 
-class RunActivityTask(Task):  # type: ignore[misc]
+class RunActivityTask(Task):  # type: ignore[type-arg]
     """The Celery task class behind ``swfbridge.run_activity``."""
 
     swf_registry: ActivityRegistry = default_registry
@@ -129,7 +129,7 @@ def install(
     registry: ActivityRegistry | None = None,
     swf: SwfClientConfig | None = None,
     worker: WorkerConfig | None = None,
-) -> Task:
+) -> Task:  # type: ignore[type-arg]
     """Register the bridge task on ``app`` and return it.
 
     Args:
@@ -147,7 +147,9 @@ def install(
         "swf_worker_config": worker or WorkerConfig(),
     }
     base = type("RunActivityTask", (RunActivityTask,), attrs)
-    task: Task = app.task(bind=True, base=base, **TASK_OPTIONS)(run_activity)
+    task: Task = app.task(  # type: ignore[type-arg, no-untyped-call]
+        bind=True, base=base, **TASK_OPTIONS
+    )(run_activity)
     task_failure.connect(_on_task_failure, sender=task, weak=False)
     return task
 

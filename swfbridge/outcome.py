@@ -68,13 +68,13 @@ class SwfResponse:
     """One SWF call: the operation name (boto3 method) and its arguments."""
 
     operation: str
-    params: dict[str, str]
+    params: dict[str, Any]
 
 
 def response_for(outcome: Outcome, task_token: str) -> SwfResponse | None:
     """The SWF call reporting ``outcome``, with every field within SWF's limits."""
     if isinstance(outcome, Completed):
-        params = {"taskToken": task_token}
+        params: dict[str, Any] = {"taskToken": task_token}
         if outcome.result is not None:
             params["result"] = truncate(outcome.result, MAX_RESULT)
         return SwfResponse("respond_activity_task_completed", params)

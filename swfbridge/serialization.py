@@ -28,7 +28,10 @@ class ResultEncodeError(ValueError):
 class WireFormat(Protocol):
     """How one family of deciders encodes activity input and reads results."""
 
-    name: str
+    @property
+    def name(self) -> str:
+        """The format's name, as used in configuration."""
+        ...
 
     def decode_input(self, text: str | None) -> Arguments:
         """Turn SWF input text into positional and keyword arguments."""

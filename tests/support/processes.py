@@ -11,7 +11,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,10 +63,8 @@ class Process:
 
     def kill(self) -> None:
         if self.alive():
-            try:
+            with suppress(ProcessLookupError):
                 os.killpg(self.popen.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             self.popen.wait()
 
 
@@ -169,7 +167,9 @@ def start_poller(env: dict[str, str], log_dir: Path, *, domain: str, task_list: 
     return proc
 
 
-def run_cli(env: dict[str, str], *args: str, timeout_s: float = 60) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    env: dict[str, str], *args: str, timeout_s: float = 60
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "swfbridge", *args],
         env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout_s,
