@@ -97,6 +97,23 @@ def _register_activity_type(self: Any) -> str:
     return str(answer)
 
 
+def _signal_workflow_execution(self: Any) -> str:
+    # moto requires "input", which SWF makes optional.
+    params = self._params
+    for name in ("domain", "signalName", "workflowId"):
+        self._check_string(params.get(name))
+    self._check_none_or_string(params.get("input"))
+    self._check_none_or_string(params.get("runId"))
+    self.swf_backend.signal_workflow_execution(
+        params["domain"],
+        params["signalName"],
+        params["workflowId"],
+        params.get("input"),
+        params.get("runId"),
+    )
+    return ""
+
+
 def apply() -> None:
     """Install the response patches (call once; see ``_moto_patches.apply``)."""
     for name, new in {
@@ -106,6 +123,7 @@ def apply() -> None:
         "record_activity_task_heartbeat": _record_activity_task_heartbeat,
         "respond_activity_task_canceled": _respond_activity_task_canceled,
         "register_activity_type": _register_activity_type,
+        "signal_workflow_execution": _signal_workflow_execution,
     }.items():
         _ORIGINALS[name] = getattr(SWFResponse, name, None)
         setattr(SWFResponse, name, new)
