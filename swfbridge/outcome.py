@@ -35,6 +35,7 @@ class BridgeCause(str, enum.Enum):
 
 
 REASON_PREFIX = "swfbridge: "
+MAX_MESSAGE_IN_DETAILS = 8_192
 
 
 @dataclass(frozen=True)
@@ -130,7 +131,7 @@ def encode_details(details: Any) -> str | None:
         return None
     if isinstance(details, str):
         return details
-    return json.dumps(details, default=repr, separators=(",", ":"))
+    return _dumps(details)
 
 
 def _safe_str(exc: BaseException) -> str:
@@ -140,26 +141,33 @@ def _safe_str(exc: BaseException) -> str:
         return f"<unprintable {type(exc).__name__}>"
 
 
+def _dumps(value: Any) -> str:
+    # ensure_ascii=False: SWF counts characters, and "…" must not become "\u2026".
+    return json.dumps(value, default=repr, separators=(",", ":"), ensure_ascii=False)
+
+
 def _json_details(details: dict[str, Any]) -> str:
     """JSON details that fit SWF's limit while staying valid JSON.
 
     Long tracebacks keep their tail (the innermost frames), long messages
     their head; both carry the truncation marker.
     """
-    text = json.dumps(details, default=repr, separators=(",", ":"))
-    if len(text) <= MAX_DETAILS:
-        return text
     details = dict(details)
+    message = details.get("message")
+    if isinstance(message, str) and len(_dumps(details)) > MAX_DETAILS:
+        # Leave most of the room to the traceback, which repeats the message anyway.
+        details["message"] = truncate(message, MAX_MESSAGE_IN_DETAILS)
     for key, keep_tail in (("traceback", True), ("message", False)):
-        value = details.get(key)
-        if not isinstance(value, str):
-            continue
-        overflow = len(text) - MAX_DETAILS
-        room = max(0, len(value) - overflow - len(TRUNCATION_MARKER) - 16)
-        details[key] = (
-            TRUNCATION_MARKER + value[len(value) - room :] if keep_tail else truncate(value, room)
-        )
-        text = json.dumps(details, default=repr, separators=(",", ":"))
-        if len(text) <= MAX_DETAILS:
-            return text
-    return truncate(text, MAX_DETAILS)
+        for _ in range(4):  # escapes make the first cut an estimate; converge
+            text = _dumps(details)
+            value = details.get(key)
+            if len(text) <= MAX_DETAILS or not isinstance(value, str) or not value:
+                break
+            room = max(0, len(value) - (len(text) - MAX_DETAILS) - len(TRUNCATION_MARKER))
+            if keep_tail:
+                body = value.removeprefix(TRUNCATION_MARKER)
+                details[key] = TRUNCATION_MARKER + body[len(body) - room :] if room else ""
+            else:
+                details[key] = truncate(value, room + len(TRUNCATION_MARKER)) if room else ""
+    text = _dumps(details)
+    return text if len(text) <= MAX_DETAILS else truncate(text, MAX_DETAILS)
