@@ -20,6 +20,7 @@ from typing import Any
 from swfbridge.testing.faults import FaultInjector, FaultPlan
 
 PREFIX = "/_swfbridge/"
+SWF_TARGET_PREFIX = "SimpleWorkflowService."
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -41,15 +42,25 @@ class AdminApp:
     """WSGI middleware: serves ``/_swfbridge/*`` and passes everything else on."""
 
     def __init__(
-        self, *, app: WSGIApp, injector: FaultInjector, reset: Callable[[], None]
+        self,
+        *,
+        app: WSGIApp,
+        swf_app: WSGIApp,
+        injector: FaultInjector,
+        reset: Callable[[], None],
     ) -> None:
         self._app = app
+        self._swf_app = swf_app
         self._injector = injector
         self._reset = reset
 
     def __call__(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Iterable[bytes]:
+        target = str(environ.get("HTTP_X_AMZ_TARGET", ""))
+        if target.startswith(SWF_TARGET_PREFIX):
+            # Skip moto's per-request scan of every service's URL patterns.
+            return self._swf_app(environ, start_response)
         path = str(environ.get("PATH_INFO", ""))
         if not path.startswith(PREFIX):
             return self._app(environ, start_response)

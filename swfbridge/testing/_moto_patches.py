@@ -28,8 +28,7 @@ def apply() -> None:
             import moto
         except ImportError as exc:
             raise MotoVersionError(
-                "swfbridge.testing needs moto[server]=="
-                f"{MOTO_VERSION}: install swfbridge[testing]"
+                f"swfbridge.testing needs moto[server]=={MOTO_VERSION}: install swfbridge[testing]"
             ) from exc
         if moto.__version__ != MOTO_VERSION:
             raise MotoVersionError(

@@ -100,7 +100,8 @@ def _find_task(self: Any, task_token: str, kind: str) -> Any:
 
 def _check_open(task: Any, kind: str) -> None:
     wfe = task.workflow_execution
-    wfe._process_timeouts()
+    if task.first_timeout() is not None or wfe.first_timeout() is not None:
+        wfe._process_timeouts()  # a due timeout closes it before the sweeper does
     if not wfe.open:
         raise swf_exceptions.SWFUnknownResourceFault(
             "execution",

@@ -11,6 +11,7 @@ import heapq
 import itertools
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from moto.swf import exceptions as swf_exceptions
@@ -228,7 +229,7 @@ def _snake(camel: str) -> str:
 
 
 def _wfe_handle_decisions(self: Any, event_id: int, decisions: list[dict[str, Any]]) -> None:
-    handlers = {
+    handlers: dict[str, Callable[[dict[str, Any]], Any]] = {
         "CompleteWorkflowExecution": lambda a: self.complete(event_id, a.get("result")),
         "FailWorkflowExecution": lambda a: self.fail(event_id, a.get("details"), a.get("reason")),
         "ScheduleActivityTask": lambda a: self.schedule_activity_task(event_id, a),
@@ -484,9 +485,7 @@ def sweep_domain(domain: Any, now: float, retention_s: float) -> None:
         if domain.sb_latest_by_id.get(wfe.workflow_id) is wfe:
             del domain.sb_latest_by_id[wfe.workflow_id]
     if pruned:
-        domain.workflow_executions = [
-            w for w in domain.workflow_executions if id(w) not in pruned
-        ]
+        domain.workflow_executions = [w for w in domain.workflow_executions if id(w) not in pruned]
 
 
 def _replace(cls: type, name: str, new: Any) -> None:
@@ -496,8 +495,10 @@ def _replace(cls: type, name: str, new: Any) -> None:
 
 def apply() -> None:
     """Install the model patches (call once; see ``_moto_patches.apply``)."""
-    history_event.SUPPORTED_HISTORY_EVENT_TYPES = (
-        tuple(history_event.SUPPORTED_HISTORY_EVENT_TYPES) + _EXTRA_EVENT_TYPES
+    setattr(  # noqa: B010 - the module constant is typed as a fixed-size tuple
+        history_event,
+        "SUPPORTED_HISTORY_EVENT_TYPES",
+        tuple(history_event.SUPPORTED_HISTORY_EVENT_TYPES) + _EXTRA_EVENT_TYPES,
     )
     _replace(ActivityTask, "__init__", _activity_init)
     _replace(ActivityTask, "start", _activity_start)
@@ -534,7 +535,7 @@ def apply() -> None:
         "_fire_timer": _wfe_fire_timer,
     }.items():
         _replace(WorkflowExecution, name, new)
-    WorkflowExecution.cancel_activity_task = _wfe_cancel_activity_task
+    setattr(WorkflowExecution, "cancel_activity_task", _wfe_cancel_activity_task)  # noqa: B010
     for name, new in {
         "__init__": _domain_init,
         "add_to_activity_task_list": _domain_add_to_activity_task_list,

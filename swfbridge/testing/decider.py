@@ -154,7 +154,10 @@ def _schedule_decision(activity: ScheduledActivity, task_list: str) -> dict[str,
         "taskPriority": str(activity.priority) if activity.priority is not None else None,
     }
     attributes.update({k: v for k, v in optional.items() if v is not None})
-    return {"decisionType": "ScheduleActivityTask", "scheduleActivityTaskDecisionAttributes": attributes}
+    return {
+        "decisionType": "ScheduleActivityTask",
+        "scheduleActivityTaskDecisionAttributes": attributes,
+    }
 
 
 @dataclass
@@ -257,7 +260,9 @@ class _Decider:
         deadline = time.monotonic() + self.timeout_s
         while time.monotonic() < deadline:
             task = self.client.poll_for_decision_task(
-                domain=self.domain, taskList={"name": self.decision_task_list}, identity=self.identity
+                domain=self.domain,
+                taskList={"name": self.decision_task_list},
+                identity=self.identity,
             )
             token = task.get("taskToken")
             if not token:

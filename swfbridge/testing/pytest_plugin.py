@@ -32,9 +32,7 @@ def local_swf_server() -> Iterator[LocalSWF]:
     """A local SWF endpoint shared by the whole test session."""
     from swfbridge.testing.server import LocalSWF
 
-    with LocalSWF(
-        poll_timeout_s=SESSION_POLL_TIMEOUT_S, retention_s=SESSION_RETENTION_S
-    ) as server:
+    with LocalSWF(poll_timeout_s=SESSION_POLL_TIMEOUT_S, retention_s=SESSION_RETENTION_S) as server:
         yield server
 
 

@@ -55,8 +55,10 @@ class LocalSWFConfig:
 def _quiet_handler() -> type:
     from moto.moto_server.werkzeug_app import MotoRequestHandler
 
-    class QuietRequestHandler(MotoRequestHandler):  # type: ignore[misc]
-        """moto's request handler without werkzeug's per-request log line."""
+    class QuietRequestHandler(MotoRequestHandler):
+        """moto's request handler: keep-alive, no per-request log line."""
+
+        protocol_version = "HTTP/1.1"
 
         def log_request(self, *args: Any, **kwargs: Any) -> None:
             return None
@@ -140,6 +142,7 @@ class LocalSWF:
         INJECTOR.clear()
         app = AdminApp(
             app=DomainDispatcherApplication(create_backend_app),
+            swf_app=create_backend_app("swf"),
             injector=INJECTOR,
             reset=reset_swf_state,
         )
@@ -206,6 +209,8 @@ class LocalSWF:
         if self._server is None:
             raise RuntimeError("LocalSWF is not started")
         host, port = self._server.server_address[:2]
+        if isinstance(host, bytes):
+            host = host.decode()
         return f"http://{host}:{port}"
 
     def client(self, *, region_name: str = DEFAULT_REGION, max_pool_connections: int = 32) -> Any:

@@ -14,9 +14,10 @@ def test_cancel_round_trip_of_a_started_activity(local_swf: LocalSWF, swf_client
     workflow = Workflow(swf_client)
     workflow.schedule("a1")
     task = poll_activity(swf_client)
-    assert swf_client.record_activity_task_heartbeat(taskToken=task["taskToken"])[
-        "cancelRequested"
-    ] is False
+    assert (
+        swf_client.record_activity_task_heartbeat(taskToken=task["taskToken"])["cancelRequested"]
+        is False
+    )
     workflow.request_cancel("a1")
     requested = workflow.events_of("ActivityTaskCancelRequested")
     assert [attributes(e)["activityId"] for e in requested] == ["a1"]

@@ -97,10 +97,16 @@ def test_a_task_list_only_serves_its_own_tasks(local_swf: LocalSWF, swf_client: 
     setup_domain(swf_client)
     workflow = Workflow(swf_client)
     workflow.schedule("a1", taskList={"name": "elsewhere"})
-    assert swf_client.count_pending_activity_tasks(
-        domain=DOMAIN, taskList={"name": "elsewhere"}
-    )["count"] == 1
+    assert (
+        swf_client.count_pending_activity_tasks(domain=DOMAIN, taskList={"name": "elsewhere"})[
+            "count"
+        ]
+        == 1
+    )
     assert poll_activity(swf_client, "elsewhere")["activityId"] == "a1"
-    assert swf_client.count_pending_activity_tasks(
-        domain=DOMAIN, taskList={"name": TASK_LIST}
-    )["count"] == 0
+    assert (
+        swf_client.count_pending_activity_tasks(domain=DOMAIN, taskList={"name": TASK_LIST})[
+            "count"
+        ]
+        == 0
+    )
