@@ -47,50 +47,68 @@ def _poll_in_background(poll: Any) -> tuple[threading.Thread, dict[str, Any]]:
     return thread, box
 
 
+# A waiting poll must be woken by the scheduling itself: without that it would
+# answer only at the poll timeout (2 s here). Each bound is checked on the
+# median of a few trials, so one scheduling hiccup of a busy machine does not
+# fail the run while a missing wake-up still does.
+TRIALS = 5
+
+
+def _median(values: list[float]) -> float:
+    return sorted(values)[len(values) // 2]
+
+
 def test_waiting_activity_poll_returns_within_50_ms_of_the_task_being_scheduled(
     local_swf: LocalSWF, swf_client: Any
 ) -> None:
     setup_domain(swf_client)
-    workflow = Workflow(swf_client)
-    decision = workflow.poll_decision()
-    thread, box = _poll_in_background(lambda: poll_activity(local_swf.client()))
-    swf_client.respond_decision_task_completed(
-        taskToken=decision["taskToken"],
-        decisions=[
-            {
-                "decisionType": "ScheduleActivityTask",
-                "scheduleActivityTaskDecisionAttributes": {
-                    "activityType": {"name": "work", "version": "1"},
-                    "activityId": "a1",
-                },
-            }
-        ],
-    )
-    scheduled_at = time.monotonic()
-    thread.join(5)
-    assert box["answer"]["activityId"] == "a1"
-    assert box["returned_at"] - scheduled_at < 0.05
+    delays = []
+    for trial in range(TRIALS):
+        workflow = Workflow(swf_client)
+        decision = workflow.poll_decision()
+        thread, box = _poll_in_background(lambda: poll_activity(local_swf.client()))
+        swf_client.respond_decision_task_completed(
+            taskToken=decision["taskToken"],
+            decisions=[
+                {
+                    "decisionType": "ScheduleActivityTask",
+                    "scheduleActivityTaskDecisionAttributes": {
+                        "activityType": {"name": "work", "version": "1"},
+                        "activityId": f"a{trial}",
+                    },
+                }
+            ],
+        )
+        scheduled_at = time.monotonic()
+        thread.join(5)
+        assert box["answer"]["activityId"] == f"a{trial}"
+        delays.append(box["returned_at"] - scheduled_at)
+    assert _median(delays) < 0.05, delays
 
 
 def test_waiting_decision_poll_returns_within_50_ms_of_a_workflow_start(
     local_swf: LocalSWF, swf_client: Any
 ) -> None:
     setup_domain(swf_client)
-    thread, box = _poll_in_background(
-        lambda: local_swf.client().poll_for_decision_task(
-            domain=DOMAIN, taskList={"name": "decisions"}
+    delays = []
+    for trial in range(TRIALS):
+        task_list = f"decisions-{trial}"
+        thread, box = _poll_in_background(
+            lambda task_list=task_list: local_swf.client().poll_for_decision_task(
+                domain=DOMAIN, taskList={"name": task_list}
+            )
         )
-    )
-    swf_client.start_workflow_execution(
-        domain=DOMAIN,
-        workflowId="w1",
-        workflowType={"name": "wf", "version": "1"},
-        taskList={"name": "decisions"},
-    )
-    started_at = time.monotonic()
-    thread.join(5)
-    assert box["answer"]["taskToken"]
-    assert box["returned_at"] - started_at < 0.05
+        swf_client.start_workflow_execution(
+            domain=DOMAIN,
+            workflowId=f"w{trial}",
+            workflowType={"name": "wf", "version": "1"},
+            taskList={"name": task_list},
+        )
+        started_at = time.monotonic()
+        thread.join(5)
+        assert box["answer"]["taskToken"]
+        delays.append(box["returned_at"] - started_at)
+    assert _median(delays) < 0.05, delays
 
 
 def test_a_task_list_only_serves_its_own_tasks(local_swf: LocalSWF, swf_client: Any) -> None:
