@@ -13,10 +13,12 @@ from swfbridge.errors import (
     DuplicateActivityError,
     SwfBridgeError,
 )
+from swfbridge.functions import FunctionActivities
 from swfbridge.install import install
 from swfbridge.options import ActivityOptions
 from swfbridge.registry import ActivityRegistry, default_registry
 from swfbridge.serialization import FLOWY, SIMPLEFLOW, WireFormat
+from swfbridge.task_map import CeleryTaskMap, CeleryTaskRoute, load_task_map
 
 __all__ = [
     "FLOWY",
@@ -26,13 +28,17 @@ __all__ = [
     "ActivityFailed",
     "ActivityOptions",
     "ActivityRegistry",
+    "CeleryTaskMap",
+    "CeleryTaskRoute",
     "ConfigurationError",
     "DuplicateActivityError",
+    "FunctionActivities",
     "SwfBridgeError",
     "WireFormat",
     "activity",
     "default_registry",
     "install",
+    "load_task_map",
 ]
 
 __version__ = "0.1.0"

@@ -8,7 +8,9 @@ from typing import Any, Protocol
 
 from celery import Celery
 
+from swfbridge.celery_tasks import JobRejected, mapped_publication
 from swfbridge.job import TASK_NAME, ActivityJob
+from swfbridge.task_map import CeleryTaskMap
 
 log = logging.getLogger(__name__)
 
@@ -19,6 +21,15 @@ HARD_LIMIT_SLACK_S = 10.0
 
 class PublishError(Exception):
     """The job could not be handed to the broker."""
+
+
+class JobNotPublishable(PublishError):
+    """The job cannot be published at all (e.g. undecodable input for a mapped
+    Celery task); ``failure`` is what to tell SWF."""
+
+    def __init__(self, rejected: JobRejected) -> None:
+        super().__init__(str(rejected))
+        self.failure = rejected.failure
 
 
 class Dispatcher(Protocol):
@@ -37,11 +48,16 @@ class CeleryDispatcher:
             never imports activity code for this).
         queue: Queue to publish to; None uses the app's default queue, the
             one a plain ``celery -A swfbridge worker`` consumes.
+        task_map: Activity types run by existing Celery tasks: those are
+            published under the mapped task's name, with relay callbacks
+            (see :mod:`swfbridge.celery_tasks`).
     """
 
-    def __init__(self, *, app: Celery, queue: str | None = None) -> None:
+    def __init__(self, *, app: Celery, queue: str | None = None,
+                 task_map: CeleryTaskMap | None = None) -> None:
         self.app = app
         self.queue = queue
+        self.task_map = task_map
 
     def publish(self, job: ActivityJob) -> None:
         options: dict[str, Any] = {
@@ -60,7 +76,17 @@ class CeleryDispatcher:
             options["expires"] = dt.datetime.fromtimestamp(job.deadline, tz=dt.timezone.utc)
             options["soft_time_limit"] = max(1.0, budget)
             options["time_limit"] = max(1.0, budget) + HARD_LIMIT_SLACK_S
+        task_name, args, kwargs = TASK_NAME, [job.to_message()], {}
+        route = self.task_map.get(job.activity_name, job.activity_version) \
+            if self.task_map is not None else None
+        if route is not None:
+            try:
+                mapped = mapped_publication(job, route, queue=self.queue)
+            except JobRejected as exc:
+                raise JobNotPublishable(exc) from exc
+            task_name, args, kwargs = mapped.task, mapped.args, mapped.kwargs
+            options.update(mapped.options)
         try:
-            self.app.send_task(TASK_NAME, args=[job.to_message()], **options)
+            self.app.send_task(task_name, args=args, kwargs=kwargs, **options)
         except Exception as exc:  # kombu/redis/amqp errors vary by transport
             raise PublishError(f"{type(exc).__name__}: {exc}") from exc

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+from collections.abc import Iterable
 from typing import Any
 
 from billiard.exceptions import WorkerLostError
@@ -18,10 +19,13 @@ from celery import Celery, Task
 from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from celery.signals import task_failure
 
+from swfbridge.celery_tasks import install_relays
+from swfbridge.functions import FunctionActivities
 from swfbridge.job import TASK_NAME, ActivityJob, MalformedJob, token_hint
 from swfbridge.outcome import BridgeCause, Outcome, bridge_failure, failure_from_exception
 from swfbridge.registry import ActivityRegistry, default_registry
 from swfbridge.respond import report_outcome
+from swfbridge.serialization import WireFormat
 from swfbridge.swf import SwfClient, SwfClientConfig
 from swfbridge.worker import ActivityExecutor, WorkerConfig
 
@@ -59,6 +63,8 @@ class RunActivityTask(Task):  # type: ignore[type-arg]
     swf_registry: ActivityRegistry = default_registry
     swf_client_config: SwfClientConfig = SwfClientConfig()
     swf_worker_config: WorkerConfig = WorkerConfig()
+    swf_wire_format: WireFormat | None = None
+    swf_functions: FunctionActivities | None = None
     _executor: ActivityExecutor | None = None
     _executor_pid: int | None = None
 
@@ -71,6 +77,8 @@ class RunActivityTask(Task):  # type: ignore[type-arg]
                 swf=SwfClient(config=self.swf_client_config),
                 config=self.swf_worker_config,
                 interrupt=_prefork_interrupt(),
+                wire_format=self.swf_wire_format,
+                functions=self.swf_functions,
             )
             self._executor_pid = os.getpid()
         return self._executor
@@ -129,28 +137,48 @@ def install(
     registry: ActivityRegistry | None = None,
     swf: SwfClientConfig | None = None,
     worker: WorkerConfig | None = None,
+    wire_format: WireFormat | None = None,
+    function_prefixes: Iterable[str] = (),
 ) -> Task:  # type: ignore[type-arg]
-    """Register the bridge task on ``app`` and return it.
+    """Register the bridge tasks on ``app`` and return the activity task.
+
+    Besides ``swfbridge.run_activity``, this registers the relay tasks that
+    report the outcome of existing Celery tasks mapped to activity types
+    (``swfbridge.relay_result``, ``swfbridge.relay_failure``; see
+    :mod:`swfbridge.celery_tasks`).
 
     Args:
         app: The Celery app whose workers will run SWF activities.
         registry: Activity types to run (the default registry if None).
         swf: How workers reach SWF (boto3's own settings if None).
         worker: Worker behaviour (heartbeats, deadlines).
+        wire_format: Default wire format of activity classes that do not set
+            ``wire_format`` themselves (None: flowy's, the class default).
+        function_prefixes: Module prefixes under which unregistered activity
+            types named by import path (simpleflow style) may be imported and
+            run; empty (the default) runs registered types only.
 
     Returns:
         The registered task (``swfbridge.run_activity``).
+
+    Raises:
+        ConfigurationError: A function prefix is not a dotted module name.
     """
+    prefixes = tuple(function_prefixes)
+    swf_config = swf or SwfClientConfig()
     attrs = {
         "swf_registry": registry if registry is not None else default_registry,
-        "swf_client_config": swf or SwfClientConfig(),
+        "swf_client_config": swf_config,
         "swf_worker_config": worker or WorkerConfig(),
+        "swf_wire_format": wire_format,
+        "swf_functions": FunctionActivities(prefixes) if prefixes else None,
     }
     base = type("RunActivityTask", (RunActivityTask,), attrs)
     task: Task = app.task(  # type: ignore[type-arg, no-untyped-call]
         bind=True, base=base, **TASK_OPTIONS
     )(run_activity)
     task_failure.connect(_on_task_failure, sender=task, weak=False)
+    install_relays(app, swf=swf_config)
     return task
 
 

@@ -32,6 +32,10 @@ class BridgeCause(str, enum.Enum):
     DEADLINE_PASSED = "deadline_passed"
     WORKER_LOST = "worker_lost"
     INTERNAL_ERROR = "internal_error"
+    UNKNOWN_CELERY_TASK = "unknown_celery_task"
+    FAILURE_NOT_RELAYED = "failure_not_relayed"
+    IMPORT_PATH_NOT_ALLOWED = "import_path_not_allowed"
+    IMPORT_FAILED = "import_failed"
 
 
 REASON_PREFIX = "swfbridge: "

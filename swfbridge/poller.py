@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from swfbridge.dispatch import Dispatcher, PublishError
+from swfbridge.dispatch import Dispatcher, JobNotPublishable, PublishError
 from swfbridge.job import ActivityJob, MalformedJob, token_hint
 from swfbridge.limits import MAX_IDENTITY
 from swfbridge.outcome import BridgeCause, Failed, bridge_failure
@@ -188,6 +188,10 @@ class Poller:
             return
         try:
             self._dispatcher.publish(job)
+        except JobNotPublishable as exc:
+            log.error("not enqueued (%s): %s", exc, job.log_context())
+            self._fail(token, exc.failure, job.log_context())
+            return
         except PublishError as exc:
             log.error("could not enqueue (%s): %s", exc, job.log_context())
             self._fail(token, bridge_failure(

@@ -26,8 +26,10 @@ class PlanItem:
     options: ActivityOptions
     status: Status
     differences: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
+    created: bool = False  # registered by this run
 
-    def describe(self) -> str:
+    def describe(self, *, dry_run: bool = False) -> str:
+        """One line for the operator: the type, what SWF has, what happens."""
         label = f"{self.options.name} {self.options.version}"
         if self.status is Status.DIFFERS:
             diffs = "; ".join(
@@ -39,8 +41,26 @@ class PlanItem:
         if self.status is Status.DEPRECATED:
             return f"{label}: deprecated in SWF; it cannot be registered again (new version)"
         if self.status is Status.MISSING:
-            return f"{label}: not registered yet"
+            return f"{label}: not registered yet" + (", would be registered" if dry_run else "")
+        if self.created:
+            return f"{label}: registered now"
         return f"{label}: already registered, same defaults"
+
+
+def summary(items: Iterable[PlanItem], *, dry_run: bool) -> str:
+    """A last line counting each status, e.g. ``4 types: 1 registered now, 3 unchanged``."""
+    items = list(items)
+    counts = {
+        "would be registered" if dry_run else "not registered": sum(
+            i.status is Status.MISSING for i in items),
+        "registered now": sum(i.created for i in items),
+        "unchanged": sum(i.status is Status.REGISTERED and not i.created for i in items),
+        "differ": sum(i.status is Status.DIFFERS for i in items),
+        "deprecated": sum(i.status is Status.DEPRECATED for i in items),
+    }
+    parts = ", ".join(f"{n} {label}" for label, n in counts.items() if n)
+    return f"{len(items)} types: {parts or 'none'}" + (" (dry run: nothing changed)"
+                                                       if dry_run else "")
 
 
 def wanted_configuration(options: ActivityOptions) -> dict[str, str | None]:
@@ -129,7 +149,7 @@ def register_missing(swf: SwfClient, domain: str, items: Iterable[PlanItem]) -> 
             params["description"] = item.options.description
         try:
             swf.call("register_activity_type", **params)
-            result.append(PlanItem(item.options, Status.REGISTERED))
+            result.append(PlanItem(item.options, Status.REGISTERED, created=True))
         except TypeAlreadyExists:
             result.append(_compare(swf, domain, item.options))
     return result

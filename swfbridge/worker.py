@@ -20,6 +20,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 
 from swfbridge.activity import Activity
 from swfbridge.errors import ActivityCancelled
+from swfbridge.functions import FunctionActivities, FunctionUnavailable
 from swfbridge.heartbeat import HeartbeatConfig, Heartbeater
 from swfbridge.job import ActivityJob
 from swfbridge.limits import MAX_RESULT
@@ -35,6 +36,7 @@ from swfbridge.outcome import (
 )
 from swfbridge.registry import ActivityRegistry, RegisteredActivity
 from swfbridge.respond import report_outcome
+from swfbridge.serialization import WireFormat
 from swfbridge.swf import SwfClient
 
 log = logging.getLogger(__name__)
@@ -120,6 +122,10 @@ class ActivityExecutor:
             cancellation (prefork: raise SoftTimeLimitExceeded in it); None
             where the pool cannot interrupt.
         clock: Wall clock (epoch seconds), for deadlines.
+        wire_format: The bridge's default wire format, for activity classes
+            that do not set ``wire_format`` themselves (None: the class's).
+        functions: Runs unregistered types named by an allowed import path
+            (simpleflow style); None runs registered types only.
     """
 
     def __init__(
@@ -130,8 +136,12 @@ class ActivityExecutor:
         config: WorkerConfig | None = None,
         interrupt: Callable[[], None] | None = None,
         clock: Callable[[], float] = time.time,
+        wire_format: WireFormat | None = None,
+        functions: FunctionActivities | None = None,
     ) -> None:
         self.registry = registry
+        self.wire_format = wire_format
+        self.functions = functions
         self.swf = swf
         self.config = config or WorkerConfig()
         self._interrupt = interrupt
@@ -140,6 +150,11 @@ class ActivityExecutor:
     def execute(self, job: ActivityJob) -> Outcome:
         """Run the attempt and say how it ended. Never raises for bad data."""
         entry = self.registry.get(job.activity_name, job.activity_version)
+        if entry is None and self.functions is not None:
+            try:
+                entry = self.functions.resolve(job.activity_name, job.activity_version)
+            except FunctionUnavailable as exc:
+                return exc.failure
         if entry is None:
             return self._unknown_type(job)
         if job.deadline is not None:
@@ -172,6 +187,8 @@ class ActivityExecutor:
             instance: Activity = entry.cls()
         except Exception as exc:
             return failure_from_exception(exc)
+        if self.wire_format is not None and not declares_wire_format(entry.cls):
+            vars(instance)["wire_format"] = self.wire_format
         try:
             args, kwargs = instance._deserialize_arguments(job.input)  # type: ignore[arg-type]
         except Exception as exc:
@@ -242,6 +259,12 @@ class ActivityExecutor:
     def report(self, job: ActivityJob, outcome: Outcome) -> bool:
         """Send ``outcome`` to SWF (see :func:`swfbridge.respond.report_outcome`)."""
         return report_outcome(self.swf, job.task_token, outcome, job.log_context())
+
+
+def declares_wire_format(cls: type[Activity]) -> bool:
+    """True if ``cls`` or a base other than :class:`Activity` sets ``wire_format``."""
+    return any("wire_format" in vars(base) for base in cls.__mro__
+               if base is not Activity and issubclass(base, Activity))
 
 
 def _signature_mismatch(instance: Activity, args: list[Any], kwargs: dict[str, Any]) -> str | None:

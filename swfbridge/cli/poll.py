@@ -23,6 +23,8 @@ from swfbridge.cli._common import (
 )
 from swfbridge.errors import ConfigurationError
 from swfbridge.registry import default_registry, load_modules, parse_module_list
+from swfbridge.serialization import wire_format
+from swfbridge.task_map import load_task_map
 
 log = logging.getLogger("swfbridge.cli.poll")
 
@@ -57,6 +59,20 @@ def add_parser(subparsers: Any) -> None:
         help="comma-separated modules defining activities (env SWFBRIDGE_ACTIVITIES); "
         "optional: lets the poller know their timeouts without asking SWF",
     )
+    parser.add_argument(
+        "--task-map",
+        default=env("SWFBRIDGE_TASK_MAP"),
+        metavar="FILE",
+        help="activity types run by existing Celery tasks: a .json (or .toml) file, or "
+        "module:attribute (env SWFBRIDGE_TASK_MAP; see docs/migrating.rst)",
+    )
+    parser.add_argument(
+        "--wire-format",
+        default=env("SWFBRIDGE_WIRE_FORMAT", "flowy"),
+        choices=["flowy", "simpleflow"],
+        help="input/result format of mapped Celery tasks whose entry names none "
+        "(env SWFBRIDGE_WIRE_FORMAT; default flowy)",
+    )
     parser.add_argument("--identity", default=env("SWFBRIDGE_IDENTITY"),
                         help="identity recorded by SWF (default host:pid)")
     parser.add_argument("--pollers", type=int, default=int(env("SWFBRIDGE_POLLERS", "1") or 1),
@@ -89,6 +105,9 @@ def _build(args: argparse.Namespace) -> Any:
     domain = require(args.domain, "--domain", "SWFBRIDGE_DOMAIN")
     task_list = require(args.task_list, "--task-list", "SWFBRIDGE_TASK_LIST")
     load_modules(parse_module_list(args.activities))
+    task_map = None
+    if args.task_map:
+        task_map = load_task_map(args.task_map, wire_format=wire_format(args.wire_format))
     config = PollerConfig(domain=domain, task_list=task_list,
                           identity=args.identity or default_identity(), pollers=args.pollers)
     swf = SwfClient(config=swf_client_config(args))
@@ -97,14 +116,15 @@ def _build(args: argparse.Namespace) -> Any:
                     broker_connection_retry_on_startup=True)
     log.info(
         "swfbridge poll starting: domain=%s task_list=%s queue=%s pollers=%d broker=%s "
-        "identity=%s activities=%d known",
+        "identity=%s activities=%d known celery_tasks=%d mapped",
         domain, task_list, args.queue or "(app default)", config.pollers,
         redact_url(args.broker), config.identity, len(default_registry),
+        len(task_map) if task_map is not None else 0,
     )
     return Poller(
         config=config,
         swf=swf,
-        dispatcher=CeleryDispatcher(app=app, queue=args.queue),
+        dispatcher=CeleryDispatcher(app=app, queue=args.queue, task_map=task_map),
         timeouts=TimeoutResolver(registry=default_registry, swf=swf, domain=domain),
     )
 

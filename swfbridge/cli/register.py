@@ -50,7 +50,13 @@ def run(args: argparse.Namespace) -> int:
     from swfbridge import registration
     from swfbridge.registry import default_registry, load_modules, parse_module_list
     from swfbridge.retry import Backoff
-    from swfbridge.swf import DomainAlreadyExists, SwfClient, SwfClientConfig, SwfError
+    from swfbridge.swf import (
+        DomainAlreadyExists,
+        SwfClient,
+        SwfClientConfig,
+        SwfError,
+        UnknownResource,
+    )
 
     setup_logging(args.log_level)
     try:
@@ -77,15 +83,23 @@ def run(args: argparse.Namespace) -> int:
                 print(f"domain {domain}: registered")
             except DomainAlreadyExists:
                 pass
-        items = registration.plan(swf, domain, (e.options for e in default_registry))
+        wanted = [e.options for e in default_registry]
+        try:
+            items = registration.plan(swf, domain, wanted)
+        except UnknownResource:
+            if not (args.dry_run and args.create_domain):
+                return error(f"domain {domain!r} does not exist (add --create-domain to "
+                             "register it)")
+            print(f"domain {domain}: does not exist, would be registered")
+            items = [registration.PlanItem(o, registration.Status.MISSING) for o in wanted]
         if not args.dry_run:
             items = registration.register_missing(swf, domain, items)
     except SwfError as exc:
         return error(str(exc))
 
     for item in items:
-        print(("would register " if args.dry_run and item.status.value == "missing" else "")
-              + item.describe())
+        print(item.describe(dry_run=args.dry_run))
+    print(registration.summary(items, dry_run=args.dry_run))
     bad = [i for i in items if i.status in (registration.Status.DIFFERS,
                                             registration.Status.DEPRECATED)]
     return 1 if bad else 0

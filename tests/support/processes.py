@@ -130,11 +130,12 @@ def bridge_env(*, broker_url: str, swf_endpoint: str, activities: str) -> dict[s
 
 
 def start_worker(env: dict[str, str], log_dir: Path, *, name: str = "worker",
-                 concurrency: int = 2, extra: Sequence[str] = ()) -> Process:
-    """A real ``celery -A swfbridge worker`` (prefork), started and ready."""
+                 concurrency: int = 2, extra: Sequence[str] = (),
+                 app: str = "swfbridge") -> Process:
+    """A real ``celery -A <app> worker`` (prefork), started and ready."""
     proc = spawn(
         name,
-        [sys.executable, "-m", "celery", "-A", "swfbridge", "worker", "-P", "prefork",
+        [sys.executable, "-m", "celery", "-A", app, "worker", "-P", "prefork",
          "-c", str(concurrency), "--loglevel", "INFO", "--without-gossip",
          "--without-mingle", "--without-heartbeat", "-n", f"{name}@%h", *extra],
         env,

@@ -1,0 +1,267 @@
+"""Existing Celery tasks as SWF activities: publishing them and relaying their outcome.
+
+The poller decodes a mapped task's SWF input into args and kwargs and
+publishes the Celery task under its own name, with two callbacks on the job:
+
+* ``link`` → ``swfbridge.relay_result``: Celery sends it as a new message
+  (to the job's queue) once the task returns; it encodes the return value
+  for SWF and completes the activity.
+* ``link_error`` → ``swfbridge.relay_failure``: a new-style errback, which
+  Celery calls inline in the process where the task failed; it fails the
+  activity with the exception's reason and details.
+
+The task itself stays SWF-agnostic. Both relays carry the job (without its
+input) so they need no state; :func:`install_relays` registers them on the
+app, and a ``task_unknown`` handler fails the activity at once when the
+mapped task is not registered on the worker that received it. Every relay is
+idempotent: answering a task SWF has already closed is a logged no-op.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from collections.abc import Callable
+from typing import Any
+
+from celery import Celery
+from celery.exceptions import TimeLimitExceeded
+from celery.signals import task_unknown
+
+from swfbridge.job import ActivityJob, MalformedJob
+from swfbridge.limits import MAX_RESULT
+from swfbridge.outcome import (
+    BridgeCause,
+    Completed,
+    Failed,
+    Outcome,
+    bridge_failure,
+    failure_from_exception,
+)
+from swfbridge.respond import report_outcome
+from swfbridge.serialization import FLOWY, InputDecodeError, ResultEncodeError, WireFormat
+from swfbridge.serialization import wire_format as wire_format_named
+from swfbridge.swf import SwfClient, SwfClientConfig
+from swfbridge.task_map import ResolvedRoute
+
+log = logging.getLogger(__name__)
+
+RELAY_RESULT_TASK = "swfbridge.relay_result"
+RELAY_FAILURE_TASK = "swfbridge.relay_failure"
+
+# Relays are short SWF calls; JSON only; acknowledged after the call so a
+# crash re-runs them (harmless: SWF ignores a second answer).
+RELAY_TASK_OPTIONS: dict[str, Any] = {
+    "serializer": "json",
+    "acks_late": True,
+    "ignore_result": True,
+    "typing": False,
+}
+
+
+class JobRejected(Exception):
+    """The poller cannot publish this job; ``failure`` says why, for SWF."""
+
+    def __init__(self, failure: Failed) -> None:
+        super().__init__(failure.reason)
+        self.failure = failure
+
+
+@dataclasses.dataclass(frozen=True)
+class Publication:
+    """One ``send_task`` call for a mapped activity task."""
+
+    task: str
+    args: list[Any]
+    kwargs: dict[str, Any]
+    options: dict[str, Any]
+
+
+def mapped_publication(job: ActivityJob, route: ResolvedRoute, *,
+                       queue: str | None) -> Publication:
+    """The Celery job that runs ``job`` as the mapped task, with the relay callbacks.
+
+    Args:
+        job: The polled attempt.
+        route: Where the type is mapped.
+        queue: The dispatcher's queue, used when the route names none.
+
+    Raises:
+        JobRejected: The input cannot be decoded in the route's wire format.
+    """
+    try:
+        args, kwargs = route.wire_format.decode_input(job.input)
+    except InputDecodeError as exc:
+        raise JobRejected(bridge_failure(
+            BridgeCause.INPUT_UNDECODABLE,
+            f"input could not be decoded ({route.wire_format.name} format) for Celery "
+            f"task {route.task!r}: {exc}",
+        )) from exc
+    target_queue = route.queue or queue
+    relay_kwargs = {
+        # The relays need the token and ids, not the (possibly large) input.
+        "job": dataclasses.replace(job, input=None).to_message(),
+        "wire_format": route.wire_format.name,
+        "task": route.task,
+    }
+    relay_options: dict[str, Any] = {"serializer": "json"}
+    if target_queue is not None:
+        # The success relay is a new message: keep it on a queue the workers
+        # running the mapped task consume.
+        relay_options["queue"] = target_queue
+    options: dict[str, Any] = {
+        "link": _signature(RELAY_RESULT_TASK, relay_kwargs, relay_options),
+        "link_error": _signature(RELAY_FAILURE_TASK, relay_kwargs, relay_options),
+    }
+    if target_queue is not None:
+        options["queue"] = target_queue
+    return Publication(task=route.task, args=list(args), kwargs=dict(kwargs), options=options)
+
+
+def _signature(name: str, kwargs: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
+    # The dict form of a Celery signature: what send_task serialises anyway.
+    return {"task": name, "args": [], "kwargs": kwargs, "options": dict(options),
+            "subtask_type": None, "immutable": False}
+
+
+def result_outcome(value: Any, fmt: WireFormat, task: str) -> Outcome:
+    """The outcome for a mapped task's return value (encoded in ``fmt``)."""
+    try:
+        result = fmt.encode_result(value)
+    except ResultEncodeError as exc:
+        return bridge_failure(BridgeCause.RESULT_NOT_SERIALIZABLE,
+                              f"result of Celery task {task!r} is not JSON-serialisable: {exc}")
+    if len(result) > MAX_RESULT:
+        return bridge_failure(
+            BridgeCause.RESULT_TOO_LARGE,
+            f"result of Celery task {task!r} too large: {len(result)} characters, SWF's "
+            f"limit is {MAX_RESULT}",
+            size=len(result), limit=MAX_RESULT,
+        )
+    return Completed(result)
+
+
+def failure_outcome(exc: BaseException | None, task: str, celery_task_id: str | None) -> Failed:
+    """The failure for a mapped task that raised ``exc`` (None: the errback got only its id)."""
+    from billiard.exceptions import WorkerLostError
+    from kombu.exceptions import EncodeError
+
+    if exc is None:
+        return bridge_failure(
+            BridgeCause.FAILURE_NOT_RELAYED,
+            f"Celery task {task!r} failed on a worker without swfbridge.install(app); its "
+            f"exception is in that worker's log (Celery task id {celery_task_id})",
+        )
+    if isinstance(exc, EncodeError):
+        # Raised while sending the success relay: the return value is not JSON.
+        return bridge_failure(BridgeCause.RESULT_NOT_SERIALIZABLE,
+                              f"result of Celery task {task!r} is not JSON-serialisable: {exc}")
+    if isinstance(exc, TimeLimitExceeded):
+        return bridge_failure(BridgeCause.DEADLINE_PASSED,
+                              f"Celery task {task!r} ran past its start-to-close deadline "
+                              f"({exc})")
+    if isinstance(exc, WorkerLostError):
+        return bridge_failure(BridgeCause.WORKER_LOST,
+                              f"the worker process running Celery task {task!r} was lost "
+                              f"({exc})")
+    return failure_from_exception(exc)
+
+
+class _Relay:
+    """The relays' state: one SWF client per process, made after fork."""
+
+    def __init__(self, swf: SwfClientConfig) -> None:
+        self._config = swf
+        self._client: SwfClient | None = None
+        self._pid: int | None = None
+
+    @property
+    def swf(self) -> SwfClient:
+        if self._client is None or self._pid != os.getpid():
+            self._client = SwfClient(config=self._config)
+            self._pid = os.getpid()
+        return self._client
+
+    def report(self, job_message: Any, outcome_for: Callable[[str], Outcome]) -> None:
+        try:
+            job = ActivityJob.from_message(job_message)
+        except MalformedJob as exc:
+            log.error("dropping a relay with a malformed job: %s", exc)
+            return
+        report_outcome(self.swf, job.task_token, outcome_for(job.type_label), job.log_context())
+
+    def relay_result(self, value: Any, job: Any, wire_format: Any, task: Any) -> None:
+        fmt = _format(wire_format)
+        self.report(job, lambda label: result_outcome(value, fmt, str(task)))
+
+    def relay_failure(self, request_or_id: Any, exc: Any, job: Any, task: Any) -> None:
+        celery_id = request_or_id if isinstance(request_or_id, str) else \
+            getattr(request_or_id, "id", None)
+        error = exc if isinstance(exc, BaseException) else None
+        self.report(job, lambda label: failure_outcome(error, str(task), celery_id))
+
+    def on_task_unknown(self, message: Any = None, name: Any = None, **_: Any) -> None:
+        """Fail the activity at once when its mapped task is unknown to this worker."""
+        relay = _our_errback(message)
+        if relay is None:
+            return
+        task = str(name)
+        self.report(relay.get("job"), lambda label: bridge_failure(
+            BridgeCause.UNKNOWN_CELERY_TASK,
+            f"Celery task {task!r} (mapped from activity {label}) is not registered on "
+            "the worker that received it: check the task map and the worker's imports",
+        ))
+
+
+def _our_errback(message: Any) -> dict[str, Any] | None:
+    """The relay kwargs carried by an unknown task's message, if swfbridge sent it."""
+    try:
+        body = message.decode() if message is not None else None
+    except Exception:  # undecodable bodies are Celery's to report
+        return None
+    if not isinstance(body, (list, tuple)) or len(body) != 3 or not isinstance(body[2], dict):
+        return None
+    for errback in body[2].get("errbacks") or ():
+        if isinstance(errback, dict) and errback.get("task") == RELAY_FAILURE_TASK:
+            kwargs = errback.get("kwargs")
+            if isinstance(kwargs, dict):
+                return kwargs
+    return None
+
+
+def _format(name: Any) -> WireFormat:
+    try:
+        return wire_format_named(str(name))
+    except ValueError:
+        log.warning("relay names unknown wire format %r; using flowy", name)
+        return FLOWY
+
+
+def install_relays(app: Celery, *, swf: SwfClientConfig) -> None:
+    """Register ``swfbridge.relay_result`` and ``swfbridge.relay_failure`` on ``app``,
+    and the ``task_unknown`` handler that fails activities mapped to unknown tasks.
+
+    Args:
+        app: The Celery app whose workers run mapped tasks.
+        swf: How the relays reach SWF.
+    """
+    relay = _Relay(swf)
+
+    # Plain functions with explicit parameters: Celery calls an errback inline
+    # (new style, with the exception) only when its signature takes more than
+    # one positional argument; otherwise it sends it with the task id alone.
+    def relay_result(value: Any = None, *, job: Any = None, wire_format: Any = None,
+                     task: Any = None) -> None:
+        relay.relay_result(value, job, wire_format, task)
+
+    def relay_failure(request: Any = None, exc: Any = None, traceback: Any = None, *,
+                      job: Any = None, wire_format: Any = None, task: Any = None) -> None:
+        relay.relay_failure(request, exc, job, task)
+
+    app.task(name=RELAY_RESULT_TASK, **RELAY_TASK_OPTIONS)(  # type: ignore[no-untyped-call]
+        relay_result)
+    app.task(name=RELAY_FAILURE_TASK, **RELAY_TASK_OPTIONS)(  # type: ignore[no-untyped-call]
+        relay_failure)
+    task_unknown.connect(relay.on_task_unknown, weak=False,
+                         dispatch_uid=f"swfbridge.task_unknown.{id(app)}")
