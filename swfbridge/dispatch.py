@@ -86,6 +86,10 @@ class CeleryDispatcher:
                 raise JobNotPublishable(exc) from exc
             task_name, args, kwargs = mapped.task, mapped.args, mapped.kwargs
             options.update(mapped.options)
+        # What Celery shows in logs, events and Flower instead of the arguments:
+        # they hold the task token (a secret) and the input.
+        options["argsrepr"] = f"<{job.log_context()}>"
+        options["kwargsrepr"] = "{}"
         try:
             self.app.send_task(task_name, args=args, kwargs=kwargs, **options)
         except Exception as exc:  # kombu/redis/amqp errors vary by transport

@@ -94,6 +94,9 @@ def test_twenty_mixed_activities_each_close_with_the_right_result_or_a_bounded_r
     assert "input could not be decoded" in failed("undecodable-input")[0]
     assert "input could not be decoded" in failed("wrong-shape-input")[0]
     assert "input does not match run(" in failed("too-many-args")[0]
+    # Tokens are secrets and inputs may be too: neither appears in the logs.
+    assert "task_token" not in bridge.logs() and "[[1, 2], {}]" not in bridge.logs()
+
     reason, details = failed("unknown-type")
     assert "unknown activity type 'Ghost' version '1'" in reason
     assert details is not None and json.loads(details)["cause"] == "unknown_activity_type"
