@@ -16,6 +16,7 @@ from swfbridge.errors import (
 from swfbridge.functions import FunctionActivities
 from swfbridge.install import install
 from swfbridge.options import ActivityOptions
+from swfbridge.payloads import OffloadConfig, PayloadError, PayloadStore, S3Reference
 from swfbridge.registry import ActivityRegistry, default_registry
 from swfbridge.serialization import FLOWY, SIMPLEFLOW, WireFormat
 from swfbridge.task_map import CeleryTaskMap, CeleryTaskRoute, load_task_map
@@ -33,6 +34,10 @@ __all__ = [
     "ConfigurationError",
     "DuplicateActivityError",
     "FunctionActivities",
+    "OffloadConfig",
+    "PayloadError",
+    "PayloadStore",
+    "S3Reference",
     "SwfBridgeError",
     "WireFormat",
     "activity",

@@ -11,6 +11,11 @@ This module is a process edge, like the CLI: it reads the environment.
   simpleflow-style activities (types named by a function's import path) may
   run; unset: none.
 * ``CELERY_CONFIG_MODULE``: a module whose settings override swfbridge's defaults.
+* ``SWFBRIDGE_S3_BUCKET``: turns on S3 offload of values over SWF's limits
+  (``bucket`` or ``bucket/prefix``, as simpleflow's jumbo-fields bucket);
+  ``SWFBRIDGE_S3_PREFIX`` (key prefix), ``SWFBRIDGE_S3_MAX_BYTES`` (cap,
+  default 5 MiB), ``SWFBRIDGE_S3_INPUT_BUCKETS`` (comma-separated extra buckets
+  input references may point to). See docs/payloads.rst.
 * boto3's own variables (``AWS_ENDPOINT_URL_SWF``, ``AWS_DEFAULT_REGION``, ...)
   say how workers reach SWF.
 """
@@ -23,7 +28,9 @@ from typing import Any
 
 from celery import Celery
 
+from swfbridge.errors import ConfigurationError
 from swfbridge.install import RECOMMENDED_SETTINGS, install
+from swfbridge.payloads import DEFAULT_MAX_BYTES, OffloadConfig
 from swfbridge.registry import load_modules, parse_module_list
 from swfbridge.serialization import wire_format
 
@@ -41,6 +48,39 @@ def _settings() -> dict[str, Any]:
     return settings
 
 
+def _payloads() -> OffloadConfig | None:
+    """S3 offload from ``SWFBRIDGE_S3_*``; None when no bucket is set."""
+    bucket = os.environ.get("SWFBRIDGE_S3_BUCKET", "").strip()
+    prefix = os.environ.get("SWFBRIDGE_S3_PREFIX", "").strip()
+    max_bytes = os.environ.get("SWFBRIDGE_S3_MAX_BYTES", "").strip()
+    inputs = os.environ.get("SWFBRIDGE_S3_INPUT_BUCKETS", "").strip()
+    if not bucket:
+        if prefix or max_bytes or inputs:
+            raise ConfigurationError(
+                "SWFBRIDGE_S3_PREFIX/_MAX_BYTES/_INPUT_BUCKETS are set but "
+                "SWFBRIDGE_S3_BUCKET is not: set it to turn S3 offload on"
+            )
+        return None
+    if "/" in bucket:  # simpleflow's "bucket/prefix" form
+        if prefix:
+            raise ConfigurationError(
+                "SWFBRIDGE_S3_BUCKET has a prefix and SWFBRIDGE_S3_PREFIX is set: use one"
+            )
+        bucket, prefix = bucket.split("/", 1)
+    try:
+        cap = int(max_bytes) if max_bytes else DEFAULT_MAX_BYTES
+    except ValueError:
+        raise ConfigurationError(
+            f"SWFBRIDGE_S3_MAX_BYTES must be a whole number of bytes, got {max_bytes!r}"
+        ) from None
+    return OffloadConfig(
+        bucket=bucket,
+        prefix=prefix,
+        max_bytes=cap,
+        allowed_input_buckets=frozenset(b.strip() for b in inputs.split(",") if b.strip()),
+    )
+
+
 app = Celery("swfbridge", broker=os.environ.get("CELERY_BROKER_URL", DEFAULT_BROKER_URL))
 app.config_from_object(_settings())
 load_modules(parse_module_list(os.environ.get("SWFBRIDGE_ACTIVITIES")))
@@ -49,4 +89,5 @@ install(
     app,
     wire_format=wire_format(_format) if _format else None,
     function_prefixes=parse_module_list(os.environ.get("SWFBRIDGE_FUNCTION_PREFIXES")),
+    payloads=_payloads(),
 )

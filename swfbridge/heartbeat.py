@@ -64,6 +64,9 @@ class Heartbeater:
         on_stop_requested: Called once, from the heartbeat thread, when SWF
             asks to cancel or no longer knows the task.
         log_context: Ids to put on log lines.
+        fit_details: Makes details fit SWF's 2,048 characters, called in the
+            heartbeat thread just before a send (S3 offload hooks in here);
+            truncation if None.
     """
 
     def __init__(
@@ -75,6 +78,7 @@ class Heartbeater:
         liveness: bool = False,
         on_stop_requested: Callable[[], None] | None = None,
         log_context: str = "",
+        fit_details: Callable[[str], str] | None = None,
     ) -> None:
         self._swf = swf
         self._token = task_token
@@ -82,6 +86,7 @@ class Heartbeater:
         self._liveness = liveness
         self._on_stop_requested = on_stop_requested
         self._log_context = log_context
+        self._fit_details = fit_details or (lambda t: truncate(t, MAX_HEARTBEAT_DETAILS))
         self._cond = threading.Condition()
         self._pending: str | None = None
         self._has_pending = False
@@ -108,7 +113,7 @@ class Heartbeater:
         """Remember ``details`` as the latest progress; sent at the next beat."""
         text = encode_details(details)
         with self._cond:
-            self._pending = None if text is None else truncate(text, MAX_HEARTBEAT_DETAILS)
+            self._pending = text
             self._has_pending = True
             self._cond.notify_all()
 
@@ -138,7 +143,7 @@ class Heartbeater:
         """One heartbeat call. Returns False when beating should end."""
         params: dict[str, Any] = {"taskToken": self._token}
         if details is not None:
-            params["details"] = details
+            params["details"] = self._fit_details(details)
         self.calls += 1
         try:
             answer = self._swf.call("record_activity_task_heartbeat", retry=False, **params)

@@ -23,6 +23,7 @@ from swfbridge.celery_tasks import install_relays
 from swfbridge.functions import FunctionActivities
 from swfbridge.job import TASK_NAME, ActivityJob, MalformedJob, token_hint
 from swfbridge.outcome import BridgeCause, Outcome, bridge_failure, failure_from_exception
+from swfbridge.payloads import OffloadConfig, PayloadStore
 from swfbridge.registry import ActivityRegistry, default_registry
 from swfbridge.respond import report_outcome
 from swfbridge.serialization import WireFormat
@@ -65,6 +66,7 @@ class RunActivityTask(Task):  # type: ignore[type-arg]
     swf_worker_config: WorkerConfig = WorkerConfig()
     swf_wire_format: WireFormat | None = None
     swf_functions: FunctionActivities | None = None
+    swf_payloads_config: OffloadConfig | None = None
     _executor: ActivityExecutor | None = None
     _executor_pid: int | None = None
 
@@ -79,6 +81,8 @@ class RunActivityTask(Task):  # type: ignore[type-arg]
                 interrupt=_prefork_interrupt(),
                 wire_format=self.swf_wire_format,
                 functions=self.swf_functions,
+                payloads=(None if self.swf_payloads_config is None
+                          else PayloadStore(self.swf_payloads_config)),
             )
             self._executor_pid = os.getpid()
         return self._executor
@@ -139,6 +143,7 @@ def install(
     worker: WorkerConfig | None = None,
     wire_format: WireFormat | None = None,
     function_prefixes: Iterable[str] = (),
+    payloads: OffloadConfig | None = None,
 ) -> Task:  # type: ignore[type-arg]
     """Register the bridge tasks on ``app`` and return the activity task.
 
@@ -157,6 +162,9 @@ def install(
         function_prefixes: Module prefixes under which unregistered activity
             types named by import path (simpleflow style) may be imported and
             run; empty (the default) runs registered types only.
+        payloads: S3 offload for results and details over SWF's 32 KB, and
+            for inputs that arrive as S3 references (off if None). See
+            docs/payloads.rst.
 
     Returns:
         The registered task (``swfbridge.run_activity``).
@@ -172,6 +180,7 @@ def install(
         "swf_worker_config": worker or WorkerConfig(),
         "swf_wire_format": wire_format,
         "swf_functions": FunctionActivities(prefixes) if prefixes else None,
+        "swf_payloads_config": payloads,
     }
     base = type("RunActivityTask", (RunActivityTask,), attrs)
     task: Task = app.task(  # type: ignore[type-arg, no-untyped-call]

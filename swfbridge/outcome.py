@@ -26,6 +26,8 @@ class BridgeCause(str, enum.Enum):
     INPUT_SIGNATURE_MISMATCH = "input_signature_mismatch"
     RESULT_NOT_SERIALIZABLE = "result_not_serializable"
     RESULT_TOO_LARGE = "result_too_large"
+    INPUT_REFERENCE_REJECTED = "input_reference_rejected"
+    PAYLOAD_STORE_FAILED = "payload_store_failed"
     ENQUEUE_FAILED = "enqueue_failed"
     MALFORMED_JOB = "malformed_job"
     POLLER_SHUTDOWN = "poller_shutdown"

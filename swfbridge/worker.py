@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
@@ -23,16 +23,27 @@ from swfbridge.errors import ActivityCancelled
 from swfbridge.functions import FunctionActivities, FunctionUnavailable
 from swfbridge.heartbeat import HeartbeatConfig, Heartbeater
 from swfbridge.job import ActivityJob
-from swfbridge.limits import MAX_RESULT
+from swfbridge.limits import MAX_DETAILS, MAX_HEARTBEAT_DETAILS, MAX_RESULT
 from swfbridge.outcome import (
     Abandoned,
     BridgeCause,
     Canceled,
     Completed,
+    Failed,
     Outcome,
     bridge_failure,
     canceled_from_exception,
     failure_from_exception,
+)
+from swfbridge.payloads import (
+    ENABLE_HINT,
+    InvalidReference,
+    PayloadError,
+    PayloadStore,
+    PayloadStoreUnavailable,
+    PayloadTooLarge,
+    fit_to_swf,
+    is_reference,
 )
 from swfbridge.registry import ActivityRegistry, RegisteredActivity
 from swfbridge.respond import report_outcome
@@ -126,6 +137,8 @@ class ActivityExecutor:
             that do not set ``wire_format`` themselves (None: the class's).
         functions: Runs unregistered types named by an allowed import path
             (simpleflow style); None runs registered types only.
+        payloads: S3 offload for values over SWF's limits (None: off, such
+            values fail the task or are truncated).
     """
 
     def __init__(
@@ -138,10 +151,12 @@ class ActivityExecutor:
         clock: Callable[[], float] = time.time,
         wire_format: WireFormat | None = None,
         functions: FunctionActivities | None = None,
+        payloads: PayloadStore | None = None,
     ) -> None:
         self.registry = registry
         self.wire_format = wire_format
         self.functions = functions
+        self.payloads = payloads
         self.swf = swf
         self.config = config or WorkerConfig()
         self._interrupt = interrupt
@@ -190,7 +205,11 @@ class ActivityExecutor:
         if self.wire_format is not None and not declares_wire_format(entry.cls):
             vars(instance)["wire_format"] = self.wire_format
         try:
-            args, kwargs = instance._deserialize_arguments(job.input)  # type: ignore[arg-type]
+            text = self._resolve_input(job.input)
+        except PayloadError as exc:
+            return _payload_failure(exc, BridgeCause.INPUT_REFERENCE_REJECTED)
+        try:
+            args, kwargs = instance._deserialize_arguments(text)  # type: ignore[arg-type]
         except Exception as exc:
             return bridge_failure(BridgeCause.INPUT_UNDECODABLE,
                                   f"input could not be decoded: {exc}")
@@ -206,6 +225,7 @@ class ActivityExecutor:
             liveness=entry.options.auto_heartbeat,
             on_stop_requested=interrupter.arm,
             log_context=job.log_context(),
+            fit_details=self._fit_heartbeat_details(),
         )
         instance._bind(_Runtime(job.task_token, heartbeater))
         heartbeater.start()
@@ -235,8 +255,24 @@ class ActivityExecutor:
             return Canceled(details="interrupted after cancellation was requested")
         return None
 
-    @staticmethod
-    def _encode_result(instance: Activity, value: Any) -> Outcome:
+    def _resolve_input(self, text: str | None) -> str | None:
+        """The input itself, fetched from S3 when it arrived as a reference."""
+        if text is None or not is_reference(text):
+            return text
+        if self.payloads is None:
+            raise InvalidReference(
+                f"input is an S3 reference but S3 offload is off on this worker; {ENABLE_HINT}"
+            )
+        return self.payloads.resolve(text, what="input")
+
+    def _fit_heartbeat_details(self) -> Callable[[str], str] | None:
+        store = self.payloads
+        if store is None:
+            return None
+        return lambda text: store.fit_or_truncate(text, swf_limit=MAX_HEARTBEAT_DETAILS,
+                                                  what="heartbeat details")
+
+    def _encode_result(self, instance: Activity, value: Any) -> Outcome:
         try:
             result = instance._serialize_result(value)
         except Exception as exc:
@@ -247,17 +283,29 @@ class ActivityExecutor:
                 BridgeCause.RESULT_NOT_SERIALIZABLE,
                 f"_serialize_result returned {type(result).__name__}, not str",
             )
-        if result is not None and len(result) > MAX_RESULT:
-            return bridge_failure(
-                BridgeCause.RESULT_TOO_LARGE,
-                f"result too large: {len(result)} characters, SWF's limit is {MAX_RESULT}",
-                size=len(result),
-                limit=MAX_RESULT,
-            )
-        return Completed(result)
+        if result is None:
+            return Completed(None)
+        try:
+            # Straight from this process to S3: a large result never crosses the broker.
+            return Completed(fit_to_swf(result, swf_limit=MAX_RESULT, store=self.payloads,
+                                        what="result"))
+        except PayloadError as exc:
+            return _payload_failure(exc, BridgeCause.RESULT_TOO_LARGE)
 
     def report(self, job: ActivityJob, outcome: Outcome) -> bool:
-        """Send ``outcome`` to SWF (see :func:`swfbridge.respond.report_outcome`)."""
+        """Send ``outcome`` to SWF (see :func:`swfbridge.respond.report_outcome`).
+
+        Failure or cancellation details over SWF's limit go to S3 first when
+        offload is on (else they are truncated).
+        """
+        if (
+            self.payloads is not None
+            and isinstance(outcome, (Failed, Canceled))
+            and outcome.details is not None
+            and len(outcome.details) > MAX_DETAILS
+        ):
+            outcome = replace(outcome, details=self.payloads.fit_or_truncate(
+                outcome.details, swf_limit=MAX_DETAILS, what="details"))
         return report_outcome(self.swf, job.task_token, outcome, job.log_context())
 
 
@@ -265,6 +313,16 @@ def declares_wire_format(cls: type[Activity]) -> bool:
     """True if ``cls`` or a base other than :class:`Activity` sets ``wire_format``."""
     return any("wire_format" in vars(base) for base in cls.__mro__
                if base is not Activity and issubclass(base, Activity))
+
+
+def _payload_failure(exc: PayloadError, cause: BridgeCause) -> Failed:
+    """The failure for a value that could not go through S3 (or SWF)."""
+    if isinstance(exc, PayloadStoreUnavailable):
+        return bridge_failure(BridgeCause.PAYLOAD_STORE_FAILED, str(exc),
+                              retryable=exc.retryable)
+    if isinstance(exc, PayloadTooLarge):
+        return bridge_failure(cause, str(exc), size=exc.size, limit=exc.limit)
+    return bridge_failure(cause, str(exc))
 
 
 def _signature_mismatch(instance: Activity, args: list[Any], kwargs: dict[str, Any]) -> str | None:
