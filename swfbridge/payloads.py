@@ -390,7 +390,7 @@ class PayloadStore:
             return reference
         started = time.monotonic()
         self._call(
-            "PutObject", f"storing the {what} in S3 ({reference.bucket}/{key})",
+            "PutObject", f"storing the {what} in S3 bucket {reference.bucket!r}",
             Bucket=reference.bucket, Key=key, Body=data,
             ContentType="text/plain; charset=utf-8",
         )
@@ -473,7 +473,7 @@ class PayloadStore:
                 if not retryable or backoff.gives_up_after(attempt):
                     tries = f" after {attempt} tries" if attempt > 1 else ""
                     raise PayloadStoreUnavailable(
-                        f"{doing} failed{tries}: {code}: {_short(exc)}", retryable=retryable
+                        f"{doing} failed{tries}: {_describe(code, exc)}", retryable=retryable
                     ) from exc
                 delay = backoff.delay_s(attempt)
                 log.warning("S3 %s failed (%s), retry %d in %.2fs", operation, code, attempt,
@@ -497,9 +497,13 @@ def _classify(exc: Exception) -> tuple[str, bool]:
     return type(exc).__name__, False
 
 
-def _short(exc: Exception) -> str:
-    text = str(exc)
-    return text if len(text) <= 160 else text[:160] + "…"
+def _describe(code: str, exc: Exception) -> str:
+    if isinstance(exc, botocore.exceptions.ClientError):
+        text = str(exc.response.get("Error", {}).get("Message", "")) or str(exc)
+    else:
+        text = str(exc)
+    text = text if len(text) <= 200 else text[:200] + "…"
+    return f"{code}: {text}"
 
 
 def _make_s3_client(config: OffloadConfig) -> Any:
