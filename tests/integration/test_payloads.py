@@ -27,6 +27,15 @@ CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing
                "AWS_DEFAULT_REGION": "us-east-1"}
 
 
+def _simpleflow_format() -> Any:
+    """simpleflow's jumbo-field code (a dev dependency: the compatibility target)."""
+    try:
+        import simpleflow.format
+    except ImportError:  # pragma: no cover
+        pytest.fail("simpleflow is missing: pip install -e '.[dev]'")
+    return simpleflow.format
+
+
 def _flowy(*args: object, **kwargs: object) -> str:
     return json.dumps([list(args), kwargs])
 
@@ -89,7 +98,7 @@ def _start_bridge(
 @pytest.fixture(scope="module")
 def simpleflow_input(aws_env: None, buckets: dict[str, str]) -> tuple[str, str]:
     """An input written by simpleflow's own jumbo-field code: (SWF input field, the data)."""
-    simpleflow_format = pytest.importorskip("simpleflow.format")
+    simpleflow_format = _simpleflow_format()
     data = "ß" + "d" * 60_000
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SIMPLEFLOW_JUMBO_FIELDS_BUCKET", f"{buckets['jumbo']}/decider")
@@ -181,7 +190,7 @@ def _failed(outcome: ActivityOutcome) -> tuple[str, dict[str, Any]]:
 def test_a_200_kb_result_reaches_the_decider_as_a_reference_simpleflow_resolves_exactly(
     offloaded: dict[str, ActivityOutcome], buckets: dict[str, str], aws_env: None
 ) -> None:
-    simpleflow_format = pytest.importorskip("simpleflow.format")
+    simpleflow_format = _simpleflow_format()
     field = _completed(offloaded["report-200k"])
     reference = S3Reference.parse(field)
     assert reference.bucket == buckets["payloads"]
