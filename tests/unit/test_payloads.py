@@ -10,9 +10,12 @@ from typing import Any
 import botocore.exceptions
 import pytest
 
+from swfbridge import Activity, ActivityFailed, ActivityRegistry, activity
 from swfbridge.errors import ConfigurationError
 from swfbridge.heartbeat import Heartbeater
+from swfbridge.job import ActivityJob
 from swfbridge.limits import MAX_HEARTBEAT_DETAILS, TRUNCATION_MARKER
+from swfbridge.outcome import Completed, Failed
 from swfbridge.payloads import (
     DEFAULT_MAX_BYTES,
     InvalidReference,
@@ -27,8 +30,11 @@ from swfbridge.payloads import (
     placement,
 )
 from swfbridge.retry import Backoff
+from swfbridge.worker import ActivityExecutor
+from tests.support.fakes import FakeBoto, fake_swf
 
-FAST = Backoff(base_s=0.001, cap_s=0.002, max_attempts=3)
+FAST_ATTEMPTS = 3
+FAST = Backoff(base_s=0.001, cap_s=0.002, max_attempts=FAST_ATTEMPTS)
 DIGEST = "a" * 64
 
 
@@ -312,6 +318,89 @@ def test_a_missing_input_object_is_a_store_failure_that_is_not_retried() -> None
 
 def test_a_value_that_is_not_a_reference_resolves_to_itself() -> None:
     assert PayloadStore(config(), client=FakeS3()).resolve('[[1], {}]') == '[[1], {}]'
+
+
+# --- the executor (no SWF, no Celery) -------------------------------------------------
+
+executor_registry = ActivityRegistry()
+
+
+@activity("1", registry=executor_registry)
+class Sized(Activity):
+    def run(self, size: int) -> str:
+        return "x" * size
+
+
+@activity("1", registry=executor_registry)
+class Length(Activity):
+    def run(self, data: str) -> int:
+        return len(data)
+
+
+@activity("1", registry=executor_registry)
+class FailBig(Activity):
+    def run(self, size: int) -> None:
+        raise ActivityFailed("bad rows", details="r" * size)
+
+
+def _executor(s3: FakeS3 | None) -> ActivityExecutor:
+    return ActivityExecutor(registry=executor_registry, swf=fake_swf(FakeBoto()),
+                            payloads=None if s3 is None else PayloadStore(config(), client=s3))
+
+
+def _job(name: str, input: str) -> ActivityJob:
+    return ActivityJob(task_token="t", domain="d", task_list="l", activity_id="a",
+                       activity_name=name, activity_version="1", workflow_id="w", run_id="r",
+                       started_event_id=1, input=input, polled_at=0.0)
+
+
+def test_the_executor_completes_with_a_reference_to_an_oversized_result() -> None:
+    s3 = FakeS3()
+    outcome = _executor(s3).execute(_job("Sized", "[[40000], {}]"))
+    assert isinstance(outcome, Completed) and outcome.result is not None
+    reference = S3Reference.parse(outcome.result)
+    assert s3.objects[(reference.bucket, reference.key)] == json.dumps("x" * 40_000).encode()
+
+
+def test_the_executor_resolves_a_referenced_input_before_run() -> None:
+    s3 = FakeS3()
+    s3.objects[("payloads", "in/x")] = json.dumps([["abc" * 20_000], {}]).encode()
+    outcome = _executor(s3).execute(_job("Length", "simpleflow+s3://payloads/in/x 60008"))
+    assert outcome == Completed("60000")
+
+
+def test_the_executor_fails_a_result_when_s3_is_unreachable_saying_so() -> None:
+    s3 = FakeS3(errors=[botocore.exceptions.EndpointConnectionError(endpoint_url="http://s3")]
+                * FAST_ATTEMPTS)
+    outcome = _executor(s3).execute(_job("Sized", "[[40000], {}]"))
+    assert isinstance(outcome, Failed)
+    assert outcome.reason.startswith(
+        "swfbridge: storing the result in S3 bucket 'payloads' failed after 3 tries: "
+        "EndpointConnectionError")
+    details = json.loads(outcome.details or "")
+    assert details["cause"] == "payload_store_failed" and details["retryable"] is True
+
+
+def test_reporting_a_failure_offloads_its_oversized_details() -> None:
+    s3 = FakeS3()
+    boto = FakeBoto()
+    executor = ActivityExecutor(registry=executor_registry, swf=fake_swf(boto),
+                                payloads=PayloadStore(config(), client=s3))
+    job = _job("FailBig", "[[40000], {}]")
+    executor.report(job, executor.execute(job))
+    [sent] = boto.ops("respond_activity_task_failed")
+    reference = S3Reference.parse(sent["details"])
+    assert sent["reason"] == "bad rows"
+    assert s3.objects[(reference.bucket, reference.key)] == b"r" * 40_000
+
+
+def test_without_offload_oversized_failure_details_are_truncated() -> None:
+    boto = FakeBoto()
+    executor = ActivityExecutor(registry=executor_registry, swf=fake_swf(boto))
+    job = _job("FailBig", "[[40000], {}]")
+    executor.report(job, executor.execute(job))
+    [sent] = boto.ops("respond_activity_task_failed")
+    assert len(sent["details"]) == 32_768 and sent["details"].endswith(TRUNCATION_MARKER)
 
 
 # --- heartbeat hook ------------------------------------------------------------------
