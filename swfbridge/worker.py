@@ -304,8 +304,11 @@ class ActivityExecutor:
             and outcome.details is not None
             and len(outcome.details) > MAX_DETAILS
         ):
-            outcome = replace(outcome, details=self.payloads.fit_or_truncate(
-                outcome.details, swf_limit=MAX_DETAILS, what="details"))
+            try:
+                outcome = replace(outcome, details=self.payloads.fit(
+                    outcome.details, swf_limit=MAX_DETAILS, what="details"))
+            except PayloadError as exc:  # the real outcome matters more than all its details
+                log.warning("details kept in SWF, truncated: %s: %s", exc, job.log_context())
         return report_outcome(self.swf, job.task_token, outcome, job.log_context())
 
 

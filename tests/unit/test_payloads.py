@@ -394,6 +394,18 @@ def test_reporting_a_failure_offloads_its_oversized_details() -> None:
     assert s3.objects[(reference.bucket, reference.key)] == b"r" * 40_000
 
 
+def test_when_s3_fails_a_failure_is_still_reported_with_truncated_details() -> None:
+    s3 = FakeS3(errors=[client_error("AccessDenied", 403)])
+    boto = FakeBoto()
+    executor = ActivityExecutor(registry=executor_registry, swf=fake_swf(boto),
+                                payloads=PayloadStore(config(), client=s3))
+    job = _job("FailBig", "[[40000], {}]")
+    executor.report(job, executor.execute(job))
+    [sent] = boto.ops("respond_activity_task_failed")
+    assert sent["reason"] == "bad rows"
+    assert len(sent["details"]) == 32_768 and sent["details"].endswith(TRUNCATION_MARKER)
+
+
 def test_without_offload_oversized_failure_details_are_truncated() -> None:
     boto = FakeBoto()
     executor = ActivityExecutor(registry=executor_registry, swf=fake_swf(boto))
