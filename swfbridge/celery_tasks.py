@@ -39,6 +39,13 @@ from swfbridge.outcome import (
     bridge_failure,
     failure_from_exception,
 )
+from swfbridge.payloads import (
+    OffloadConfig,
+    PayloadError,
+    PayloadStore,
+    fit_to_swf,
+    payload_failure,
+)
 from swfbridge.respond import report_outcome
 from swfbridge.serialization import FLOWY, InputDecodeError, ResultEncodeError, WireFormat
 from swfbridge.serialization import wire_format as wire_format_named
@@ -125,21 +132,23 @@ def _signature(name: str, kwargs: dict[str, Any], options: dict[str, Any]) -> di
             "subtask_type": None, "immutable": False}
 
 
-def result_outcome(value: Any, fmt: WireFormat, task: str) -> Outcome:
-    """The outcome for a mapped task's return value (encoded in ``fmt``)."""
+def result_outcome(value: Any, fmt: WireFormat, task: str,
+                   store: PayloadStore | None = None) -> Outcome:
+    """The outcome for a mapped task's return value (encoded in ``fmt``).
+
+    A result over SWF's limit goes to S3 when ``store`` is given (offload on),
+    else fails with a reason that says how to enable offload.
+    """
     try:
         result = fmt.encode_result(value)
     except ResultEncodeError as exc:
         return bridge_failure(BridgeCause.RESULT_NOT_SERIALIZABLE,
                               f"result of Celery task {task!r} is not JSON-serialisable: {exc}")
-    if len(result) > MAX_RESULT:
-        return bridge_failure(
-            BridgeCause.RESULT_TOO_LARGE,
-            f"result of Celery task {task!r} too large: {len(result)} characters, SWF's "
-            f"limit is {MAX_RESULT}",
-            size=len(result), limit=MAX_RESULT,
-        )
-    return Completed(result)
+    try:
+        return Completed(fit_to_swf(result, swf_limit=MAX_RESULT, store=store,
+                                    what=f"result of Celery task {task!r}"))
+    except PayloadError as exc:
+        return payload_failure(exc, BridgeCause.RESULT_TOO_LARGE)
 
 
 def failure_outcome(exc: BaseException | None, task: str, celery_task_id: str | None) -> Failed:
@@ -171,8 +180,10 @@ def failure_outcome(exc: BaseException | None, task: str, celery_task_id: str | 
 class _Relay:
     """The relays' state: one SWF client per process, made after fork."""
 
-    def __init__(self, swf: SwfClientConfig) -> None:
+    def __init__(self, swf: SwfClientConfig, payloads: OffloadConfig | None) -> None:
         self._config = swf
+        # PayloadStore makes its S3 client lazily, in the process that uses it.
+        self._store = None if payloads is None else PayloadStore(payloads)
         self._client: SwfClient | None = None
         self._pid: int | None = None
 
@@ -193,7 +204,7 @@ class _Relay:
 
     def relay_result(self, value: Any, job: Any, wire_format: Any, task: Any) -> None:
         fmt = _format(wire_format)
-        self.report(job, lambda label: result_outcome(value, fmt, str(task)))
+        self.report(job, lambda label: result_outcome(value, fmt, str(task), self._store))
 
     def relay_failure(self, request_or_id: Any, exc: Any, job: Any, task: Any) -> None:
         celery_id = request_or_id if isinstance(request_or_id, str) else \
@@ -238,15 +249,17 @@ def _format(name: Any) -> WireFormat:
         return FLOWY
 
 
-def install_relays(app: Celery, *, swf: SwfClientConfig) -> None:
+def install_relays(app: Celery, *, swf: SwfClientConfig,
+                   payloads: OffloadConfig | None = None) -> None:
     """Register ``swfbridge.relay_result`` and ``swfbridge.relay_failure`` on ``app``,
     and the ``task_unknown`` handler that fails activities mapped to unknown tasks.
 
     Args:
         app: The Celery app whose workers run mapped tasks.
         swf: How the relays reach SWF.
+        payloads: S3 offload for results over SWF's limit (None: off).
     """
-    relay = _Relay(swf)
+    relay = _Relay(swf, payloads)
 
     # Plain functions with explicit parameters: Celery calls an errback inline
     # (new style, with the exception) only when its signature takes more than

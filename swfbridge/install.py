@@ -187,7 +187,7 @@ def install(
         bind=True, base=base, **TASK_OPTIONS
     )(run_activity)
     task_failure.connect(_on_task_failure, sender=task, weak=False)
-    install_relays(app, swf=swf_config)
+    install_relays(app, swf=swf_config, payloads=payloads)
     return task
 
 

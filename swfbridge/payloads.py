@@ -38,6 +38,7 @@ import botocore.exceptions
 
 from swfbridge.errors import ConfigurationError, SwfBridgeError
 from swfbridge.limits import truncate
+from swfbridge.outcome import BridgeCause, Failed, bridge_failure
 from swfbridge.retry import Backoff, sleep
 
 log = logging.getLogger(__name__)
@@ -284,6 +285,16 @@ def over_cap_message(what: str, size_bytes: int, max_bytes: int) -> str:
         f"{what} too large even for S3 offload: {size_bytes} bytes, the cap is "
         f"{max_bytes} bytes (SWFBRIDGE_S3_MAX_BYTES)"
     )
+
+
+def payload_failure(exc: PayloadError, cause: BridgeCause) -> Failed:
+    """The failure for a value that could not go through S3 (or SWF)."""
+    if isinstance(exc, PayloadStoreUnavailable):
+        return bridge_failure(BridgeCause.PAYLOAD_STORE_FAILED, str(exc),
+                              retryable=exc.retryable)
+    if isinstance(exc, PayloadTooLarge):
+        return bridge_failure(cause, str(exc), size=exc.size, limit=exc.limit)
+    return bridge_failure(cause, str(exc))
 
 
 def fit_to_swf(text: str, *, swf_limit: int, store: PayloadStore | None, what: str) -> str:

@@ -40,10 +40,9 @@ from swfbridge.payloads import (
     InvalidReference,
     PayloadError,
     PayloadStore,
-    PayloadStoreUnavailable,
-    PayloadTooLarge,
     fit_to_swf,
     is_reference,
+    payload_failure,
 )
 from swfbridge.registry import ActivityRegistry, RegisteredActivity
 from swfbridge.respond import report_outcome
@@ -207,7 +206,7 @@ class ActivityExecutor:
         try:
             text = self._resolve_input(job.input)
         except PayloadError as exc:
-            return _payload_failure(exc, BridgeCause.INPUT_REFERENCE_REJECTED)
+            return payload_failure(exc, BridgeCause.INPUT_REFERENCE_REJECTED)
         try:
             args, kwargs = instance._deserialize_arguments(text)  # type: ignore[arg-type]
         except Exception as exc:
@@ -290,7 +289,7 @@ class ActivityExecutor:
             return Completed(fit_to_swf(result, swf_limit=MAX_RESULT, store=self.payloads,
                                         what="result"))
         except PayloadError as exc:
-            return _payload_failure(exc, BridgeCause.RESULT_TOO_LARGE)
+            return payload_failure(exc, BridgeCause.RESULT_TOO_LARGE)
 
     def report(self, job: ActivityJob, outcome: Outcome) -> bool:
         """Send ``outcome`` to SWF (see :func:`swfbridge.respond.report_outcome`).
@@ -316,16 +315,6 @@ def declares_wire_format(cls: type[Activity]) -> bool:
     """True if ``cls`` or a base other than :class:`Activity` sets ``wire_format``."""
     return any("wire_format" in vars(base) for base in cls.__mro__
                if base is not Activity and issubclass(base, Activity))
-
-
-def _payload_failure(exc: PayloadError, cause: BridgeCause) -> Failed:
-    """The failure for a value that could not go through S3 (or SWF)."""
-    if isinstance(exc, PayloadStoreUnavailable):
-        return bridge_failure(BridgeCause.PAYLOAD_STORE_FAILED, str(exc),
-                              retryable=exc.retryable)
-    if isinstance(exc, PayloadTooLarge):
-        return bridge_failure(cause, str(exc), size=exc.size, limit=exc.limit)
-    return bridge_failure(cause, str(exc))
 
 
 def _signature_mismatch(instance: Activity, args: list[Any], kwargs: dict[str, Any]) -> str | None:

@@ -141,3 +141,15 @@ def test_the_failure_relay_is_a_new_style_errback_so_celery_calls_it_inline() ->
 
     # Celery's own test: arity > 1 → called as errback(request, exc, traceback).
     assert backend._errback_arity_greater(errback, 1)
+
+
+def test_a_mapped_tasks_result_over_swfs_limit_goes_to_s3_when_offload_is_on() -> None:
+    from swfbridge.payloads import PayloadStore, S3Reference
+    from tests.unit.test_payloads import FakeS3, config
+
+    s3 = FakeS3()
+    outcome = result_outcome("x" * 40_000, FLOWY, "images.big", PayloadStore(config(), client=s3))
+
+    assert isinstance(outcome, Completed) and outcome.result is not None
+    reference = S3Reference.parse(outcome.result)
+    assert s3.objects[(reference.bucket, reference.key)] == json.dumps("x" * 40_000).encode()
