@@ -314,24 +314,26 @@ class ActivityExecutor:
             ),
             log_context=context,
         )
-        if job.heartbeat_timeout_s is not None:
-            # The heartbeat clock has run since the poll: restart it, and learn
-            # whether SWF still wants this task before doing any work.
-            heartbeater.beat_now()
-            if heartbeater.task_closed:
-                return Abandoned("SWF no longer knows the task: it timed out or closed "
-                                 "while the job was queued; not started")
-            if heartbeater.cancel_requested:
-                return Canceled(details="cancellation was requested before the activity started")
-        instance._bind(_Runtime(job.task_token, heartbeater))
-        deadline = self._worker_deadline(job)
-        if deadline is not None:
-            interrupter.schedule(StopReason.DEADLINE, deadline - self._clock())
-        heartbeater.start()
         value: Any = None
         error: Exception | None = None
         returned = False
         try:
+            if job.heartbeat_timeout_s is not None:
+                # The heartbeat clock has run since the poll: restart it, and
+                # learn whether SWF still wants this task before doing any work.
+                heartbeater.beat_now()
+                if heartbeater.task_closed:
+                    return Abandoned("SWF no longer knows the task: it timed out or closed "
+                                     "while the job was queued; not started")
+                if heartbeater.cancel_requested:
+                    return Canceled(
+                        details="cancellation was requested before the activity started"
+                    )
+            instance._bind(_Runtime(job.task_token, heartbeater))
+            deadline = self._worker_deadline(job)
+            if deadline is not None:
+                interrupter.schedule(StopReason.DEADLINE, deadline - self._clock())
+            heartbeater.start()
             try:
                 try:
                     value = instance.run(*args, **kwargs)
@@ -347,6 +349,7 @@ class ActivityExecutor:
                 if not returned and error is None:
                     error = late
         finally:
+            # Whatever happened, no interrupt may outlive this attempt.
             interrupter.settle()
             heartbeater.stop()
         return self._classify(job, instance, value, error, heartbeater, interrupter)
