@@ -156,10 +156,11 @@ def test_a_task_swf_closed_while_queued_is_not_run() -> None:
     assert swf.calls == 1
 
 
-def test_a_task_whose_cancellation_was_requested_while_queued_is_canceled_without_running() -> None:
+def test_a_task_cancelled_while_queued_is_canceled_without_running() -> None:
     executor, _ = _executor(CANCEL)
     outcome = executor.execute(_job("Sleeper", 30))
-    assert isinstance(outcome, Canceled) and "before the activity started" in (outcome.details or "")
+    assert isinstance(outcome, Canceled)
+    assert "before the activity started" in (outcome.details or "")
 
 
 def test_an_activity_whose_task_was_closed_is_interrupted_and_nothing_is_responded() -> None:
