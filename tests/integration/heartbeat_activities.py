@@ -1,4 +1,4 @@
-"""Activities for the heartbeat, cancellation and deadline tests (tests/integration/test_heartbeats.py)."""
+"""Activities for the heartbeat, cancellation and deadline tests (test_heartbeats.py)."""
 
 from __future__ import annotations
 
