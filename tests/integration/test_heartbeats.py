@@ -137,6 +137,7 @@ LATE = _id("late")
 PROGRESS = _id("progress")
 BLOCK_1 = _id("block-1")
 BLOCK_2 = _id("block-2")
+HISTORY = _id("history")
 
 
 def _input(*args: Any) -> str:
@@ -283,3 +284,26 @@ def test_throttled_heartbeats_are_retried_and_never_crash_the_worker(
     failed = hb.worker.output().count("heartbeat failed (ThrottlingException)") - before
     assert failed >= 2  # the start-of-job beat and at least one retry
     assert hb.worker.alive()
+
+
+def test_a_poller_reading_timeouts_from_history_honours_a_deciders_per_task_override(
+    hb: HeartbeatBridge, endpoint: EndpointCalls, redis_url: str,
+) -> None:
+    env = processes.bridge_env(broker_url=redis_url, swf_endpoint=hb.swf.endpoint_url,
+                               activities=ACTIVITIES_MODULE)
+    poller = processes.start_poller(env, hb.tmp, domain=hb.domain, task_list="hb-history",
+                                    name="hb-history-poller",
+                                    extra=["--timeouts-from-history"])
+    try:
+        # The type says 30 s; the decider says 3 s for this task. Only the
+        # history knows, and the worker must end it before SWF's 3 s.
+        outcomes = run_activities(
+            hb.client(), domain=hb.domain, task_list="hb-history", timeout_s=30,
+            activities=[ScheduledActivity(HISTORY, "Block", "1", start_to_close="3",
+                                          input=_input(10))],
+        )
+    finally:
+        poller.stop()
+    outcome = outcomes[HISTORY]
+    assert outcome.status == "failed", (outcome, hb.logs())
+    assert "(3s after the poll)" in (outcome.reason or "")
