@@ -22,8 +22,8 @@ from celery.signals import task_failure
 from swfbridge.celery_tasks import install_relays
 from swfbridge.functions import FunctionActivities
 from swfbridge.job import TASK_NAME, ActivityJob, MalformedJob, token_hint
-from swfbridge.payloads import OffloadConfig, PayloadStore
 from swfbridge.outcome import BridgeCause, Outcome, bridge_failure
+from swfbridge.payloads import OffloadConfig, PayloadStore
 from swfbridge.registry import ActivityRegistry, default_registry
 from swfbridge.respond import report_outcome
 from swfbridge.serialization import WireFormat
