@@ -14,12 +14,14 @@ from swfbridge.errors import (
     SwfBridgeError,
 )
 from swfbridge.functions import FunctionActivities
+from swfbridge.heartbeat import HeartbeatConfig
 from swfbridge.install import install
 from swfbridge.options import ActivityOptions
 from swfbridge.payloads import OffloadConfig, PayloadError, PayloadStore, S3Reference
 from swfbridge.registry import ActivityRegistry, default_registry
 from swfbridge.serialization import FLOWY, SIMPLEFLOW, WireFormat
 from swfbridge.task_map import CeleryTaskMap, CeleryTaskRoute, load_task_map
+from swfbridge.worker import WorkerConfig
 
 __all__ = [
     "FLOWY",
@@ -34,12 +36,14 @@ __all__ = [
     "ConfigurationError",
     "DuplicateActivityError",
     "FunctionActivities",
+    "HeartbeatConfig",
     "OffloadConfig",
     "PayloadError",
     "PayloadStore",
     "S3Reference",
     "SwfBridgeError",
     "WireFormat",
+    "WorkerConfig",
     "activity",
     "default_registry",
     "install",

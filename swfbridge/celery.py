@@ -16,6 +16,14 @@ This module is a process edge, like the CLI: it reads the environment.
   ``SWFBRIDGE_S3_PREFIX`` (key prefix), ``SWFBRIDGE_S3_MAX_BYTES`` (cap,
   default 5 MiB), ``SWFBRIDGE_S3_INPUT_BUCKETS`` (comma-separated extra buckets
   input references may point to). See docs/payloads.rst.
+* ``SWFBRIDGE_HEARTBEAT_MAX_INTERVAL``: longest gap between two heartbeats, in
+  seconds (default 30).
+* ``SWFBRIDGE_CANCEL_GRACE``: seconds an activity has to stop by itself after
+  SWF asked to cancel it, before it is interrupted (default 5).
+* ``SWFBRIDGE_DEADLINE_MARGIN``: seconds before SWF's start-to-close deadline
+  at which the worker ends an activity (default 2).
+* ``SWFBRIDGE_MIN_TIME_LEFT``: a job with less time than this left is not
+  started (default 1).
 * boto3's own variables (``AWS_ENDPOINT_URL_SWF``, ``AWS_DEFAULT_REGION``, ...)
   say how workers reach SWF.
 """
@@ -29,10 +37,12 @@ from typing import Any
 from celery import Celery
 
 from swfbridge.errors import ConfigurationError
+from swfbridge.heartbeat import DEFAULT_MIN_INTERVAL_S, HeartbeatConfig
 from swfbridge.install import RECOMMENDED_SETTINGS, install
 from swfbridge.payloads import DEFAULT_MAX_BYTES, OffloadConfig
 from swfbridge.registry import load_modules, parse_module_list
 from swfbridge.serialization import wire_format
+from swfbridge.worker import WorkerConfig
 
 DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/0"
 
@@ -79,6 +89,35 @@ def _payloads() -> OffloadConfig | None:
         max_bytes=cap,
         allowed_input_buckets=frozenset(b.strip() for b in inputs.split(",") if b.strip()),
     )
+def _seconds_from_env(name: str) -> float | None:
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a number of seconds, got {text!r}") from None
+
+
+def _worker_config() -> WorkerConfig:
+    heartbeat: dict[str, float] = {}
+    worker: dict[str, float] = {}
+    for env_name, target, key in (
+        ("SWFBRIDGE_HEARTBEAT_MAX_INTERVAL", heartbeat, "max_interval_s"),
+        ("SWFBRIDGE_CANCEL_GRACE", heartbeat, "cancel_grace_s"),
+        ("SWFBRIDGE_DEADLINE_MARGIN", worker, "deadline_margin_s"),
+        ("SWFBRIDGE_MIN_TIME_LEFT", worker, "min_time_left_s"),
+    ):
+        value = _seconds_from_env(env_name)
+        if value is not None:
+            target[key] = value
+    if "max_interval_s" in heartbeat:
+        # A cap below the default floor lowers the floor too.
+        heartbeat["min_interval_s"] = min(DEFAULT_MIN_INTERVAL_S, heartbeat["max_interval_s"])
+    try:
+        return WorkerConfig(heartbeat=HeartbeatConfig(**heartbeat), **worker)
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"swfbridge worker settings from the environment: {exc}") from exc
 
 
 app = Celery("swfbridge", broker=os.environ.get("CELERY_BROKER_URL", DEFAULT_BROKER_URL))
@@ -90,4 +129,5 @@ install(
     wire_format=wire_format(_format) if _format else None,
     function_prefixes=parse_module_list(os.environ.get("SWFBRIDGE_FUNCTION_PREFIXES")),
     payloads=_payloads(),
+    worker=_worker_config(),
 )

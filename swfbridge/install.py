@@ -22,7 +22,7 @@ from celery.signals import task_failure
 from swfbridge.celery_tasks import install_relays
 from swfbridge.functions import FunctionActivities
 from swfbridge.job import TASK_NAME, ActivityJob, MalformedJob, token_hint
-from swfbridge.outcome import BridgeCause, Outcome, bridge_failure, failure_from_exception
+from swfbridge.outcome import BridgeCause, Outcome, bridge_failure
 from swfbridge.payloads import OffloadConfig, PayloadStore
 from swfbridge.registry import ActivityRegistry, default_registry
 from swfbridge.respond import report_outcome
@@ -119,9 +119,14 @@ def run_activity(task: RunActivityTask, message: Any = None, *args: Any, **kwarg
     outcome: Outcome
     try:
         outcome = executor.execute(job)
-    except SoftTimeLimitExceeded as exc:
-        # Arrived outside run() (e.g. a deadline limit while decoding input).
-        outcome = failure_from_exception(exc)
+    except SoftTimeLimitExceeded:
+        # Celery's soft time limit (set from the SWF deadline) outside run(),
+        # e.g. while decoding the input.
+        outcome = bridge_failure(
+            BridgeCause.DEADLINE_PASSED,
+            "the start-to-close deadline was reached before the activity could run",
+            stage="starting",
+        )
     executor.report(job, outcome)
 
 

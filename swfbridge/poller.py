@@ -172,8 +172,7 @@ class Poller:
         """Dispatch one polled task; fail it in SWF at once if that is impossible."""
         token = str(response["taskToken"])
         try:
-            activity_type = response["activityType"]
-            timeouts = self._timeouts.resolve(activity_type["name"], activity_type["version"])
+            timeouts = self._timeouts.for_task(response)
             job = ActivityJob.from_poll(
                 response,
                 domain=self.config.domain,

@@ -8,8 +8,10 @@ it to SWF. Whatever the input, result or exception, it returns an outcome.
 
 from __future__ import annotations
 
+import enum
 import inspect
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -19,7 +21,7 @@ from typing import Any
 from celery.exceptions import SoftTimeLimitExceeded
 
 from swfbridge.activity import Activity
-from swfbridge.errors import ActivityCancelled
+from swfbridge.errors import ActivityCancelled, ConfigurationError
 from swfbridge.functions import FunctionActivities, FunctionUnavailable
 from swfbridge.heartbeat import HeartbeatConfig, Heartbeater
 from swfbridge.job import ActivityJob
@@ -58,12 +60,31 @@ class WorkerConfig:
 
     Args:
         heartbeat: Heartbeat pacing and the cancellation grace period.
-        min_time_left_s: A job whose SWF deadline is closer than this is not
-            started: it could not finish in time.
+        min_time_left_s: A job with less time than this before the worker's
+            deadline (SWF's, minus the margin below) is not started: it could
+            not finish in time. It is failed at once instead.
+        deadline_margin_s: The worker interrupts an activity this long before
+            its start-to-close deadline (at most a quarter of the time the
+            task had), so the failure reaches SWF before SWF times the task
+            out. Covers the respond call and clock skew between the poller's
+            and the worker's machines.
+
+    Raises:
+        ConfigurationError: A value is not a non-negative number of seconds.
     """
 
     heartbeat: HeartbeatConfig = field(default_factory=HeartbeatConfig)
     min_time_left_s: float = 1.0
+    deadline_margin_s: float = 2.0
+
+    def __post_init__(self) -> None:
+        for name in ("min_time_left_s", "deadline_margin_s"):
+            value = getattr(self, name)
+            if (isinstance(value, bool) or not isinstance(value, (int, float))
+                    or not math.isfinite(value) or value < 0):
+                raise ConfigurationError(
+                    f"{name} must be a non-negative number of seconds, got {value!r}"
+                )
 
 
 class _Runtime:
@@ -88,37 +109,96 @@ class _Runtime:
         return not self._heartbeater.task_closed
 
 
-class _Interrupter:
-    """Interrupts ``run`` after a grace period, once, and only while it runs."""
+class StopReason(str, enum.Enum):
+    """Why the worker interrupted a running activity."""
 
-    def __init__(self, interrupt: Callable[[], None] | None, grace_s: float) -> None:
+    CANCELLED = "cancelled"
+    TASK_CLOSED = "task_closed"
+    DEADLINE = "deadline"
+
+
+# How long to wait for an interrupt already sent to arrive once run() is over.
+_LATE_INTERRUPT_WAIT_S = 2.0
+
+
+class _Interrupter:
+    """Interrupts ``run`` once, for the first reason that comes due, only while it runs.
+
+    The interrupt is asynchronous (prefork: SIGUSR1 to our own process, turned
+    into SoftTimeLimitExceeded in the main thread by billiard), so it can land
+    after ``run`` returned. :meth:`settle` runs on the main thread right after
+    ``run``: it stops the timers and, if an interrupt was sent but has not
+    arrived, waits for it and swallows it, so it can neither hide a result
+    nor hit the reporting code or the pool's next job.
+    """
+
+    def __init__(self, interrupt: Callable[[], None] | None, log_context: str) -> None:
         self._interrupt = interrupt
-        self._grace_s = grace_s
+        self._log_context = log_context
         self._lock = threading.Lock()
         self._running = True
-        self._timer: threading.Timer | None = None
+        self._timers: list[threading.Timer] = []
+        self._fired: StopReason | None = None
+        self._arrived = False
 
-    def arm(self) -> None:
+    @property
+    def can_interrupt(self) -> bool:
+        return self._interrupt is not None
+
+    @property
+    def fired(self) -> StopReason | None:
+        """The reason the interrupt was sent for, if it was."""
+        return self._fired
+
+    def schedule(self, reason: StopReason, delay_s: float) -> None:
+        """Interrupt ``run`` in ``delay_s`` seconds, for ``reason``, unless it has ended."""
         if self._interrupt is None:
             return
         with self._lock:
-            if self._running and self._timer is None:
-                self._timer = threading.Timer(self._grace_s, self._fire)
-                self._timer.daemon = True
-                self._timer.start()
+            if not self._running:
+                return
+            timer = threading.Timer(max(0.0, delay_s), self._fire, args=(reason,))
+            timer.daemon = True
+            self._timers.append(timer)
+            timer.start()
 
-    def _fire(self) -> None:
+    def _fire(self, reason: StopReason) -> None:
         with self._lock:
-            if self._running and self._interrupt is not None:
-                log.warning("activity ignored cancellation for %.1fs: interrupting it",
-                            self._grace_s)
+            if not self._running or self._fired is not None or self._interrupt is None:
+                return
+            self._fired = reason
+            log.warning("interrupting the activity (%s): %s", reason.value, self._log_context)
+            try:
                 self._interrupt()
+            except Exception:
+                log.exception("could not interrupt the activity: %s", self._log_context)
 
-    def disarm(self) -> None:
+    def note_arrived(self) -> None:
+        """``run`` raised SoftTimeLimitExceeded: a sent interrupt has arrived."""
+        if self._fired is not None:
+            self._arrived = True
+
+    def settle(self) -> None:
+        """Stop the timers; absorb an interrupt that was sent but has not arrived yet."""
+        while True:
+            try:
+                self._settle_once()
+                return
+            except SoftTimeLimitExceeded:
+                self._arrived = True
+
+    def _settle_once(self) -> None:
         with self._lock:
             self._running = False
-            if self._timer is not None:
-                self._timer.cancel()
+            for timer in self._timers:
+                timer.cancel()
+        if self._fired is None or self._arrived:
+            return
+        waited_until = time.monotonic() + _LATE_INTERRUPT_WAIT_S
+        while time.monotonic() < waited_until:
+            time.sleep(0.01)  # the signal is handled between two of these
+        log.warning("an interrupt was sent but never arrived: %s", self._log_context)
+        self._arrived = True
 
 
 class ActivityExecutor:
@@ -171,13 +251,15 @@ class ActivityExecutor:
                 return exc.failure
         if entry is None:
             return self._unknown_type(job)
-        if job.deadline is not None:
-            left = job.deadline - self._clock()
+        deadline = self._worker_deadline(job)
+        if deadline is not None:
+            left = deadline - self._clock()
             if left < self.config.min_time_left_s:
                 return bridge_failure(
                     BridgeCause.DEADLINE_PASSED,
                     f"not started: {max(left, 0):.1f}s left before the start-to-close "
                     f"deadline (the job waited too long in the queue)",
+                    stage="queued",
                 )
         return self._run(job, entry)
 
@@ -216,43 +298,106 @@ class ActivityExecutor:
         if mismatch is not None:
             return bridge_failure(BridgeCause.INPUT_SIGNATURE_MISMATCH, mismatch)
 
-        interrupter = _Interrupter(self._interrupt, self.config.heartbeat.cancel_grace_s)
+        context = job.log_context()
+        interrupter = _Interrupter(self._interrupt, context)
+        grace_s = self.config.heartbeat.cancel_grace_s
         heartbeater = Heartbeater(
             swf=self.swf,
             task_token=job.task_token,
             interval_s=self.config.heartbeat.interval_for(job.heartbeat_timeout_s),
             liveness=entry.options.auto_heartbeat,
-            on_stop_requested=interrupter.arm,
-            log_context=job.log_context(),
             fit_details=self._fit_heartbeat_details(),
+            on_stop_requested=lambda: interrupter.schedule(
+                StopReason.TASK_CLOSED if heartbeater.task_closed else StopReason.CANCELLED,
+                grace_s,
+            ),
+            log_context=context,
         )
-        instance._bind(_Runtime(job.task_token, heartbeater))
-        heartbeater.start()
+        value: Any = None
+        error: Exception | None = None
+        returned = False
         try:
+            if job.heartbeat_timeout_s is not None:
+                # The heartbeat clock has run since the poll: restart it, and
+                # learn whether SWF still wants this task before doing any work.
+                heartbeater.beat_now()
+                if heartbeater.task_closed:
+                    return Abandoned("SWF no longer knows the task: it timed out or closed "
+                                     "while the job was queued; not started")
+                if heartbeater.cancel_requested:
+                    return Canceled(
+                        details="cancellation was requested before the activity started"
+                    )
+            instance._bind(_Runtime(job.task_token, heartbeater))
+            deadline = self._worker_deadline(job)
+            if deadline is not None:
+                interrupter.schedule(StopReason.DEADLINE, deadline - self._clock())
+            heartbeater.start()
             try:
-                value = instance.run(*args, **kwargs)
-            finally:
-                interrupter.disarm()
-        except ActivityCancelled as exc:
-            return self._after_stop(heartbeater) or canceled_from_exception(exc)
-        except SoftTimeLimitExceeded as exc:
-            return self._after_stop(heartbeater) or failure_from_exception(exc)
-        except Exception as exc:
-            return self._after_stop(heartbeater, cancel_wins=False) or failure_from_exception(exc)
+                try:
+                    value = instance.run(*args, **kwargs)
+                    returned = True
+                except Exception as exc:  # classified below, once the interrupter is settled
+                    error = exc
+                    if isinstance(exc, SoftTimeLimitExceeded):
+                        interrupter.note_arrived()
+                interrupter.settle()
+            except SoftTimeLimitExceeded as late:
+                # A sent interrupt landed between the end of run() and settle().
+                interrupter.note_arrived()
+                if not returned and error is None:
+                    error = late
         finally:
+            # Whatever happened, no interrupt may outlive this attempt.
+            interrupter.settle()
             heartbeater.stop()
-        if heartbeater.task_closed:
-            return Abandoned("SWF closed the task while it ran")
-        return self._encode_result(instance, value)
+        return self._classify(job, instance, value, error, heartbeater, interrupter)
 
-    @staticmethod
-    def _after_stop(heartbeater: Heartbeater, *, cancel_wins: bool = True) -> Outcome | None:
-        """The outcome forced by what SWF said while the activity ran, if any."""
+    def _worker_deadline(self, job: ActivityJob) -> float | None:
+        """When this worker ends the activity: SWF's deadline minus the margin (epoch s)."""
+        if job.deadline is None:
+            return None
+        budget_s = max(0.0, job.deadline - job.polled_at)
+        return job.deadline - min(self.config.deadline_margin_s, budget_s / 4)
+
+    def _classify(
+        self,
+        job: ActivityJob,
+        instance: Activity,
+        value: Any,
+        error: Exception | None,
+        heartbeater: Heartbeater,
+        interrupter: _Interrupter,
+    ) -> Outcome:
+        """The outcome of a finished ``run``, given what SWF and the worker did meanwhile."""
         if heartbeater.task_closed:
-            return Abandoned("SWF closed the task while it ran")
-        if cancel_wins and heartbeater.cancel_requested:
-            return Canceled(details="interrupted after cancellation was requested")
-        return None
+            return Abandoned("SWF no longer knows the task (it timed out or was closed "
+                             "elsewhere while the activity ran)")
+        if error is None:
+            return self._encode_result(instance, value)
+        if isinstance(error, ActivityCancelled):
+            return canceled_from_exception(error)
+        interrupted = interrupter.fired is not None or isinstance(error, SoftTimeLimitExceeded)
+        if not interrupted:
+            return failure_from_exception(error)
+        if heartbeater.cancel_requested:
+            return Canceled(details=(
+                f"interrupted {self.config.heartbeat.cancel_grace_s:g}s after cancellation "
+                "was requested"
+            ))
+        # The worker's deadline, or Celery's soft time limit (set from the same deadline).
+        raised = "" if isinstance(error, SoftTimeLimitExceeded) else (
+            f"; it then raised {type(error).__name__}"
+        )
+        budget = "" if job.deadline is None else (
+            f" ({job.deadline - job.polled_at:g}s after the poll)"
+        )
+        return bridge_failure(
+            BridgeCause.DEADLINE_PASSED,
+            f"interrupted at the start-to-close deadline{budget}, before SWF would time it "
+            f"out{raised}",
+            stage="running",
+        )
 
     def _resolve_input(self, text: str | None) -> str | None:
         """The input itself, fetched from S3 when it arrived as a reference."""

@@ -77,6 +77,14 @@ def add_parser(subparsers: Any) -> None:
                         help="identity recorded by SWF (default host:pid)")
     parser.add_argument("--pollers", type=int, default=int(env("SWFBRIDGE_POLLERS", "1") or 1),
                         help="concurrent long polls (env SWFBRIDGE_POLLERS; default 1)")
+    parser.add_argument(
+        "--timeouts-from-history",
+        action="store_true",
+        default=(env("SWFBRIDGE_TIMEOUTS_FROM_HISTORY", "") or "").lower() in ("1", "true", "yes"),
+        help="read each task's timeouts from its ActivityTaskScheduled event (one history "
+        "read per task), for deciders that override the type's timeouts per task "
+        "(env SWFBRIDGE_TIMEOUTS_FROM_HISTORY=1; default: the type's registered timeouts)",
+    )
     parser.add_argument("--broker", default=env("CELERY_BROKER_URL", DEFAULT_BROKER_URL),
                         help=f"Celery broker URL (env CELERY_BROKER_URL; default "
                         f"{DEFAULT_BROKER_URL})")
@@ -125,7 +133,8 @@ def _build(args: argparse.Namespace) -> Any:
         config=config,
         swf=swf,
         dispatcher=CeleryDispatcher(app=app, queue=args.queue, task_map=task_map),
-        timeouts=TimeoutResolver(registry=default_registry, swf=swf, domain=domain),
+        timeouts=TimeoutResolver(registry=default_registry, swf=swf, domain=domain,
+                                 from_history=args.timeouts_from_history),
     )
 
 
