@@ -16,6 +16,9 @@ This module is a process edge, like the CLI: it reads the environment.
   ``SWFBRIDGE_S3_PREFIX`` (key prefix), ``SWFBRIDGE_S3_MAX_BYTES`` (cap,
   default 5 MiB), ``SWFBRIDGE_S3_INPUT_BUCKETS`` (comma-separated extra buckets
   input references may point to). See docs/payloads.rst.
+* ``SWFBRIDGE_STATE_URL``: the Redis holding attempt claims and capacity
+  slots (default: the broker, when it is Redis; required for claims with a
+  RabbitMQ broker).
 * boto3's own variables (``AWS_ENDPOINT_URL_SWF``, ``AWS_DEFAULT_REGION``, ...)
   say how workers reach SWF.
 """
@@ -29,6 +32,7 @@ from typing import Any
 from celery import Celery
 
 from swfbridge.errors import ConfigurationError
+from swfbridge.inflight import StateConfig
 from swfbridge.install import RECOMMENDED_SETTINGS, install
 from swfbridge.payloads import DEFAULT_MAX_BYTES, OffloadConfig
 from swfbridge.registry import load_modules, parse_module_list
@@ -84,10 +88,12 @@ def _payloads() -> OffloadConfig | None:
 app = Celery("swfbridge", broker=os.environ.get("CELERY_BROKER_URL", DEFAULT_BROKER_URL))
 app.config_from_object(_settings())
 load_modules(parse_module_list(os.environ.get("SWFBRIDGE_ACTIVITIES")))
+_state_url = os.environ.get("SWFBRIDGE_STATE_URL")
 _format = os.environ.get("SWFBRIDGE_WIRE_FORMAT")
 install(
     app,
     wire_format=wire_format(_format) if _format else None,
     function_prefixes=parse_module_list(os.environ.get("SWFBRIDGE_FUNCTION_PREFIXES")),
     payloads=_payloads(),
+    state=StateConfig(url=_state_url) if _state_url else None,
 )
