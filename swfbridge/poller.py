@@ -275,6 +275,11 @@ class Poller:
                 finally:
                     slot.release()
                 errors = 0
+            except StateUnavailable as exc:
+                errors += 1
+                self._count("state_unavailable")
+                log.warning("state store unavailable, not polling: %s", exc)
+                self._stop.wait(self.config.broker_backoff.delay_s(errors))
             except SwfError as exc:
                 errors += 1
                 self._count("poll_errors")

@@ -100,7 +100,7 @@ def table(rows: Sequence[Row]) -> str:
                "duplicates", "other")
     data = [(r.scenario, r.scheduled, r.completed, r.failed_with_reason, r.timed_out,
              r.duplicates, r.other) for r in rows]
-    widths = [max(len(str(x)) for x in col) for col in zip(headers, *data)]
+    widths = [max(len(str(x)) for x in col) for col in zip(headers, *data, strict=True)]
     line = "| " + " | ".join(f"{{:<{w}}}" for w in widths) + " |"
     out = [line.format(*headers), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
     out += [line.format(*map(str, d)) for d in data]
