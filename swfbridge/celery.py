@@ -24,6 +24,9 @@ This module is a process edge, like the CLI: it reads the environment.
   at which the worker ends an activity (default 2).
 * ``SWFBRIDGE_MIN_TIME_LEFT``: a job with less time than this left is not
   started (default 1).
+* ``SWFBRIDGE_STATE_URL``: the Redis holding attempt claims and capacity
+  slots (default: the broker, when it is Redis; required for claims with a
+  RabbitMQ broker).
 * boto3's own variables (``AWS_ENDPOINT_URL_SWF``, ``AWS_DEFAULT_REGION``, ...)
   say how workers reach SWF.
 """
@@ -38,6 +41,7 @@ from celery import Celery
 
 from swfbridge.errors import ConfigurationError
 from swfbridge.heartbeat import DEFAULT_MIN_INTERVAL_S, HeartbeatConfig
+from swfbridge.inflight import StateConfig
 from swfbridge.install import RECOMMENDED_SETTINGS, install
 from swfbridge.payloads import DEFAULT_MAX_BYTES, OffloadConfig
 from swfbridge.registry import load_modules, parse_module_list
@@ -123,6 +127,7 @@ def _worker_config() -> WorkerConfig:
 app = Celery("swfbridge", broker=os.environ.get("CELERY_BROKER_URL", DEFAULT_BROKER_URL))
 app.config_from_object(_settings())
 load_modules(parse_module_list(os.environ.get("SWFBRIDGE_ACTIVITIES")))
+_state_url = os.environ.get("SWFBRIDGE_STATE_URL")
 _format = os.environ.get("SWFBRIDGE_WIRE_FORMAT")
 install(
     app,
@@ -130,4 +135,5 @@ install(
     function_prefixes=parse_module_list(os.environ.get("SWFBRIDGE_FUNCTION_PREFIXES")),
     payloads=_payloads(),
     worker=_worker_config(),
+    state=StateConfig(url=_state_url) if _state_url else None,
 )

@@ -18,6 +18,9 @@ log = logging.getLogger(__name__)
 # whose activity ignored both the deadline and the soft limit.
 HARD_LIMIT_SLACK_S = 10.0
 
+# Bound on the broker check made before each poll.
+CHECK_TIMEOUT_S = 3.0
+
 
 class PublishError(Exception):
     """The job could not be handed to the broker."""
@@ -39,6 +42,10 @@ class Dispatcher(Protocol):
         """Send ``job``; raise :class:`PublishError` if the broker did not take it."""
         ...
 
+    def check(self) -> None:
+        """Raise :class:`PublishError` unless the broker answers now."""
+        ...
+
 
 class CeleryDispatcher:
     """Publishes jobs with ``send_task`` under the fixed task name.
@@ -58,6 +65,24 @@ class CeleryDispatcher:
         self.app = app
         self.queue = queue
         self.task_map = task_map
+
+    def check(self) -> None:
+        """Raise :class:`PublishError` unless the broker answers now.
+
+        The poller calls this before every poll: a task it cannot enqueue is
+        better left in SWF, where its clocks have not started.
+        """
+        try:
+            pool: Any = self.app.pool  # a connection pool (the stubs say producers)
+            with pool.acquire(block=True, timeout=CHECK_TIMEOUT_S) as conn:
+                conn.ensure_connection(max_retries=1, interval_start=0,
+                                       timeout=CHECK_TIMEOUT_S)
+                channel = conn.default_channel
+                client = getattr(channel, "client", None)
+                if client is not None:  # Redis: a pooled connection may be stale
+                    client.ping()
+        except Exception as exc:  # kombu/redis/amqp errors vary by transport
+            raise PublishError(f"{type(exc).__name__}: {exc}") from exc
 
     def publish(self, job: ActivityJob) -> None:
         options: dict[str, Any] = {

@@ -11,16 +11,18 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 from collections.abc import Iterable
 from typing import Any
 
 from billiard.exceptions import WorkerLostError
 from celery import Celery, Task
 from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
-from celery.signals import task_failure
+from celery.signals import task_failure, worker_init
 
 from swfbridge.celery_tasks import install_relays
 from swfbridge.functions import FunctionActivities
+from swfbridge.inflight import BridgeState, StateConfig, StateUnavailable
 from swfbridge.job import TASK_NAME, ActivityJob, MalformedJob, token_hint
 from swfbridge.outcome import BridgeCause, Outcome, bridge_failure
 from swfbridge.payloads import OffloadConfig, PayloadStore
@@ -67,8 +69,20 @@ class RunActivityTask(Task):  # type: ignore[type-arg]
     swf_wire_format: WireFormat | None = None
     swf_functions: FunctionActivities | None = None
     swf_payloads_config: OffloadConfig | None = None
+    swf_state_config: StateConfig | None = None
     _executor: ActivityExecutor | None = None
     _executor_pid: int | None = None
+    _state: BridgeState | None = None
+    _state_pid: int | None = None
+
+    @property
+    def state(self) -> BridgeState | None:
+        """Claims and slots (per process); the broker's Redis unless configured."""
+        if self._state_pid != os.getpid():
+            config = self.swf_state_config or _state_from_broker(self.app.conf.broker_url)
+            self._state = None if config is None else BridgeState(config=config)
+            self._state_pid = os.getpid()
+        return self._state
 
     @property
     def executor(self) -> ActivityExecutor:
@@ -100,6 +114,42 @@ def _prefork_interrupt() -> Any:
     return lambda: os.kill(pid, signal.SIGUSR1)
 
 
+def _state_from_broker(broker_url: Any) -> StateConfig | None:
+    if isinstance(broker_url, str) and broker_url.startswith(("redis://", "rediss://")):
+        return StateConfig(url=broker_url)
+    return None
+
+
+def _claim(task: RunActivityTask, job: ActivityJob) -> bool:
+    """Claim the attempt; False if another delivery of it has (drop this one)."""
+    state = task.state
+    if state is None:
+        return True
+    try:
+        if state.claim(job.attempt_id, deadline=job.deadline,
+                       owner=f"{socket.gethostname()}:{os.getpid()}"):
+            return True
+    except StateUnavailable as exc:
+        # Running risks a duplicate; not running loses the attempt for sure.
+        log.warning("cannot claim the attempt (%s), running it unclaimed: %s", exc,
+                    job.log_context())
+        return True
+    log.warning("duplicate delivery dropped, the attempt is claimed already: %s",
+                job.log_context())
+    return False
+
+
+def _free_slot(task: RunActivityTask, job: ActivityJob) -> None:
+    state = task.state
+    if state is None:
+        return
+    try:
+        state.release(job.domain, job.task_list, job.attempt_id)
+    except StateUnavailable as exc:
+        log.warning("could not free the slot (%s); it expires at the deadline: %s", exc,
+                    job.log_context())
+
+
 def _job_from_args(args: Any) -> ActivityJob | None:
     try:
         return ActivityJob.from_message(args[0])
@@ -114,20 +164,25 @@ def run_activity(task: RunActivityTask, message: Any = None, *args: Any, **kwarg
     except MalformedJob as exc:
         _reject_malformed(task, message, exc)
         return
+    if not _claim(task, job):
+        return
     log.info("running: %s", job.log_context())
-    executor = task.executor
-    outcome: Outcome
     try:
-        outcome = executor.execute(job)
-    except SoftTimeLimitExceeded:
-        # Celery's soft time limit (set from the SWF deadline) outside run(),
-        # e.g. while decoding the input.
-        outcome = bridge_failure(
-            BridgeCause.DEADLINE_PASSED,
-            "the start-to-close deadline was reached before the activity could run",
-            stage="starting",
-        )
-    executor.report(job, outcome)
+        executor = task.executor
+        outcome: Outcome
+        try:
+            outcome = executor.execute(job)
+        except SoftTimeLimitExceeded:
+            # Celery's soft time limit (set from the SWF deadline) outside run(),
+            # e.g. while decoding the input.
+            outcome = bridge_failure(
+                BridgeCause.DEADLINE_PASSED,
+                "the start-to-close deadline was reached before the activity could run",
+                stage="starting",
+            )
+        executor.report(job, outcome)
+    finally:
+        _free_slot(task, job)
 
 
 def _reject_malformed(task: RunActivityTask, message: Any, exc: MalformedJob) -> None:
@@ -149,6 +204,7 @@ def install(
     wire_format: WireFormat | None = None,
     function_prefixes: Iterable[str] = (),
     payloads: OffloadConfig | None = None,
+    state: StateConfig | None = None,
 ) -> Task:  # type: ignore[type-arg]
     """Register the bridge tasks on ``app`` and return the activity task.
 
@@ -170,6 +226,9 @@ def install(
         payloads: S3 offload for results and details over SWF's 32 KB, and
             for inputs that arrive as S3 references (off if None). See
             docs/payloads.rst.
+        state: Where attempt claims and capacity slots live (see
+            :mod:`swfbridge.inflight`); None uses the broker when it is Redis,
+            and no claims otherwise.
 
     Returns:
         The registered task (``swfbridge.run_activity``).
@@ -179,19 +238,21 @@ def install(
     """
     prefixes = tuple(function_prefixes)
     swf_config = swf or SwfClientConfig()
-    attrs = {
+    attrs: dict[str, Any] = {
         "swf_registry": registry if registry is not None else default_registry,
         "swf_client_config": swf_config,
         "swf_worker_config": worker or WorkerConfig(),
         "swf_wire_format": wire_format,
         "swf_functions": FunctionActivities(prefixes) if prefixes else None,
         "swf_payloads_config": payloads,
+        "swf_state_config": state,
     }
     base = type("RunActivityTask", (RunActivityTask,), attrs)
     task: Task = app.task(  # type: ignore[type-arg, no-untyped-call]
         bind=True, base=base, **TASK_OPTIONS
     )(run_activity)
     task_failure.connect(_on_task_failure, sender=task, weak=False)
+    worker_init.connect(_warn_unsafe_settings(app, attrs["swf_registry"]), weak=False)
     install_relays(app, swf=swf_config, payloads=payloads)
     return task
 
@@ -222,3 +283,22 @@ def _on_task_failure(
         message = f"internal error in swfbridge: {exception!r}"
         cause = BridgeCause.INTERNAL_ERROR
     sender.executor.report(job, bridge_failure(cause, message))
+    _free_slot(sender, job)
+
+
+def _warn_unsafe_settings(app: Celery, registry: ActivityRegistry) -> Any:
+    """A worker_init handler logging the broker settings that break once-only runs."""
+
+    def handler(sender: Any = None, **_: Any) -> None:
+        if getattr(sender, "app", None) is not app:
+            return
+        from swfbridge.brokercheck import broker_warnings, longest_start_to_close_s
+
+        for warning in broker_warnings(
+            app.conf,
+            longest_start_to_close_s=longest_start_to_close_s(registry),
+            has_unbounded_activity=any(e.options.start_to_close_s is None for e in registry),
+        ):
+            log.warning("unsafe broker setting: %s", warning)
+
+    return handler

@@ -37,9 +37,12 @@ def add_parser(subparsers: Any) -> None:
         help="poll an SWF task list and send each activity task to Celery",
         description=(
             "Long-poll an SWF task list for activity tasks and publish each as a "
-            "Celery job that `celery -A swfbridge worker` runs. SIGTERM/SIGINT stop "
-            "polling gracefully (polls under way finish and are dispatched); a second "
-            "signal exits at once."
+            "Celery job that `celery -A swfbridge worker` runs. With --max-in-flight it "
+            "polls only while fewer jobs than that are dispatched and unfinished, so a "
+            "backlog waits in SWF. SIGTERM/SIGINT stop polling gracefully (polls under "
+            "way finish and are dispatched, within the long-poll window); a second "
+            "signal exits at once and fails any task still held with 'poller shutting "
+            "down'."
         ),
     )
     parser.add_argument("--domain", default=env("SWFBRIDGE_DOMAIN"),
@@ -85,12 +88,45 @@ def add_parser(subparsers: Any) -> None:
         "read per task), for deciders that override the type's timeouts per task "
         "(env SWFBRIDGE_TIMEOUTS_FROM_HISTORY=1; default: the type's registered timeouts)",
     )
+    parser.add_argument(
+        "--max-in-flight",
+        type=int,
+        default=_int_env("SWFBRIDGE_MAX_IN_FLIGHT"),
+        help="most jobs dispatched and not yet finished for this task list, across all "
+        "pollers sharing the state store; set it to the fleet's concurrency for this "
+        "queue (env SWFBRIDGE_MAX_IN_FLIGHT; default: no limit)",
+    )
+    parser.add_argument(
+        "--state-url",
+        default=env("SWFBRIDGE_STATE_URL"),
+        help="Redis URL for capacity slots, attempt claims and queued-job heartbeats; "
+        "workers must use the same (env SWFBRIDGE_STATE_URL; default: the broker when "
+        "it is Redis)",
+    )
     parser.add_argument("--broker", default=env("CELERY_BROKER_URL", DEFAULT_BROKER_URL),
                         help=f"Celery broker URL (env CELERY_BROKER_URL; default "
                         f"{DEFAULT_BROKER_URL})")
     add_swf_args(parser)
     add_logging_args(parser)
     parser.set_defaults(handler=run)
+
+
+def _int_env(name: str) -> int | None:
+    value = env(name)
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise SystemExit(f"swfbridge: error: {name} must be an integer, got {value!r}") from None
+
+
+def _state_url(args: argparse.Namespace) -> str | None:
+    if args.state_url:
+        return str(args.state_url)
+    if str(args.broker).startswith(("redis://", "rediss://")):
+        return str(args.broker)
+    return None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -106,6 +142,7 @@ def _build(args: argparse.Namespace) -> Any:
     from celery import Celery
 
     from swfbridge.dispatch import CeleryDispatcher
+    from swfbridge.inflight import BridgeState, StateConfig
     from swfbridge.poller import Poller, PollerConfig, default_identity
     from swfbridge.swf import SwfClient
     from swfbridge.timeouts import TimeoutResolver
@@ -116,25 +153,37 @@ def _build(args: argparse.Namespace) -> Any:
     task_map = None
     if args.task_map:
         task_map = load_task_map(args.task_map, wire_format=wire_format(args.wire_format))
+    state_url = _state_url(args)
+    if args.max_in_flight is not None and state_url is None:
+        raise UsageError("--max-in-flight needs a Redis for its slots: give --state-url "
+                         "(or SWFBRIDGE_STATE_URL) when the broker is not Redis")
     config = PollerConfig(domain=domain, task_list=task_list,
-                          identity=args.identity or default_identity(), pollers=args.pollers)
+                          identity=args.identity or default_identity(), pollers=args.pollers,
+                          max_in_flight=args.max_in_flight)
+    state = None if state_url is None else BridgeState(config=StateConfig(url=state_url))
     swf = SwfClient(config=swf_client_config(args))
     app = Celery("swfbridge-poller", broker=args.broker)
     app.conf.update(task_serializer="json", accept_content=["json"],
                     broker_connection_retry_on_startup=True)
     log.info(
-        "swfbridge poll starting: domain=%s task_list=%s queue=%s pollers=%d broker=%s "
-        "identity=%s activities=%d known celery_tasks=%d mapped",
+        "swfbridge poll starting: domain=%s task_list=%s queue=%s pollers=%d "
+        "max_in_flight=%s broker=%s state=%s identity=%s activities=%d known "
+        "celery_tasks=%d mapped",
         domain, task_list, args.queue or "(app default)", config.pollers,
-        redact_url(args.broker), config.identity, len(default_registry),
-        len(task_map) if task_map is not None else 0,
+        config.max_in_flight or "unlimited", redact_url(args.broker),
+        redact_url(state_url) if state_url else "(none)", config.identity,
+        len(default_registry), len(task_map) if task_map is not None else 0,
     )
+    if config.max_in_flight is None:
+        log.warning("no --max-in-flight: polling regardless of the fleet's capacity; under "
+                    "load, tasks wait in the broker while their SWF clocks run")
     return Poller(
         config=config,
         swf=swf,
         dispatcher=CeleryDispatcher(app=app, queue=args.queue, task_map=task_map),
         timeouts=TimeoutResolver(registry=default_registry, swf=swf, domain=domain,
                                  from_history=args.timeouts_from_history),
+        state=state,
     )
 
 
@@ -152,9 +201,17 @@ def _serve(poller: Any) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     poller.start()
+    stopping_logged = False
     while not poller.join(timeout_s=0.2):
+        if poller.stopping and not stopping_logged:
+            stopping_logged = True
+            log.info("stopping: no new polls; waiting for polls under way (a second signal "
+                     "exits at once)")
         if forced.is_set():
             log.warning("second signal: exiting now, abandoning polls under way")
+            failed = poller.abort()
+            if failed:
+                log.warning("failed %d task(s) still held ('poller shutting down')", failed)
             _summary(poller)
             return 1
     _summary(poller)
@@ -164,9 +221,7 @@ def _serve(poller: Any) -> int:
 def _summary(poller: Any) -> None:
     counts = poller.counts
     log.info(
-        "swfbridge poll stopped: polls=%d empty=%d dispatched=%d failed_by_bridge=%d "
-        "poll_errors=%d",
-        counts.get("polls", 0), counts.get("empty_polls", 0), counts.get("dispatched", 0),
-        counts.get("failed_by_bridge", 0), counts.get("poll_errors", 0),
+        "swfbridge poll stopped: %s",
+        " ".join(f"{name}={value}" for name, value in sorted(counts.items())),
     )
     sys.stderr.flush()

@@ -1,0 +1,223 @@
+"""Shared bridge state in Redis: capacity slots and per-attempt claims.
+
+Two small structures, shared by every poller and worker of a task list:
+
+* **Slots** — a sorted set per (domain, task list) whose members are the
+  attempts dispatched but not finished, scored by the epoch second after
+  which the entry no longer counts. A poller takes a slot *before* it polls
+  (a placeholder scored at the end of the long-poll window), turns it into the
+  attempt's id when a task arrives (scored at the SWF deadline plus a grace),
+  and gives it back when the poll was empty. The worker removes the attempt
+  once its outcome is reported. Entries past their score are pruned on every
+  reservation, so the slots of a worker killed -9 come back by themselves at
+  the deadline.
+* **Claims** — ``SET claim:<attempt id> NX PX <until the deadline>``, taken
+  by the worker before it runs an attempt. A redelivered copy of the message
+  (Redis visibility timeout, RabbitMQ consumer_timeout, a worker restart)
+  finds the claim taken and is dropped without responding to SWF.
+
+No environment reads here: the CLI and ``swfbridge.celery`` build the config.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+from swfbridge.errors import SwfBridgeError
+
+log = logging.getLogger(__name__)
+
+# Atomically: drop expired entries, and add ``member`` only if fewer than
+# ``limit`` remain. Returns 1 when the slot was taken.
+_RESERVE = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then
+  redis.call('ZADD', KEYS[1], ARGV[3], ARGV[4])
+  return 1
+end
+return 0
+"""
+
+# Atomically replace a placeholder with the attempt id (same slot).
+_BIND = """
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
+return 1
+"""
+
+
+class StateUnavailable(SwfBridgeError):
+    """The Redis that holds slots and claims cannot be reached."""
+
+
+@dataclass(frozen=True)
+class StateConfig:
+    """Where and how slots and claims are kept.
+
+    Args:
+        url: Redis URL (``redis://host:port/db``); may be the broker's own.
+        key_prefix: Prefix of every key, so several fleets can share a Redis.
+        deadline_grace_s: How long past an attempt's SWF deadline its slot and
+            claim still count (the worker's hard time limit fires after it).
+        no_deadline_ttl_s: Lifetime of the slot and claim of an attempt with no
+            start-to-close timeout.
+        socket_timeout_s: Bound on every Redis call.
+    """
+
+    url: str
+    key_prefix: str = "swfbridge"
+    deadline_grace_s: float = 15.0
+    no_deadline_ttl_s: float = 3600.0
+    socket_timeout_s: float = 5.0
+
+    def __post_init__(self) -> None:
+        if not self.url.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError(f"state URL must be a Redis URL, got {self.url.split(':')[0]}://…")
+        if self.deadline_grace_s < 0 or self.no_deadline_ttl_s <= 0:
+            raise ValueError("deadline_grace_s must be >= 0 and no_deadline_ttl_s > 0")
+
+
+class BridgeState:
+    """Slots and claims for one fleet, in Redis.
+
+    Args:
+        config: Where the state lives.
+        clock: Wall clock (epoch seconds); deadlines are wall-clock times.
+        client: A ready Redis client (tests); built from ``config.url`` if None.
+    """
+
+    def __init__(
+        self,
+        *,
+        config: StateConfig,
+        clock: Callable[[], float] = time.time,
+        client: Any = None,
+    ) -> None:
+        self.config = config
+        self._clock = clock
+        self._redis: Any = client or redis.Redis.from_url(
+            config.url,
+            socket_timeout=config.socket_timeout_s,
+            socket_connect_timeout=config.socket_timeout_s,
+        )
+        self._reserve = self._redis.register_script(_RESERVE)
+        self._bind = self._redis.register_script(_BIND)
+
+    # --- keys ----------------------------------------------------------------
+
+    def slots_key(self, domain: str, task_list: str) -> str:
+        return f"{self.config.key_prefix}:slots:{domain}:{task_list}"
+
+    def claim_key(self, attempt_id: str) -> str:
+        return f"{self.config.key_prefix}:claim:{attempt_id}"
+
+    def expiry_for(self, deadline: float | None) -> float:
+        """Epoch second after which an attempt with this deadline stops counting."""
+        if deadline is None:
+            return self._clock() + self.config.no_deadline_ttl_s
+        return deadline + self.config.deadline_grace_s
+
+    # --- slots ---------------------------------------------------------------
+
+    def reserve(self, domain: str, task_list: str, *, limit: int, hold_s: float) -> str | None:
+        """Take a slot for a poll about to be made.
+
+        Args:
+            domain: SWF domain.
+            task_list: SWF task list.
+            limit: Most attempts in flight at once for this task list.
+            hold_s: How long the placeholder counts if it is never bound or
+                released (the poller died mid-poll): the long-poll window.
+
+        Returns:
+            The placeholder's id, or None when every slot is taken.
+
+        Raises:
+            StateUnavailable: Redis cannot be reached.
+        """
+        placeholder = f"poll:{uuid.uuid4().hex}"
+        now = self._clock()
+        taken = self._run(self._reserve, keys=[self.slots_key(domain, task_list)],
+                          args=[now, limit, now + hold_s, placeholder])
+        return placeholder if taken == 1 else None
+
+    def bind(self, domain: str, task_list: str, placeholder: str, *, attempt_id: str,
+             deadline: float | None) -> None:
+        """Turn a placeholder into the slot of the attempt its poll delivered.
+
+        Raises:
+            StateUnavailable: Redis cannot be reached.
+        """
+        self._run(self._bind, keys=[self.slots_key(domain, task_list)],
+                  args=[placeholder, self.expiry_for(deadline), attempt_id])
+
+    def release(self, domain: str, task_list: str, member: str) -> None:
+        """Give a slot back (a placeholder after an empty poll, or a finished attempt).
+
+        Raises:
+            StateUnavailable: Redis cannot be reached.
+        """
+        self._call(self._redis.zrem, self.slots_key(domain, task_list), member)
+
+    def in_flight(self, domain: str, task_list: str) -> int:
+        """Slots taken now (expired entries not counted).
+
+        Raises:
+            StateUnavailable: Redis cannot be reached.
+        """
+        key = self.slots_key(domain, task_list)
+        return int(self._call(self._redis.zcount, key, f"({self._clock()}", "+inf"))
+
+    def holds(self, domain: str, task_list: str, member: str) -> bool:
+        """True while ``member`` still has an unexpired slot.
+
+        Raises:
+            StateUnavailable: Redis cannot be reached.
+        """
+        score = self._call(self._redis.zscore, self.slots_key(domain, task_list), member)
+        return score is not None and float(score) > self._clock()
+
+    # --- claims --------------------------------------------------------------
+
+    def claim(self, attempt_id: str, *, deadline: float | None, owner: str) -> bool:
+        """Claim an attempt before running it. False: someone already has.
+
+        The claim is never released early: it expires after the deadline, so
+        a copy redelivered after the first run finished is dropped too.
+
+        Raises:
+            StateUnavailable: Redis cannot be reached.
+        """
+        ttl_ms = max(1000, math.ceil((self.expiry_for(deadline) - self._clock()) * 1000))
+        return bool(self._call(self._redis.set, self.claim_key(attempt_id), owner,
+                               nx=True, px=ttl_ms))
+
+    def claimed(self, attempt_id: str) -> bool:
+        """True once a worker has claimed the attempt (it has started).
+
+        Raises:
+            StateUnavailable: Redis cannot be reached.
+        """
+        return bool(self._call(self._redis.exists, self.claim_key(attempt_id)))
+
+    def ping(self) -> None:
+        """Raises :class:`StateUnavailable` unless Redis answers."""
+        self._call(self._redis.ping)
+
+    def _run(self, script: Any, *, keys: list[str], args: list[Any]) -> Any:
+        return self._call(script, keys=keys, args=args)
+
+    @staticmethod
+    def _call(fn: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except redis.RedisError as exc:
+            raise StateUnavailable(f"bridge state (Redis) unavailable: {exc}") from exc
