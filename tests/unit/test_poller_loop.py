@@ -118,7 +118,7 @@ class FakeState:
 
 
 class FixedTimeouts:
-    def resolve(self, name: str, version: str) -> TaskTimeouts:
+    def for_task(self, response: dict[str, Any]) -> TaskTimeouts:
         return TaskTimeouts(start_to_close_s=60.0, heartbeat_s=None)
 
 
