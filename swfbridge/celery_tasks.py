@@ -180,8 +180,10 @@ def failure_outcome(exc: BaseException | None, task: str, celery_task_id: str | 
 class _Relay:
     """The relays' state: one SWF client per process, made after fork."""
 
-    def __init__(self, swf: SwfClientConfig, payloads: OffloadConfig | None) -> None:
+    def __init__(self, swf: SwfClientConfig, payloads: OffloadConfig | None,
+                 on_reported: Callable[[ActivityJob], None] | None) -> None:
         self._config = swf
+        self._on_reported = on_reported
         # PayloadStore makes its S3 client lazily, in the process that uses it.
         self._store = None if payloads is None else PayloadStore(payloads)
         self._client: SwfClient | None = None
@@ -201,6 +203,11 @@ class _Relay:
             log.error("dropping a relay with a malformed job: %s", exc)
             return
         report_outcome(self.swf, job.task_token, outcome_for(job.type_label), job.log_context())
+        if self._on_reported is not None:
+            try:
+                self._on_reported(job)
+            except Exception:  # freeing a slot must never break a relay
+                log.exception("after-report hook failed: %s", job.log_context())
 
     def relay_result(self, value: Any, job: Any, wire_format: Any, task: Any) -> None:
         fmt = _format(wire_format)
@@ -250,7 +257,8 @@ def _format(name: Any) -> WireFormat:
 
 
 def install_relays(app: Celery, *, swf: SwfClientConfig,
-                   payloads: OffloadConfig | None = None) -> None:
+                   payloads: OffloadConfig | None = None,
+                   on_reported: Callable[[ActivityJob], None] | None = None) -> None:
     """Register ``swfbridge.relay_result`` and ``swfbridge.relay_failure`` on ``app``,
     and the ``task_unknown`` handler that fails activities mapped to unknown tasks.
 
@@ -258,8 +266,10 @@ def install_relays(app: Celery, *, swf: SwfClientConfig,
         app: The Celery app whose workers run mapped tasks.
         swf: How the relays reach SWF.
         payloads: S3 offload for results over SWF's limit (None: off).
+        on_reported: Called with the job once its outcome is reported (frees
+            its capacity slot).
     """
-    relay = _Relay(swf, payloads)
+    relay = _Relay(swf, payloads, on_reported)
 
     # Plain functions with explicit parameters: Celery calls an errback inline
     # (new style, with the exception) only when its signature takes more than

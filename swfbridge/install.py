@@ -13,7 +13,7 @@ import os
 import signal
 import socket
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 from billiard.exceptions import WorkerLostError
 from celery import Celery, Task
@@ -253,7 +253,9 @@ def install(
     )(run_activity)
     task_failure.connect(_on_task_failure, sender=task, weak=False)
     worker_init.connect(_warn_unsafe_settings(app, attrs["swf_registry"]), weak=False)
-    install_relays(app, swf=swf_config, payloads=payloads)
+    # Mapped Celery tasks end in a relay, not in run_activity: free their slot there.
+    install_relays(app, swf=swf_config, payloads=payloads,
+                   on_reported=lambda job: _free_slot(cast(RunActivityTask, task), job))
     return task
 
 

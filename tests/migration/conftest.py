@@ -67,7 +67,10 @@ def user_fleet(
     worker = processes.start_worker(env, log_dir, app="tests.migration.userapp",
                                     extra=["-Q", QUEUE])
     poller = processes.start_poller(env, log_dir, domain=domain, task_list=TASK_LIST,
-                                    extra=["--queue", QUEUE, "--task-map", TASK_MAP])
+                                    # A capacity limit: mapped tasks end in relays, which
+                                    # must free their slots or the fleet stalls.
+                                    extra=["--queue", QUEUE, "--task-map", TASK_MAP,
+                                           "--max-in-flight", "2"])
     try:
         yield UserFleet(local_swf_server, domain, TASK_LIST, marker_dir, worker, poller)
     finally:
