@@ -18,12 +18,6 @@ from tests.support import processes
 ACTIVITIES_MODULE = "tests.integration.activities"
 
 
-@pytest.fixture(scope="session")
-def redis_url() -> Iterator[str]:
-    with processes.redis_server() as url:
-        yield url
-
-
 @dataclass
 class Bridge:
     """A running bridge: endpoint, broker, worker and poller processes."""

@@ -25,12 +25,6 @@ LEGACY_TYPES = ("Resize", "Thumb", "Explode", "Tags", "Missing",
                 "tests.migration.sf_allowed.path_join", "tests.migration.sf_forbidden.touch")
 
 
-@pytest.fixture(scope="session")
-def redis_url() -> Iterator[str]:
-    with processes.redis_server() as url:
-        yield url
-
-
 @dataclass
 class UserFleet:
     swf: LocalSWF
