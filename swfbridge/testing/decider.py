@@ -258,6 +258,40 @@ class _Decider:
         )["runId"]
         self.started.set()
         deadline = time.monotonic() + self.timeout_s
+        finished = threading.Event()
+        if self.cancel_after_start:
+            threading.Thread(target=self._watch_starts, args=(finished,), daemon=True,
+                             name=f"cancel-watch-{self.workflow_id}").start()
+        try:
+            return self._decide_until(deadline)
+        finally:
+            finished.set()
+
+    def _watch_starts(self, finished: threading.Event) -> None:
+        """Signal the decider when a start matches ``cancel_after_start``.
+
+        SWF gives the decider no decision task when an activity starts, so
+        without this nudge the cancellation would wait for some other event.
+        """
+        signaled: set[str] = set()
+        while not finished.wait(0.1):
+            try:
+                events = self.client.get_workflow_execution_history(
+                    domain=self.domain,
+                    execution={"workflowId": self.workflow_id, "runId": self.run_id},
+                )["events"]
+                history = _History.fold(events)
+                for aid in history.started - signaled - set(history.outcomes):
+                    if _wants_cancel(self.cancel_after_start, aid):
+                        self.client.signal_workflow_execution(
+                            domain=self.domain, workflowId=self.workflow_id,
+                            signalName=CANCEL_SIGNAL, input=aid,
+                        )
+                        signaled.add(aid)
+            except Exception:  # the execution may be closing; the decider has the say
+                continue
+
+    def _decide_until(self, deadline: float) -> dict[str, ActivityOutcome]:
         while time.monotonic() < deadline:
             task = self.client.poll_for_decision_task(
                 domain=self.domain,
@@ -348,9 +382,9 @@ def run_activities(
         domain: SWF domain.
         task_list: default activity task list.
         activities: what to schedule, all in the first decision.
-        cancel_after_start: activity ids, or a predicate on the activity id,
-            asked at each decision once ``ActivityTaskStarted`` is in the history;
-            a match gets a ``RequestCancelActivityTask`` decision (once).
+        cancel_after_start: activity ids, or a predicate on the activity id;
+            once a match has started (``ActivityTaskStarted``, watched every
+            0.1 s) it gets a ``RequestCancelActivityTask`` decision (once).
             For cancellations at a moment of your choosing, use
             :meth:`ActivityRun.request_cancel`.
         timeout_s: overall deadline; a decision poll may overrun it by up to
@@ -373,9 +407,13 @@ def run_activities(
         activities=activities,
         cancel_after_start=cancel_after_start,
         timeout_s=timeout_s,
-        workflow_id=workflow_id or f"swfbridge-test-{uuid.uuid4().hex}",
+        workflow_id=workflow_id or _new_workflow_id(),
         identity=identity,
     ).run()
+
+
+def _new_workflow_id() -> str:
+    return f"swfbridge-test-{uuid.uuid4().hex}"
 
 
 class ActivityRun:
@@ -470,7 +508,7 @@ def start_activities(
             activities=activities,
             cancel_after_start=cancel_after_start,
             timeout_s=timeout_s,
-            workflow_id=workflow_id or f"swfbridge-test-{uuid.uuid4().hex}",
+            workflow_id=workflow_id or _new_workflow_id(),
             identity=identity,
         )
     )

@@ -97,3 +97,24 @@ def test_a_background_run_can_be_told_to_cancel_a_running_activity(
         time.sleep(0.05)
     swf_client.respond_activity_task_canceled(taskToken=token)
     assert run.wait(10)["long"].status == "canceled"
+
+
+def test_cancel_after_start_cancels_an_activity_even_when_nothing_else_happens(
+    local_swf: LocalSWF, swf_client: Any
+) -> None:
+    # An activity start gives the decider no decision task of its own.
+    _register(swf_client)
+    stop = threading.Event()
+    worker = threading.Thread(target=_worker, args=(local_swf.client(), stop,
+                                                    {"only": "heartbeat_until_canceled"}))
+    worker.start()
+    try:
+        outcomes = run_activities(
+            swf_client, domain=DOMAIN, task_list=TASK_LIST,
+            activities=[ScheduledActivity("only", "work", "1")],
+            cancel_after_start={"only"}, timeout_s=10,
+        )
+    finally:
+        stop.set()
+        worker.join(10)
+    assert outcomes["only"].status == "canceled"
