@@ -1,0 +1,130 @@
+"""Targets and the Markdown report, computed from the results dictionary."""
+
+from __future__ import annotations
+
+from typing import Any
+
+NATIVE = "native"
+BRIDGE = "swfbridge"
+
+
+def _find(results: dict[str, Any], workload: str, side: str) -> dict[str, Any] | None:
+    for scenario in results["scenarios"]:
+        if scenario["workload"] == workload and scenario["side"] == side:
+            return scenario
+    return None
+
+
+def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each target of issue 8, with the value reached and whether it is met."""
+    rows: list[dict[str, Any]] = []
+
+    def add(target: str, value: str, met: bool) -> None:
+        rows.append({"target": target, "value": value, "met": met})
+
+    for workload in ("noop", "sleep50"):
+        native, bridge = _find(results, workload, NATIVE), _find(results, workload, BRIDGE)
+        if native and bridge and native["tasks_per_s"]:
+            ratio = bridge["tasks_per_s"] / native["tasks_per_s"]
+            add(f"throughput ≥ 0.9 × native ({workload})",
+                f"{ratio:.2f} × ({bridge['tasks_per_s']:.0f} vs {native['tasks_per_s']:.0f}/s)",
+                ratio >= 0.9)
+    native, bridge = _find(results, "latency", NATIVE), _find(results, "latency", BRIDGE)
+    if native and bridge:
+        added = bridge["latency_ms"]["p50"] - native["latency_ms"]["p50"]
+        add("added p50 latency ≤ 5 ms (one task at a time)",
+            f"{added:+.1f} ms ({bridge['latency_ms']['p50']:.1f} vs "
+            f"{native['latency_ms']['p50']:.1f} ms)", added <= 5)
+    bridge = _find(results, "heartbeat", BRIDGE)
+    if bridge and bridge.get("heartbeat_budget"):
+        budget = bridge["heartbeat_budget"]
+        add(f"heartbeat calls per task ≤ {budget}",
+            f"{bridge['heartbeats_per_task']:.1f} (native: "
+            f"{(_find(results, 'heartbeat', NATIVE) or {}).get('heartbeats_per_task', 0):.0f})",
+            bridge["heartbeats_per_task"] <= budget)
+    alone = results.get("poller_alone")
+    if alone:
+        celery = [c for c in alone["ceiling"] if c["dispatcher"] != "none"]
+        best = max(c["tasks_per_s"] for c in celery)
+        add("poller dispatch ceiling ≥ 2,000 tasks/s per process (Celery → Redis)",
+            f"{best:.0f} tasks/s", best >= 2000)
+        cpu = min(c["cpu_ms_per_task"] for c in celery)
+        add("poller CPU ≤ 0.5 ms per task (alone, no HTTP)", f"{cpu:.2f} ms", cpu <= 0.5)
+    bridge = _find(results, "noop", BRIDGE)
+    if bridge:
+        cpu = bridge["cpu_s_per_1000"].get("poller", 0.0)
+        add("poller CPU ≤ 0.5 ms per task (end to end, boto3 poll included)",
+            f"{cpu:.2f} ms", cpu <= 0.5)
+    if alone:
+        growth = alone["growth"]
+        rss0, rss1 = growth["rss_mb"]
+        cpu0, cpu1 = growth["cpu_ms_per_task"]
+        first, total = growth["tasks"]
+        # 10 % (or 2 MiB) is the noise floor of a shared machine.
+        add(f"no RSS growth {first:,} → {total:,} tasks", f"{rss0:.1f} → {rss1:.1f} MiB",
+            rss1 - rss0 <= max(2.0, 0.1 * rss0))
+        add(f"no per-task CPU growth {first:,} → {total:,} tasks",
+            f"{cpu0:.3f} → {cpu1:.3f} ms", cpu1 <= 1.1 * cpu0 + 0.02)
+    return rows
+
+
+def _ms(pair: dict[str, float]) -> str:
+    return f"{pair['p50']:.1f} / {pair['p99']:.1f}"
+
+
+def markdown(results: dict[str, Any]) -> str:
+    """The report as Markdown tables."""
+    lines: list[str] = []
+    c = results["config"]["concurrency"]
+    lines += [
+        f"### End to end, concurrency C = {c}",
+        "",
+        "Latency is schedule → close from SWF history timestamps; start → close is the part "
+        "after the poll (for the bridge: the Celery hop, the run and the respond). "
+        "CPU is seconds per 1,000 tasks (= ms per task). SWF calls are the activity side's "
+        "(polls, heartbeats, responds), counted by the endpoint.",
+        "",
+        "| workload | side | tasks/s | latency p50 / p99 ms | start→close p50 / p99 ms "
+        "| SWF calls/task | heartbeats/task | CPU poller | CPU workers | CPU endpoint "
+        "| peak RSS poller MiB | peak RSS worker MiB |",
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+    ]
+    for s in results["scenarios"]:
+        if "error" in s:
+            lines.append(f"| {s['title']} | {s['side']} | error: {s['error']} "
+                         "| | | | | | | | | |")
+            continue
+        cpu, rss = s["cpu_s_per_1000"], s["peak_rss_mb"]
+        lines.append(
+            f"| {s['title']} | {s['side']} | {s['tasks_per_s']:.1f} | {_ms(s['latency_ms'])} "
+            f"| {_ms(s['start_to_close_ms'])} | {s['swf_calls_per_task']:.2f} "
+            f"| {s['heartbeats_per_task']:.1f} | {cpu.get('poller', 0):.2f} "
+            f"| {cpu.get('workers', 0):.2f} | {cpu.get('endpoint', 0):.2f} "
+            f"| {rss.get('poller', 0):.0f} | {rss.get('workers', 0):.0f} |"
+        )
+    alone = results.get("poller_alone")
+    if alone:
+        lines += [
+            "",
+            "### The poller alone (fake in-process SWF client, no HTTP)",
+            "",
+            "| dispatcher | poll threads | tasks | tasks/s | CPU ms/task |",
+            "|---|--:|--:|--:|--:|",
+        ]
+        for row in alone["ceiling"]:
+            lines.append(f"| {row['dispatcher']} | {row['threads']} | {row['tasks']:,} "
+                         f"| {row['tasks_per_s']:.0f} | {row['cpu_ms_per_task']:.3f} |")
+        growth = alone["growth"]
+        lines += [
+            "",
+            "| after tasks | poller RSS MiB | CPU ms/task (window of "
+            f"{growth['tasks'][0]:,}) |",
+            "|--:|--:|--:|",
+        ]
+        for n, rss, cpu in zip(growth["tasks"], growth["rss_mb"], growth["cpu_ms_per_task"],
+                               strict=True):
+            lines.append(f"| {n:,} | {rss:.1f} | {cpu:.3f} |")
+    lines += ["", "### Targets", "", "| target | reached | met |", "|---|---|---|"]
+    for row in results["targets"]:
+        lines.append(f"| {row['target']} | {row['value']} | {'yes' if row['met'] else 'no'} |")
+    return "\n".join(lines) + "\n"

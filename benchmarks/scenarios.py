@@ -1,0 +1,190 @@
+"""End-to-end scenarios: one workload, one side (native or swfbridge), one concurrency.
+
+Each scenario gets a fresh endpoint process; both sides run a small warm-up
+batch first (boto3 clients, imports, prefork children) that is not measured.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import statistics
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from benchmarks import procstat
+from benchmarks.endpoint import EndpointClient
+from benchmarks.native import make_client
+from benchmarks.scheduler import RESPOND_OPS, RunResult, Scheduler, prepare_domain
+from benchmarks.workloads import NOOP, TASK_LIST, Workload
+from tests.support import processes
+
+DOMAIN = "bench"
+ACTIVITIES_MODULE = "benchmarks.activities"
+ACTIVITY_OPS = ("PollForActivityTask", "RecordActivityTaskHeartbeat", "DescribeActivityType",
+                *RESPOND_OPS)
+
+
+@dataclass
+class Endpoint:
+    process: processes.Process
+    url: str
+    admin: EndpointClient
+
+
+@contextlib.contextmanager
+def endpoint(log_dir: Path, *, poll_timeout_s: float, name: str = "endpoint") -> Iterator[Endpoint]:
+    """A fresh ``benchmarks.endpoint`` process (the local SWF endpoint + counter)."""
+    env = processes.bridge_env(broker_url="", swf_endpoint="", activities="")
+    proc = processes.spawn(name, [sys.executable, "-m", "benchmarks.endpoint",
+                                  "--poll-timeout", str(poll_timeout_s)], env, log_dir)
+    try:
+        processes.wait_for(lambda: "http://" in proc.output() or not proc.alive(), 60,
+                           "the endpoint")
+        if not proc.alive():
+            raise RuntimeError(f"endpoint exited:\n{proc.output()}")
+        url = next(line for line in proc.output().splitlines() if line.startswith("http://"))
+        yield Endpoint(proc, url, EndpointClient(url))
+    finally:
+        proc.stop()
+
+
+@dataclass
+class Side:
+    """The processes of one side, by role."""
+
+    roles: dict[str, list[int]]
+    procs: list[processes.Process] = field(default_factory=list)
+
+    def stop(self) -> None:
+        # Signal all first: each finishes its long poll in parallel, not in turn.
+        for proc in self.procs:
+            proc.signal(signal.SIGTERM)
+        for proc in self.procs:
+            proc.stop(timeout_s=20)
+
+
+def start_native(url: str, concurrency: int, log_dir: Path) -> Side:
+    env = processes.bridge_env(broker_url="", swf_endpoint=url, activities="")
+    procs = [
+        processes.spawn(f"native-{i}", [sys.executable, "-m", "benchmarks.native",
+                                        "--endpoint", url, "--domain", DOMAIN,
+                                        "--task-list", TASK_LIST], env, log_dir)
+        for i in range(concurrency)
+    ]
+    for proc in procs:
+        processes.wait_for(lambda p=proc: "ready" in p.output() or not p.alive(), 60,
+                           f"{proc.name} ready")
+        if not proc.alive():
+            raise RuntimeError(f"{proc.name} exited:\n{proc.output()}")
+    return Side({"workers": [p.popen.pid for p in procs]}, procs)
+
+
+def start_bridge(url: str, broker_url: str, concurrency: int, log_dir: Path,
+                 pollers: int) -> Side:
+    env = processes.bridge_env(broker_url=broker_url, swf_endpoint=url,
+                               activities=ACTIVITIES_MODULE)
+    worker = processes.start_worker(env, log_dir, concurrency=concurrency)
+    try:
+        poller = processes.start_poller(env, log_dir, domain=DOMAIN, task_list=TASK_LIST,
+                                        extra=["--pollers", str(pollers)])
+    except Exception:
+        worker.stop()
+        raise
+    return Side({"poller": [poller.popen.pid], "workers": [worker.popen.pid]},
+                [worker, poller])
+
+
+def _percentile(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
+
+
+def summarize(workload: Workload, run: RunResult, cpu_s: dict[str, float],
+              calls: dict[str, int]) -> dict[str, Any]:
+    """The per-scenario figures, from history timestamps, counters and CPU."""
+    timings = list(run.timings.values())
+    closed = [t for t in timings if t.closed is not None]
+    n = len(timings)
+    span_s = max(t.closed for t in closed if t.closed) - min(t.scheduled for t in timings)
+    total_ms = [1000 * (t.closed - t.scheduled) for t in closed if t.closed]
+    run_ms = [1000 * (t.closed - t.started) for t in closed if t.closed and t.started]
+    pickup_ms = [1000 * (t.started - t.scheduled) for t in closed if t.started]
+    activity_calls = {op: calls.get(op, 0) for op in ACTIVITY_OPS if calls.get(op)}
+    completed = sum(1 for t in closed if t.status == "ActivityTaskCompleted")
+    return {
+        "tasks": n,
+        "completed": completed,
+        "tasks_per_s": n / span_s if span_s > 0 else 0.0,
+        "latency_ms": {"p50": _percentile(total_ms, 50), "p99": _percentile(total_ms, 99)},
+        "start_to_close_ms": {"p50": _percentile(run_ms, 50), "p99": _percentile(run_ms, 99)},
+        "schedule_to_start_ms": {"p50": _percentile(pickup_ms, 50),
+                                 "p99": _percentile(pickup_ms, 99)},
+        "swf_calls_per_task": sum(activity_calls.values()) / n,
+        "swf_calls": activity_calls,
+        "heartbeats_per_task": calls.get("RecordActivityTaskHeartbeat", 0) / n,
+        "cpu_s_per_1000": {role: 1000 * spent / n for role, spent in cpu_s.items()},
+        "decider_s": run.decider_s,
+        "wall_s": run.wall_s,
+    }
+
+
+def run_scenario(
+    *, side_name: str, workload: Workload, concurrency: int, log_dir: Path,
+    broker_url: str, poll_timeout_s: float, timeout_s: float, pollers: int = 1,
+) -> dict[str, Any]:
+    """Run one workload on one side against a fresh endpoint; returns its figures."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    with endpoint(log_dir, poll_timeout_s=poll_timeout_s) as swf:
+        client = make_client(swf.url)
+        prepare_domain(client, DOMAIN)
+        if side_name == "native":
+            side = start_native(swf.url, concurrency, log_dir)
+        else:
+            redis.Redis.from_url(broker_url).flushall()
+            side = start_bridge(swf.url, broker_url, concurrency, log_dir, pollers)
+        try:
+            scheduler = Scheduler(
+                client, DOMAIN,
+                lambda: sum(swf.admin.counts().get(op, 0) for op in RESPOND_OPS),
+            )
+            scheduler.run(Workload("warmup", "warm-up", NOOP, 4 * concurrency), timeout_s)
+            roles = {**side.roles, "endpoint": [swf.process.popen.pid]}
+            window = procstat.CpuWindow(roles)
+            before = swf.admin.counts()
+            window.start()
+            run = scheduler.run(workload, timeout_s)
+            cpu_s = window.stop()
+            calls = swf.admin.counts() - before
+            result = summarize(workload, run, cpu_s, dict(calls))
+            result["peak_rss_mb"] = _peak_rss(side)
+            return result
+        finally:
+            side.stop()
+
+
+def _peak_rss(side: Side) -> dict[str, float]:
+    rss: dict[str, float] = {}
+    for role, pids in side.roles.items():
+        tree = [p for root in pids for p in procstat.tree(root)]
+        rss[role] = max((procstat.peak_rss_mb(p) for p in tree), default=0.0)
+        if role == "workers" and "poller" in side.roles:
+            # A prefork worker: its main process and its busiest pool child.
+            rss["worker_main"] = max(procstat.peak_rss_mb(p) for p in pids)
+            children = [p for root in pids for p in procstat.children(root)]
+            rss["workers"] = max((procstat.peak_rss_mb(p) for p in children), default=0.0)
+    return rss
+
+
+def wait_quiet(seconds: float) -> None:
+    """A pause between scenarios so that exiting processes do not overlap the next one."""
+    time.sleep(seconds)
