@@ -13,9 +13,9 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import sys
 import logging
 import os
+import sys
 import tempfile
 import threading
 import time
@@ -62,9 +62,8 @@ class NullDispatcher:
 
 
 def _poller(dispatcher: Any) -> Poller:
-    from swfbridge.registry import default_registry
-
     import benchmarks.activities  # noqa: F401  - registers the timeouts locally
+    from swfbridge.registry import default_registry
 
     swf = SwfClient(client=FakeSwf())
     return Poller(

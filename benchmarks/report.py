@@ -11,7 +11,8 @@ BRIDGE = "swfbridge"
 def _find(results: dict[str, Any], workload: str, side: str) -> dict[str, Any] | None:
     for scenario in results["scenarios"]:
         if scenario["workload"] == workload and scenario["side"] == side:
-            return scenario
+            found: dict[str, Any] = scenario
+            return found
     return None
 
 

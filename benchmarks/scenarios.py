@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -64,10 +65,14 @@ class Side:
 
     def stop(self) -> None:
         # Signal all first: each finishes its long poll in parallel, not in turn.
+        # One signal only: a second one makes `swfbridge poll` abandon its polls.
         for proc in self.procs:
             proc.signal(signal.SIGTERM)
         for proc in self.procs:
-            proc.stop(timeout_s=20)
+            try:
+                proc.popen.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
 
 
 def start_native(url: str, concurrency: int, log_dir: Path) -> Side:
@@ -79,11 +84,15 @@ def start_native(url: str, concurrency: int, log_dir: Path) -> Side:
         for i in range(concurrency)
     ]
     for proc in procs:
-        processes.wait_for(lambda p=proc: "ready" in p.output() or not p.alive(), 60,
-                           f"{proc.name} ready")
+        _wait_ready(proc)
         if not proc.alive():
             raise RuntimeError(f"{proc.name} exited:\n{proc.output()}")
     return Side({"workers": [p.popen.pid for p in procs]}, procs)
+
+
+def _wait_ready(proc: processes.Process) -> None:
+    processes.wait_for(lambda: "ready" in proc.output() or not proc.alive(), 60,
+                       f"{proc.name} ready")
 
 
 def start_bridge(url: str, broker_url: str, concurrency: int, log_dir: Path,

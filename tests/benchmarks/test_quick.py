@@ -1,0 +1,51 @@
+"""Smoke test of the benchmark harness: ``python -m benchmarks --quick`` runs end to end.
+
+No timing assertions (the machines are shared): only that every scenario ran
+and produced sane, non-zero figures.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from benchmarks.workloads import quick_workloads
+from tests.support.processes import REPO_ROOT
+
+
+def test_quick_mode_produces_every_scenario_with_sane_figures(tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    table = tmp_path / "results.md"
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--quick", "--json", str(out),
+         "--markdown", str(table)],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=280,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    results = json.loads(out.read_text())
+
+    expected = {(w.key, side) for w in quick_workloads() for side in ("native", "swfbridge")}
+    scenarios = {(s["workload"], s["side"]): s for s in results["scenarios"]}
+    assert set(scenarios) == expected
+    for (workload, side), s in scenarios.items():
+        assert "error" not in s, s
+        assert s["completed"] == s["tasks"] > 0, s
+        assert s["tasks_per_s"] > 0
+        assert 0 < s["latency_ms"]["p50"] <= s["latency_ms"]["p99"]
+        assert s["swf_calls_per_task"] >= 2  # at least one poll and one respond per task
+        assert s["cpu_s_per_1000"]["workers"] > 0
+        assert s["peak_rss_mb"]["workers"] > 0
+        if side == "swfbridge":
+            assert s["peak_rss_mb"]["poller"] > 0
+        if workload == "heartbeat":
+            assert s["heartbeats_per_task"] >= 1
+
+    alone = results["poller_alone"]
+    assert {c["dispatcher"] for c in alone["ceiling"]} == {"none", "celery-redis"}
+    assert all(c["tasks_per_s"] > 0 and c["cpu_ms_per_task"] > 0 for c in alone["ceiling"])
+    assert all(v > 0 for v in alone["growth"]["rss_mb"] + alone["growth"]["cpu_ms_per_task"])
+    assert {t["target"] for t in results["targets"]}  # every target evaluated
+    assert "| target | reached | met |" in table.read_text()
+    assert results["machine"]["nproc"] >= 1
