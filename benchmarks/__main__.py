@@ -58,6 +58,7 @@ def sides(concurrency: int, quick: bool) -> list[tuple[str, str, int]]:
 def run_workload(workload: Workload, *, concurrency: int, quick: bool, broker_url: str,
                  log_dir: Path, poll_timeout_s: float) -> list[dict[str, Any]]:
     results = []
+    concurrency = workload.concurrency or concurrency
     for label, kind, pollers in sides(concurrency, quick):
         if kind == "bridge" and pollers > 1 and workload.key not in ("noop", "sleep50"):
             continue  # more poll threads only matter where intake can be the limit

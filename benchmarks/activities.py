@@ -36,7 +36,8 @@ class BenchBeat(Activity):
         end = time.monotonic() + seconds
         beats = 0
         while time.monotonic() < end:
-            self.heartbeat(beats)
+            if not self.heartbeat(beats):
+                break  # SWF no longer knows the task: stop working
             beats += 1
             time.sleep(BEAT_PAUSE_S)
         return beats

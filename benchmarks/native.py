@@ -47,15 +47,25 @@ def work(client: Any, *, domain: str, task_list: str, identity: str,
             continue
         args, _kwargs = json.loads(task.get("input") or "[[], {}]")
 
-        def heartbeat(details: Any, token: str = token) -> None:
-            client.record_activity_task_heartbeat(taskToken=token, details=json.dumps(details))
+        def heartbeat(details: Any, token: str = token) -> bool:
+            # flowy's contract: True, or False once SWF no longer knows the task.
+            try:
+                client.record_activity_task_heartbeat(taskToken=token,
+                                                      details=json.dumps(details))
+            except client.exceptions.UnknownResourceFault:
+                return False
+            return True
 
         try:
-            result = run_native(task["activityType"]["name"], args, heartbeat)
-        except Exception as exc:
-            client.respond_activity_task_failed(taskToken=token, reason=str(exc)[:256])
-        else:
-            client.respond_activity_task_completed(taskToken=token, result=json.dumps(result))
+            try:
+                result = run_native(task["activityType"]["name"], args, heartbeat)
+            except Exception as exc:
+                client.respond_activity_task_failed(taskToken=token, reason=str(exc)[:256])
+            else:
+                client.respond_activity_task_completed(taskToken=token,
+                                                       result=json.dumps(result))
+        except client.exceptions.UnknownResourceFault:
+            pass  # timed out meanwhile: SWF has closed it
         done += 1
     return done
 

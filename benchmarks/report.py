@@ -76,30 +76,30 @@ def _ms(pair: dict[str, float]) -> str:
 def markdown(results: dict[str, Any]) -> str:
     """The report as Markdown tables."""
     lines: list[str] = []
-    c = results["config"]["concurrency"]
     lines += [
-        f"### End to end, concurrency C = {c}",
+        "### End to end (C: worker processes on each side)",
         "",
         "Latency is schedule → close from SWF history timestamps; start → close is the part "
         "after the poll (for the bridge: the Celery hop, the run and the respond). "
         "CPU is seconds per 1,000 tasks (= ms per task). SWF calls are the activity side's "
         "(polls, heartbeats, responds), counted by the endpoint.",
         "",
-        "| workload | side | tasks/s | latency p50 / p99 ms | start→close p50 / p99 ms "
-        "| SWF calls/task | heartbeats/task | CPU poller | CPU workers | CPU endpoint "
+        "| workload | side | C | tasks/s | latency p50 / p99 ms | start→close p50 / p99 ms "
+        "| SWF calls/task | heartbeats/task | timed out | CPU poller | CPU workers | CPU endpoint "
         "| peak RSS poller MiB | peak RSS worker MiB |",
-        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for s in results["scenarios"]:
         if "error" in s:
-            lines.append(f"| {s['title']} | {s['side']} | error: {s['error']} "
-                         "| | | | | | | | | |")
+            lines.append(f"| {s['title']} | {s['side']} | {s['concurrency']} "
+                         f"| error: {s['error']} | | | | | | | | | | |")
             continue
         cpu, rss = s["cpu_s_per_1000"], s["peak_rss_mb"]
         lines.append(
-            f"| {s['title']} | {s['side']} | {s['tasks_per_s']:.1f} | {_ms(s['latency_ms'])} "
+            f"| {s['title']} | {s['side']} | {s['concurrency']} | {s['tasks_per_s']:.1f} "
+            f"| {_ms(s['latency_ms'])} "
             f"| {_ms(s['start_to_close_ms'])} | {s['swf_calls_per_task']:.2f} "
-            f"| {s['heartbeats_per_task']:.1f} | {cpu.get('poller', 0):.2f} "
+            f"| {s['heartbeats_per_task']:.1f} | {s['timed_out']} | {cpu.get('poller', 0):.2f} "
             f"| {cpu.get('workers', 0):.2f} | {cpu.get('endpoint', 0):.2f} "
             f"| {rss.get('poller', 0):.0f} | {rss.get('workers', 0):.0f} |"
         )

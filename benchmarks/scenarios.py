@@ -130,9 +130,11 @@ def summarize(workload: Workload, run: RunResult, cpu_s: dict[str, float],
     pickup_ms = [1000 * (t.started - t.scheduled) for t in closed if t.started]
     activity_calls = {op: calls.get(op, 0) for op in ACTIVITY_OPS if calls.get(op)}
     completed = sum(1 for t in closed if t.status == "ActivityTaskCompleted")
+    timed_out = sum(1 for t in closed if t.status == "ActivityTaskTimedOut")
     return {
         "tasks": n,
         "completed": completed,
+        "timed_out": timed_out,
         "tasks_per_s": n / span_s if span_s > 0 else 0.0,
         "latency_ms": {"p50": _percentile(total_ms, 50), "p99": _percentile(total_ms, 99)},
         "start_to_close_ms": {"p50": _percentile(run_ms, 50), "p99": _percentile(run_ms, 99)},
@@ -162,10 +164,7 @@ def run_scenario(
             redis.Redis.from_url(broker_url).flushall()
             side = start_bridge(swf.url, broker_url, concurrency, log_dir, pollers)
         try:
-            scheduler = Scheduler(
-                client, DOMAIN,
-                lambda: sum(swf.admin.counts().get(op, 0) for op in RESPOND_OPS),
-            )
+            scheduler = Scheduler(client, DOMAIN)
             scheduler.run(Workload("warmup", "warm-up", NOOP, 4 * concurrency), timeout_s)
             roles = {**side.roles, "endpoint": [swf.process.popen.pid]}
             window = procstat.CpuWindow(roles)

@@ -3,8 +3,9 @@
 ``swfbridge.testing.run_activities`` re-reads the whole history at every
 decision task, which costs O(n²) for a 1,000-task batch on the endpoint the
 workers share. The batch mode here decides once (every activity scheduled in
-one ``RespondDecisionTaskCompleted``) and then only watches the endpoint's
-call counter; the history is read once, at the end, for the timestamps.
+one ``RespondDecisionTaskCompleted``) and then only watches the execution's
+open activity count (``DescribeWorkflowExecution``, cheap); the history is
+read once, at the end, for the timestamps.
 The sequential mode schedules one activity per decision, to measure latency
 without queueing.
 """
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -97,13 +97,11 @@ class Scheduler:
     Args:
         client: boto3 SWF client (of the benchmark process).
         domain: The prepared domain.
-        closed_count: Returns how many activity responds the endpoint has seen.
     """
 
-    def __init__(self, client: Any, domain: str, closed_count: Callable[[], int]) -> None:
+    def __init__(self, client: Any, domain: str) -> None:
         self.client = client
         self.domain = domain
-        self.closed_count = closed_count
 
     def _start(self) -> tuple[str, str, str]:
         workflow_id = f"bench-{uuid.uuid4().hex[:12]}"
@@ -132,7 +130,6 @@ class Scheduler:
     def _run_batch(self, workload: Workload, timeout_s: float) -> RunResult:
         began = time.monotonic()
         deadline = began + timeout_s
-        closed_before = self.closed_count()
         workflow_id, run_id, decisions = self._start()
         task = self._decision_task(decisions, deadline)
         self.client.respond_decision_task_completed(
@@ -140,10 +137,11 @@ class Scheduler:
             decisions=[_schedule(workload, i) for i in range(workload.count)],
         )
         decider_s = time.monotonic() - began
-        while self.closed_count() - closed_before < workload.count:
+        # Open counts, not responds: a task that times out is closed by SWF itself.
+        while self._open_activities(workflow_id, run_id) > 0:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{workload.key}: not all activities closed in {timeout_s}s")
-            time.sleep(0.02)
+            time.sleep(0.05)
         wall_s = time.monotonic() - began
         timings = self.timings(workflow_id, run_id)
         self._finish(workflow_id)
@@ -171,6 +169,11 @@ class Scheduler:
             decider_s += time.monotonic() - decided
         wall_s = time.monotonic() - began
         return RunResult(self.timings(workflow_id, run_id), decider_s, wall_s)
+
+    def _open_activities(self, workflow_id: str, run_id: str) -> int:
+        answer = self.client.describe_workflow_execution(
+            domain=self.domain, execution={"workflowId": workflow_id, "runId": run_id})
+        return int(answer["openCounts"]["openActivityTasks"])
 
     def _finish(self, workflow_id: str) -> None:
         try:

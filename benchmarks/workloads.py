@@ -6,7 +6,8 @@ Both sides run the same three activity types with the same behaviour:
 - ``BenchSleep``: sleeps ``ms`` milliseconds.
 - ``BenchBeat``: heartbeats in a loop for ``seconds``, pausing 1 ms between
   calls (a truly tight loop on 2 cores would starve the poller and the
-  endpoint, and measure the scheduler instead of the bridge).
+  endpoint, and measure the scheduler instead of the bridge); it stops early
+  once SWF no longer knows the task.
 
 Input is flowy's ``[args, kwargs]`` JSON, the bridge's default wire format.
 """
@@ -41,6 +42,8 @@ class Workload:
     args: tuple[float, ...] = ()
     # "batch": all scheduled in one decision; "sequential": one at a time.
     mode: str = "batch"
+    # Worker processes on each side; None: the run's --concurrency.
+    concurrency: int | None = None
 
     @property
     def input(self) -> str:
@@ -61,7 +64,9 @@ def full_workloads() -> list[Workload]:
     return [
         Workload("noop", "1,000 no-op activities", NOOP, 1000),
         Workload("sleep50", "200 activities of 50 ms", SLEEP, 200, (50,)),
-        Workload("heartbeat", "20 activities heartbeating for 5 s", BEAT, 20, (5.0,)),
+        Workload("heartbeat", "20 activities heartbeating for 5 s, C = 20", BEAT, 20, (5.0,),
+                 concurrency=20),
+        Workload("heartbeat-queued", "20 activities heartbeating for 5 s", BEAT, 20, (5.0,)),
         Workload("latency", "100 no-op activities, one at a time", NOOP, 100,
                  mode="sequential"),
     ]
@@ -71,7 +76,8 @@ def quick_workloads() -> list[Workload]:
     return [
         Workload("noop", "100 no-op activities", NOOP, 100),
         Workload("sleep50", "40 activities of 50 ms", SLEEP, 40, (50,)),
-        Workload("heartbeat", "4 activities heartbeating for 2 s", BEAT, 4, (2.0,)),
+        Workload("heartbeat", "4 activities heartbeating for 2 s, C = 4", BEAT, 4, (2.0,),
+                 concurrency=4),
         Workload("latency", "20 no-op activities, one at a time", NOOP, 20, mode="sequential"),
     ]
 
@@ -89,7 +95,8 @@ def run_native(activity: str, args: list[float], heartbeat: object) -> object:
         end = time.monotonic() + args[0]
         beats = 0
         while time.monotonic() < end:
-            heartbeat(beats)  # type: ignore[operator]
+            if not heartbeat(beats):  # type: ignore[operator]
+                break  # SWF no longer knows the task: stop working
             beats += 1
             time.sleep(BEAT_PAUSE_S)
         return beats
