@@ -103,6 +103,12 @@ def markdown(results: dict[str, Any]) -> str:
             f"| {cpu.get('workers', 0):.2f} | {cpu.get('endpoint', 0):.2f} "
             f"| {rss.get('poller', 0):.0f} | {rss.get('workers', 0):.0f} |"
         )
+    for s in results["scenarios"]:
+        if s.get("hops_ms"):
+            lines += ["", f"Where the bridge's time goes, {s['title']} (medians, from the "
+                      "processes' millisecond log stamps and SWF history): "
+                      + "; ".join(f"{name} {ms:.1f} ms" for name, ms in s["hops_ms"].items())
+                      + "."]
     alone = results.get("poller_alone")
     if alone:
         lines += [

@@ -19,7 +19,7 @@ from typing import Any
 
 import redis
 
-from benchmarks import procstat
+from benchmarks import hops, procstat
 from benchmarks.endpoint import EndpointClient
 from benchmarks.native import make_client
 from benchmarks.scheduler import RESPOND_OPS, RunResult, Scheduler, prepare_domain
@@ -175,6 +175,10 @@ def run_scenario(
             calls = swf.admin.counts() - before
             result = summarize(workload, run, cpu_s, dict(calls))
             result["peak_rss_mb"] = _peak_rss(side)
+            if side_name == "bridge" and workload.mode == "sequential":
+                result["hops_ms"] = hops.breakdown(log_dir / "poller.log",
+                                                   log_dir / "worker.log",
+                                                   run.workflow_id, run.timings)
             return result
         finally:
             side.stop()

@@ -88,6 +88,7 @@ class RunResult:
     timings: dict[str, ActivityTiming]
     decider_s: float
     wall_s: float
+    workflow_id: str
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -145,7 +146,7 @@ class Scheduler:
         wall_s = time.monotonic() - began
         timings = self.timings(workflow_id, run_id)
         self._finish(workflow_id)
-        return RunResult(timings, decider_s, wall_s)
+        return RunResult(timings, decider_s, wall_s, workflow_id)
 
     def _run_sequential(self, workload: Workload, timeout_s: float) -> RunResult:
         began = time.monotonic()
@@ -168,7 +169,7 @@ class Scheduler:
                                                         decisions=batch)
             decider_s += time.monotonic() - decided
         wall_s = time.monotonic() - began
-        return RunResult(self.timings(workflow_id, run_id), decider_s, wall_s)
+        return RunResult(self.timings(workflow_id, run_id), decider_s, wall_s, workflow_id)
 
     def _open_activities(self, workflow_id: str, run_id: str) -> int:
         answer = self.client.describe_workflow_execution(
