@@ -47,11 +47,20 @@ def machine() -> dict[str, Any]:
     }
 
 
-def sides(concurrency: int, quick: bool) -> list[tuple[str, str, int]]:
-    """(label, kind, poll threads) of each side to run."""
-    chosen = [("native", "native", 0), (report.BRIDGE, "bridge", 1)]
-    if not quick and concurrency > 1:
-        chosen.append((f"{report.BRIDGE} --pollers {concurrency}", "bridge", concurrency))
+def sides(concurrency: int, quick: bool) -> list[tuple[str, str, list[str]]]:
+    """(label, kind, extra ``swfbridge poll`` flags) of each side to run.
+
+    ``swfbridge`` is the CLI's defaults (one poll thread, no capacity limit,
+    the Redis broker as state store); the capacity-aware set-up polls only
+    for free worker slots (``--max-in-flight`` = the fleet's concurrency),
+    with as many poll threads as the native side has pollers.
+    """
+    chosen: list[tuple[str, str, list[str]]] = [
+        ("native", "native", []), (report.BRIDGE, "bridge", [])]
+    if not quick:
+        chosen.append((f"{report.BRIDGE} --pollers {concurrency} --max-in-flight {concurrency}",
+                       "bridge", ["--pollers", str(concurrency),
+                                  "--max-in-flight", str(concurrency)]))
     return chosen
 
 
@@ -59,9 +68,7 @@ def run_workload(workload: Workload, *, concurrency: int, quick: bool, broker_ur
                  log_dir: Path, poll_timeout_s: float) -> list[dict[str, Any]]:
     results = []
     concurrency = workload.concurrency or concurrency
-    for label, kind, pollers in sides(concurrency, quick):
-        if kind == "bridge" and pollers > 1 and workload.key not in ("noop", "sleep50"):
-            continue  # more poll threads only matter where intake can be the limit
+    for label, kind, poll_flags in sides(concurrency, quick):
         print(f"  {workload.title}: {label} ...", file=sys.stderr, flush=True)
         entry: dict[str, Any] = {"workload": workload.key, "title": workload.title,
                                  "side": label, "concurrency": concurrency}
@@ -71,7 +78,7 @@ def run_workload(workload: Workload, *, concurrency: int, quick: bool, broker_ur
                 side_name=kind, workload=workload, concurrency=concurrency,
                 log_dir=log_dir / f"{workload.key}-{label.replace(' ', '')}",
                 broker_url=broker_url, poll_timeout_s=poll_timeout_s,
-                timeout_s=120 if quick else 300, pollers=max(1, pollers),
+                timeout_s=120 if quick else 300, poll_flags=poll_flags,
             ))
             entry["heartbeat_budget"] = workload.heartbeat_call_budget()
         except Exception as exc:  # one failed scenario must not lose the others

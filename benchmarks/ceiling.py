@@ -1,11 +1,14 @@
 """The poller alone: dispatch ceiling and cost growth, against a fake SWF client.
 
-The fake answers ``PollForActivityTask`` at once, in-process (no HTTP), so
-what is left is the poller's own work: building the job, resolving timeouts,
-publishing. Two dispatchers show where the ceiling comes from: a no-op one
-(the poller's own code) and :class:`CeleryDispatcher` publishing to a real
-Redis (``send_task`` included). Logging is set up as ``swfbridge poll`` sets
-it up (INFO, one line per dispatched task), into a file.
+The fake answers ``PollForActivityTask`` at once, in-process (no HTTP), and
+the poller's own poll threads run (broker check, slot, poll, job, publish),
+so what is left is the poller's own work. The variants add one part at a
+time to show where the ceiling comes from: a no-op dispatcher (the poller's
+own code), :class:`CeleryDispatcher` publishing to a real Redis, the state
+store (queued-job keepalive), capacity slots (``--max-in-flight``, with each
+slot freed as soon as it is published, as a worker would free it: that Redis
+call is the worker's in real life but lands here). Logging is set up as
+``swfbridge poll`` sets it up (INFO, one line per dispatched task), into a file.
 """
 
 from __future__ import annotations
@@ -19,11 +22,12 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from benchmarks import procstat
 from benchmarks.workloads import NOOP, TASK_LIST, VERSION
+from swfbridge.inflight import BridgeState, StateConfig
 from swfbridge.job import ActivityJob
 from swfbridge.poller import Poller, PollerConfig
 from swfbridge.swf import SwfClient
@@ -35,15 +39,31 @@ QUEUE = "bench-ceiling"
 
 
 class FakeSwf:
-    """Answers activity polls at once with fresh, well-formed tasks."""
+    """Answers activity polls at once with fresh, well-formed tasks, while it has some.
+
+    With none left, a poll waits briefly and comes back empty (a long poll
+    that timed out), so idle poll threads do not spin.
+    """
 
     def __init__(self) -> None:
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
+        self._left = 0
+
+    def add(self, count: int) -> None:
+        with self._lock:
+            self._left += count
 
     def poll_for_activity_task(self, **params: Any) -> dict[str, Any]:
         with self._lock:
-            n = next(self._ids)
+            if self._left <= 0:
+                n = 0
+            else:
+                self._left -= 1
+                n = next(self._ids)
+        if n == 0:
+            time.sleep(0.01)
+            return {}
         return {
             "taskToken": f"{_TOKEN_PAD}{n:012d}",
             "activityId": f"a{n}",
@@ -53,6 +73,9 @@ class FakeSwf:
             "input": "[[], {}]",
         }
 
+    def record_activity_task_heartbeat(self, **params: Any) -> dict[str, Any]:
+        return {}
+
 
 class NullDispatcher:
     """Takes every job and does nothing with it."""
@@ -60,18 +83,98 @@ class NullDispatcher:
     def publish(self, job: ActivityJob) -> None:
         return None
 
+    def check(self) -> None:
+        return None
 
-def _poller(dispatcher: Any) -> Poller:
-    import benchmarks.activities  # noqa: F401  - registers the timeouts locally
-    from swfbridge.registry import default_registry
 
-    swf = SwfClient(client=FakeSwf())
-    return Poller(
-        config=PollerConfig(domain="bench", task_list=TASK_LIST, identity="bench-poller"),
-        swf=swf,
-        dispatcher=dispatcher,
-        timeouts=TimeoutResolver(registry=default_registry, swf=swf, domain="bench"),
-    )
+class _Counting:
+    """Wraps a dispatcher: counts publishes, and frees each slot as a worker would."""
+
+    def __init__(self, inner: Any, state: BridgeState | None) -> None:
+        self._inner = inner
+        self._state = state
+        self._lock = threading.Lock()
+        self._published = 0
+        self._target = 0
+        self.reached = threading.Event()
+
+    def expect(self, count: int) -> None:
+        with self._lock:
+            self._target = self._published + count
+            self.reached.clear()
+
+    def check(self) -> None:
+        self._inner.check()
+
+    def publish(self, job: ActivityJob) -> None:
+        self._inner.publish(job)
+        if self._state is not None:
+            # The worker's release when the job ends (here at once: no worker).
+            self._state.release(job.domain, job.task_list, job.attempt_id)
+        with self._lock:
+            self._published += 1
+            if self._published >= self._target:
+                self.reached.set()
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One poller set-up to measure."""
+
+    name: str
+    dispatcher: str  # "none" or "celery-redis"
+    state: bool = False  # a state store: queued-job keepalive (the CLI default on Redis)
+    max_in_flight: int | None = None  # capacity-aware polling (slots in the state store)
+    threads: int = 1
+
+
+VARIANTS = [
+    Variant("poller code only (no-op dispatcher)", "none"),
+    Variant("Celery → Redis", "celery-redis"),
+    Variant("Celery → Redis + state store (CLI default)", "celery-redis", state=True),
+    Variant("Celery → Redis + state + --max-in-flight", "celery-redis", state=True,
+            max_in_flight=1_000_000),
+    Variant("Celery → Redis + state + --max-in-flight, --pollers 4", "celery-redis",
+            state=True, max_in_flight=1_000_000, threads=4),
+]
+
+
+class _Bench:
+    """A running poller fed by a :class:`FakeSwf`."""
+
+    def __init__(self, variant: Variant, broker_url: str | None) -> None:
+        import benchmarks.activities  # noqa: F401  - registers the timeouts locally
+        from swfbridge.registry import default_registry
+
+        self.fake = FakeSwf()
+        swf = SwfClient(client=self.fake)
+        state = (BridgeState(config=StateConfig(url=str(broker_url)))
+                 if variant.state else None)
+        inner = (NullDispatcher() if variant.dispatcher == "none"
+                 else celery_dispatcher(str(broker_url)))
+        self.dispatcher = _Counting(inner, state if variant.max_in_flight else None)
+        self.poller = Poller(
+            config=PollerConfig(domain="bench", task_list=TASK_LIST, identity="bench-poller",
+                                pollers=variant.threads, max_in_flight=variant.max_in_flight),
+            swf=swf,
+            dispatcher=self.dispatcher,
+            timeouts=TimeoutResolver(registry=default_registry, swf=swf, domain="bench"),
+            state=state,
+        )
+        self.poller.start()
+
+    def run(self, count: int, timeout_s: float = 600) -> tuple[float, float]:
+        """Feed ``count`` tasks; wall and CPU seconds (this process) until all are published."""
+        self.dispatcher.expect(count)
+        cpu0, wall0 = time.process_time(), time.perf_counter()
+        self.fake.add(count)
+        if not self.dispatcher.reached.wait(timeout_s):
+            raise TimeoutError(f"the poller did not publish {count} tasks in {timeout_s}s")
+        return time.perf_counter() - wall0, time.process_time() - cpu0
+
+    def close(self) -> None:
+        self.poller.stop()
+        self.poller.join(5)
 
 
 def celery_dispatcher(broker_url: str) -> Any:
@@ -108,67 +211,41 @@ class _PollerLogging:
         os.unlink(self._file.name)
 
 
-def _measure(poll_once: Callable[[], bool], count: int) -> tuple[float, float]:
-    """Wall and CPU seconds (this process) for ``count`` polls."""
-    cpu0, wall0 = time.process_time(), time.perf_counter()
-    for _ in range(count):
-        poll_once()
-    return time.perf_counter() - wall0, time.process_time() - cpu0
-
-
-def dispatch_ceiling(dispatcher_name: str, count: int, broker_url: str | None = None,
-                     threads: int = 1) -> dict[str, Any]:
-    """Tasks/s one poller process dispatches, and its CPU per task.
-
-    With ``threads > 1`` the poller's own poll threads run (as ``--pollers``).
-    """
-    dispatcher = (NullDispatcher() if dispatcher_name == "none"
-                  else celery_dispatcher(str(broker_url)))
-    poller = _poller(dispatcher)
+def dispatch_ceiling(variant: Variant, count: int, broker_url: str | None) -> dict[str, Any]:
+    """Tasks/s one poller process dispatches, and its CPU per task."""
     with _PollerLogging():
-        _measure(poller.poll_once, min(200, count))  # warm-up: connections, caches
-        if threads == 1:
-            wall_s, cpu_s = _measure(poller.poll_once, count)
-        else:
-            wall_s, cpu_s = _threaded(poller, count, threads)
+        bench = _Bench(variant, broker_url)
+        try:
+            bench.run(min(200, count))  # warm-up: connections, caches, scripts
+            wall_s, cpu_s = bench.run(count)
+        finally:
+            bench.close()
     if broker_url is not None:
         _drop_queue(broker_url)
-    return {"dispatcher": dispatcher_name, "threads": threads, "tasks": count,
-            "tasks_per_s": count / wall_s, "cpu_ms_per_task": 1000 * cpu_s / count}
-
-
-def _threaded(poller: Poller, count: int, threads: int) -> tuple[float, float]:
-    per_thread = count // threads
-
-    def loop() -> None:
-        for _ in range(per_thread):
-            poller.poll_once()
-
-    workers = [threading.Thread(target=loop) for _ in range(threads)]
-    cpu0, wall0 = time.process_time(), time.perf_counter()
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-    return time.perf_counter() - wall0, time.process_time() - cpu0
+    return {"variant": variant.name, "dispatcher": variant.dispatcher,
+            "threads": variant.threads, "tasks": count, "tasks_per_s": count / wall_s,
+            "cpu_ms_per_task": 1000 * cpu_s / count}
 
 
 def growth(broker_url: str, first: int, total: int) -> dict[str, Any]:
     """Poller RSS and CPU per task after ``first`` and after ``total`` tasks.
 
-    CPU per task is measured over the first ``first`` tasks and over the last
+    The full set-up (Celery → Redis, state store, ``--max-in-flight``). CPU per
+    task is measured over the first ``first`` tasks and over the last
     ``first`` tasks, so the two windows are the same size.
     """
-    dispatcher = celery_dispatcher(broker_url)
-    poller = _poller(dispatcher)
     pid = os.getpid()
     with _PollerLogging():
-        _measure(poller.poll_once, 200)  # warm-up: imports, connections
-        _wall, cpu_first = _measure(poller.poll_once, first)
-        rss_first = procstat.rss_mb(pid)
-        _measure(poller.poll_once, total - 2 * first)
-        _wall, cpu_last = _measure(poller.poll_once, first)
-        rss_total = procstat.rss_mb(pid)
+        bench = _Bench(VARIANTS[3], broker_url)
+        try:
+            bench.run(200)  # warm-up: imports, connections
+            _wall, cpu_first = bench.run(first)
+            rss_first = procstat.rss_mb(pid)
+            bench.run(total - 2 * first)
+            _wall, cpu_last = bench.run(first)
+            rss_total = procstat.rss_mb(pid)
+        finally:
+            bench.close()
     _drop_queue(broker_url)
     return {
         "tasks": [first, total],
@@ -187,11 +264,8 @@ def run_all(broker_url: str, *, count: int, growth_first: int, growth_total: int
             ) -> dict[str, Any]:
     """Every poller-alone measurement, as the report wants them."""
     return {
-        "ceiling": [
-            dispatch_ceiling("none", count),
-            dispatch_ceiling("celery-redis", count, broker_url),
-            dispatch_ceiling("celery-redis", count, broker_url, threads=4),
-        ],
+        "ceiling": [dispatch_ceiling(v, count, None if v.dispatcher == "none" else broker_url)
+                    for v in VARIANTS],
         "growth": growth(broker_url, growth_first, growth_total),
     }
 

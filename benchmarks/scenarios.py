@@ -96,13 +96,13 @@ def _wait_ready(proc: processes.Process) -> None:
 
 
 def start_bridge(url: str, broker_url: str, concurrency: int, log_dir: Path,
-                 pollers: int) -> Side:
+                 poll_flags: list[str]) -> Side:
     env = processes.bridge_env(broker_url=broker_url, swf_endpoint=url,
                                activities=ACTIVITIES_MODULE)
     worker = processes.start_worker(env, log_dir, concurrency=concurrency)
     try:
         poller = processes.start_poller(env, log_dir, domain=DOMAIN, task_list=TASK_LIST,
-                                        extra=["--pollers", str(pollers)])
+                                        extra=poll_flags)
     except Exception:
         worker.stop()
         raise
@@ -151,7 +151,8 @@ def summarize(workload: Workload, run: RunResult, cpu_s: dict[str, float],
 
 def run_scenario(
     *, side_name: str, workload: Workload, concurrency: int, log_dir: Path,
-    broker_url: str, poll_timeout_s: float, timeout_s: float, pollers: int = 1,
+    broker_url: str, poll_timeout_s: float, timeout_s: float,
+    poll_flags: list[str] | None = None,
 ) -> dict[str, Any]:
     """Run one workload on one side against a fresh endpoint; returns its figures."""
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -162,7 +163,7 @@ def run_scenario(
             side = start_native(swf.url, concurrency, log_dir)
         else:
             redis.Redis.from_url(broker_url).flushall()
-            side = start_bridge(swf.url, broker_url, concurrency, log_dir, pollers)
+            side = start_bridge(swf.url, broker_url, concurrency, log_dir, poll_flags or [])
         try:
             scheduler = Scheduler(client, DOMAIN)
             scheduler.run(Workload("warmup", "warm-up", NOOP, 4 * concurrency), timeout_s)
