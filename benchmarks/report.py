@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import sys
+from pathlib import Path
 from typing import Any
 
 NATIVE = "native"
@@ -113,8 +116,8 @@ def markdown(results: dict[str, Any]) -> str:
         )
     for s in results["scenarios"]:
         if s.get("hops_ms"):
-            lines += ["", f"Where the bridge's time goes, {s['title']} (medians, from the "
-                      "processes' millisecond log stamps and SWF history): "
+            lines += ["", f"Where the bridge's time goes, {s['title']}, {s['side']} (medians, "
+                      "from the processes' millisecond log stamps and SWF history): "
                       + "; ".join(f"{name} {ms:.1f} ms" for name, ms in s["hops_ms"].items())
                       + "."]
     alone = results.get("poller_alone")
@@ -143,3 +146,19 @@ def markdown(results: dict[str, Any]) -> str:
     for row in results["targets"]:
         lines.append(f"| {row['target']} | {row['value']} | {'yes' if row['met'] else 'no'} |")
     return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m benchmarks.report RESULTS.json``: print the Markdown of saved results."""
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -m benchmarks.report RESULTS.json", file=sys.stderr)
+        return 2
+    results = json.loads(Path(args[0]).read_text())
+    results["targets"] = targets(results)
+    print(markdown(results), end="")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
