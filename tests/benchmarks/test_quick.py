@@ -34,7 +34,8 @@ def test_quick_mode_produces_every_scenario_with_sane_figures(tmp_path: Path) ->
         assert s["completed"] == s["tasks"] > 0, s
         assert s["tasks_per_s"] > 0
         assert 0 < s["latency_ms"]["p50"] <= s["latency_ms"]["p99"]
-        assert s["swf_calls_per_task"] >= 2  # at least one poll and one respond per task
+        # About one poll and one respond per task (a poll begun before the window is not counted).
+        assert s["swf_calls_per_task"] > 1.5
         assert s["cpu_s_per_1000"]["workers"] > 0
         assert s["peak_rss_mb"]["workers"] > 0
         if side == "swfbridge":
