@@ -141,6 +141,7 @@ class Heartbeater:
         self._next_send = -math.inf
         self._failures = 0
         self._stopped = False
+        self._started = False
         self._thread: threading.Thread | None = None
         #: SWF answered ``cancelRequested: true``.
         self.cancel_requested = False
@@ -155,10 +156,21 @@ class Heartbeater:
         return self._interval_s
 
     def start(self) -> None:
-        """Start the heartbeat thread."""
-        self._thread = threading.Thread(target=self._loop, name="swfbridge-heartbeat",
-                                        daemon=True)
-        self._thread.start()
+        """Start beating.
+
+        The thread itself starts with the first news to send (at once for
+        liveness beats): a job that never reports progress costs no thread.
+        """
+        with self._cond:
+            self._started = True
+            if self._liveness or self._has_pending:
+                self._spawn_locked()
+
+    def _spawn_locked(self) -> None:
+        if self._thread is None and not self._stopped:
+            self._thread = threading.Thread(target=self._loop, name="swfbridge-heartbeat",
+                                            daemon=True)
+            self._thread.start()
 
     def stop(self) -> None:
         """Stop beating; details recorded but not yet sent are dropped."""
@@ -179,6 +191,8 @@ class Heartbeater:
         with self._cond:
             self._pending = text
             self._has_pending = True
+            if self._started:
+                self._spawn_locked()
             self._cond.notify_all()
 
     def beat_now(self) -> None:

@@ -222,3 +222,16 @@ def test_beat_now_learns_that_the_task_is_already_closed() -> None:
     beater = _heartbeater(swf, interval_s=0.3)
     beater.beat_now()
     assert beater.task_closed
+
+
+def test_a_job_that_never_reports_progress_starts_no_heartbeat_thread() -> None:
+    def beating() -> int:
+        return sum(t.name == "swfbridge-heartbeat" for t in threading.enumerate())
+
+    before = beating()
+    quiet = _heartbeater(FakeSwf(), interval_s=10)
+    quiet.start()
+    assert beating() == before
+    quiet.record("news")
+    assert beating() == before + 1
+    quiet.stop()
