@@ -167,6 +167,7 @@ def test_a_twenty_second_activity_heartbeating_in_a_tight_loop_costs_swf_at_most
     local_calls = int(outcome.result or "0")
     beats = endpoint.of(TIGHT, "record_activity_task_heartbeat")
     # Heartbeat timeout 5 s → one send per 4 s: at the start, 4, 8, 12, 16 (and maybe 20).
+    print(f"heartbeat calls seen by SWF: {len(beats)}; heartbeat() calls: {local_calls}")
     assert 4 <= len(beats) <= 6, beats
     assert local_calls > 1000  # the activity called heartbeat() thousands of times
     progress = [json.loads(d)["count"] for _, _, d in beats if d is not None]
