@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 project = "swfbridge"
 author = "swfbridge contributors"
-copyright = "swfbridge contributors"  # noqa: A001 - Sphinx's setting name
+copyright = "swfbridge contributors"
 
 extensions = [
     "sphinx.ext.autodoc",
