@@ -57,8 +57,9 @@ def run(args: argparse.Namespace) -> int:
         import moto  # noqa: F401
     except ImportError:
         return error("the demo needs the local SWF endpoint: pip install 'swfbridge[testing]'")
+    from swfbridge.demo.bridge import BridgeStartError
     from swfbridge.demo.broker import choose_broker
-    from swfbridge.demo.runner import DemoConfig, DemoError, run_demo, summarize
+    from swfbridge.demo.runner import DemoConfig, run_demo, summarize
 
     with tempfile.TemporaryDirectory(prefix="swfbridge-demo-") as work:
         broker = choose_broker(args.broker, env_broker_url=env("CELERY_BROKER_URL"),
@@ -68,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
                             concurrency=args.concurrency, timeout_s=args.timeout)
         try:
             result = run_demo(config, emit=lambda line: print(line, flush=True))
-        except DemoError as exc:
+        except BridgeStartError as exc:
             return error(str(exc))
         except KeyboardInterrupt:
             print("swfbridge demo: interrupted", file=sys.stderr)

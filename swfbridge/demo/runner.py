@@ -1,6 +1,5 @@
-"""Runs the demo: local SWF, a broker, a real Celery worker, the poller, a decider.
+"""Runs the demo workflow on a local bridge and narrates it.
 
-Everything is started here and stopped in reverse order, whatever happens.
 The caller (the ``swfbridge demo`` command) chooses the broker and passes the
 environment the worker process starts from; this module reads no environment.
 """
@@ -8,39 +7,26 @@ environment the worker process starts from; this module reads no environment.
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
 import sys
 import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import ExitStack, contextmanager, suppress
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from swfbridge.demo.activities import TASK_LIST
+from swfbridge.demo.bridge import LocalBridgeConfig, local_bridge
 from swfbridge.demo.broker import DemoBroker
-from swfbridge.demo.tap import SwfTap
 from swfbridge.demo.workflow import CANCELED_ACTIVITY, Step, demo_steps
 
 ACTIVITIES_MODULE = "swfbridge.demo.activities"
 DOMAIN = "swfbridge-demo"
-CONFIG_MODULE = "swfbridge_demo_celeryconfig"
-REGION = "us-east-1"
-# Short, so the poller and decider stop promptly once the workflow is done.
-POLL_TIMEOUT_S = 2.0
-WORKER_READY_TIMEOUT_S = 60.0
 CANCEL_AFTER_RUNNING_S = 1.5
 
 Emit = Callable[[str], None]
-
-
-class DemoError(Exception):
-    """The demo could not run (a part failed to start); the message says which."""
 
 
 @dataclass(frozen=True)
@@ -102,156 +88,42 @@ def run_demo(config: DemoConfig, emit: Emit = print) -> DemoResult:
     """Run the demo workflow end to end and return how it went.
 
     Raises:
-        DemoError: the local SWF endpoint, the worker or the poller could not start.
+        BridgeStartError: the Celery worker could not start.
     """
-    from swfbridge.testing import LocalSWF, start_activities
+    import swfbridge.demo.activities  # noqa: F401  (the types to register; their timeouts)
+    from swfbridge.testing import start_activities
 
     clock = _Clock(emit)
     steps = demo_steps()
-    queue = f"swfbridge-demo-{uuid.uuid4().hex[:8]}"
-    worker_log = config.work_dir / "worker.log"
-    with ExitStack() as stack:
-        swf = LocalSWF(poll_timeout_s=POLL_TIMEOUT_S, retention_s=300).start()
-        stack.callback(swf.stop)
-        tap = SwfTap(upstream_url=swf.endpoint_url,
-                     on_heartbeat=lambda aid, details: clock.line("heartbeat", aid,
-                                                                  _progress(details)))
-        tap.start()
-        stack.callback(tap.stop)
-        clock.line("started", "local SWF", swf.endpoint_url)
+    bridge_config = LocalBridgeConfig(
+        broker=config.broker, work_dir=config.work_dir, activities=[ACTIVITIES_MODULE],
+        task_lists=[TASK_LIST], domain=DOMAIN, base_env=config.base_env,
+        concurrency=config.concurrency, pollers=config.pollers, python=config.python)
+    clock.line("starting", "", "local SWF, Celery worker, poller")
 
-        _register_types(swf.client())
-        clock.line("registered", "types", f"{len(steps)} activities in domain {DOMAIN}")
+    def on_heartbeat(activity_id: str, details: Any) -> None:
+        clock.line("heartbeat", activity_id, _progress(details))
 
-        stack.enter_context(_worker(config, queue, tap.url, worker_log))
-        clock.line("started", "worker", f"celery prefork x{config.concurrency}, queue {queue}")
-
-        poller = _poller(config, queue, tap.url)
-        poller.start()
-        stack.callback(poller.join, 2 * POLL_TIMEOUT_S + 1)
-        stack.callback(poller.stop)
+    with local_bridge(bridge_config, on_heartbeat=on_heartbeat) as bridge:
+        clock.line("started", "local SWF", bridge.swf.endpoint_url)
+        clock.line("started", "worker", f"celery prefork x{config.concurrency}, "
+                   f"queue {bridge.queue}")
         clock.line("started", "poller", f"{config.pollers} long-poll threads")
-
-        run = start_activities(swf.client(), domain=DOMAIN, task_list=TASK_LIST,
+        run = start_activities(bridge.client(), domain=DOMAIN, task_list=TASK_LIST,
                                activities=[s.activity for s in steps],
                                timeout_s=config.timeout_s,
                                workflow_id=f"swfbridge-demo-{uuid.uuid4().hex[:8]}")
         run_id = run.wait_started()
         clock.line("workflow", run.workflow_id, f"started: {len(steps)} activities")
-        _watch(swf.client(), run, run_id, clock)
+        _watch(bridge.client(), run, run_id, clock)
         outcomes = run.wait()
         elapsed_s = clock.elapsed_s
-        counts = poller.counts
+        counts = bridge.poller_counts
         clock.line("stopping", "", "poller, worker, local SWF")
-    unexpected = _unexpected(steps, outcomes)
     clock.line("stopped")
-    return DemoResult(outcomes=outcomes, unexpected=unexpected, elapsed_s=elapsed_s,
-                      poller_counts=counts, worker_log=worker_log)
-
-
-def _register_types(client: Any) -> None:
-    from swfbridge import registration
-    from swfbridge.registry import default_registry
-    from swfbridge.swf import SwfClient
-
-    swf = SwfClient(client=client)
-    swf.call("register_domain", name=DOMAIN, workflowExecutionRetentionPeriodInDays="1")
-    types = [e.options for e in default_registry if e.cls.__module__ == ACTIVITIES_MODULE]
-    registration.register_missing(swf, DOMAIN, registration.plan(swf, DOMAIN, types))
-
-
-def _boto_client(endpoint_url: str) -> Any:
-    import boto3
-    import botocore.config
-
-    return boto3.session.Session().client(
-        "swf", endpoint_url=endpoint_url, region_name=REGION,
-        aws_access_key_id="demo", aws_secret_access_key="demo",
-        config=botocore.config.Config(read_timeout=POLL_TIMEOUT_S + 10,
-                                      retries={"mode": "standard", "total_max_attempts": 1}),
-    )
-
-
-def _worker_env(config: DemoConfig, queue: str, swf_url: str) -> dict[str, str]:
-    env = {k: v for k, v in config.base_env.items()
-           if not k.startswith(("AWS_", "CELERY_", "SWFBRIDGE_"))}
-    env.update(
-        CELERY_BROKER_URL=config.broker.url,
-        SWFBRIDGE_ACTIVITIES=ACTIVITIES_MODULE,
-        AWS_ENDPOINT_URL_SWF=swf_url,
-        AWS_DEFAULT_REGION=REGION,
-        AWS_ACCESS_KEY_ID="demo",
-        AWS_SECRET_ACCESS_KEY="demo",
-        PYTHONUNBUFFERED="1",
-    )
-    if config.broker.settings:
-        (config.work_dir / f"{CONFIG_MODULE}.py").write_text(
-            config.broker.config_module_source())
-        env["CELERY_CONFIG_MODULE"] = CONFIG_MODULE
-        env["PYTHONPATH"] = os.pathsep.join(
-            p for p in (str(config.work_dir), env.get("PYTHONPATH", "")) if p)
-    return env
-
-
-@contextmanager
-def _worker(config: DemoConfig, queue: str, swf_url: str, log_path: Path) -> Iterator[None]:
-    argv = [config.python, "-m", "celery", "-A", "swfbridge", "worker", "-P", "prefork",
-            "-c", str(config.concurrency), "-Q", queue, "-n", f"{queue}@%h",
-            "--loglevel", "INFO", "--without-gossip", "--without-mingle",
-            "--without-heartbeat"]
-    with open(log_path, "wb") as log_file:
-        process = subprocess.Popen(argv, env=_worker_env(config, queue, swf_url),
-                                   cwd=config.work_dir, stdout=log_file,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        deadline = time.monotonic() + WORKER_READY_TIMEOUT_S
-        while " ready." not in log_path.read_text(errors="replace"):
-            if process.poll() is not None:
-                raise DemoError(f"the Celery worker exited ({process.returncode}); "
-                                f"its log:\n{_tail(log_path)}")
-            if time.monotonic() > deadline:
-                raise DemoError(f"the Celery worker was not ready after "
-                                f"{WORKER_READY_TIMEOUT_S:.0f}s; its log:\n{_tail(log_path)}")
-            time.sleep(0.1)
-        yield
-    finally:
-        _stop_process(process)
-
-
-def _stop_process(process: subprocess.Popen[bytes]) -> None:
-    """Warm shutdown (SIGTERM), then kill the whole process group if it lingers."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(15)
-            return
-        except subprocess.TimeoutExpired:
-            pass
-    with suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
-
-
-def _poller(config: DemoConfig, queue: str, swf_url: str) -> Any:
-    from celery import Celery
-
-    from swfbridge.dispatch import CeleryDispatcher
-    from swfbridge.poller import Poller, PollerConfig
-    from swfbridge.registry import default_registry
-    from swfbridge.swf import SwfClient
-    from swfbridge.timeouts import TimeoutResolver
-
-    app = Celery("swfbridge-demo-poller", broker=config.broker.url)
-    app.conf.update(task_serializer="json", accept_content=["json"],
-                    broker_connection_retry_on_startup=True, **config.broker.settings)
-    swf = SwfClient(client=_boto_client(swf_url))
-    return Poller(
-        config=PollerConfig(domain=DOMAIN, task_list=TASK_LIST, identity="swfbridge-demo-poller",
-                            pollers=config.pollers),
-        swf=swf,
-        dispatcher=CeleryDispatcher(app=app, queue=queue),
-        timeouts=TimeoutResolver(registry=default_registry, swf=swf, domain=DOMAIN),
-    )
+    return DemoResult(outcomes=outcomes, unexpected=_unexpected(steps, outcomes),
+                      elapsed_s=elapsed_s, poller_counts=counts,
+                      worker_log=config.work_dir / "worker.log")
 
 
 def _watch(client: Any, run: Any, run_id: str, clock: _Clock) -> None:
@@ -336,12 +208,6 @@ def _unexpected(steps: list[Step], outcomes: Mapping[str, Any]) -> list[str]:
         if status != step.expected:
             wrong.append(f"{aid}: expected {step.expected}, got {status}")
     return wrong
-
-
-def _tail(path: Path, lines: int = 30) -> str:
-    with suppress(OSError):
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    return "(no log)"
 
 
 def summarize(result: DemoResult) -> list[str]:
