@@ -113,14 +113,27 @@ def local_bridge(config: LocalBridgeConfig,
         tap.start()
         stack.callback(tap.stop)
         register_types(swf.client(), config.domain)
+        pollers: list[Any] = []
+        # Stopping runs bottom-up: pollers told to stop, then the worker shut
+        # down while their last polls end, then the pollers joined.
+        stack.callback(_join_all, pollers)
         stack.enter_context(_worker(config, queue, tap.url, worker_log))
-        pollers = [_poller(config, task_list, queue, tap.url) for task_list in config.task_lists]
+        pollers += [_poller(config, task_list, queue, tap.url) for task_list in config.task_lists]
+        stack.callback(_stop_all, pollers)
         for poller in pollers:
             poller.start()
-            stack.callback(poller.join, 2 * POLL_TIMEOUT_S + 1)
-            stack.callback(poller.stop)
         yield LocalBridge(swf=swf, domain=config.domain, queue=queue, pollers=pollers,
                           worker_log=worker_log)
+
+
+def _stop_all(pollers: list[Any]) -> None:
+    for poller in pollers:
+        poller.stop()
+
+
+def _join_all(pollers: list[Any]) -> None:
+    for poller in pollers:
+        poller.join(2 * POLL_TIMEOUT_S + 1)
 
 
 def register_types(client: Any, domain: str) -> None:
