@@ -259,7 +259,9 @@ class MetricsServer:
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
+        """Stop serving and free the port (also when never started)."""
+        if self._thread.is_alive():
+            self._server.shutdown()  # waits for serve_forever, so only once it runs
         self._server.server_close()
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:

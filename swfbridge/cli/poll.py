@@ -142,24 +142,26 @@ def run(args: argparse.Namespace) -> int:
     from swfbridge.metrics import MetricsServer, PollerMetrics
 
     setup_logging(args.log_level)
-    metrics = PollerMetrics() if args.metrics_port is not None else None
-    try:
-        if args.metrics_port is not None and not 0 <= args.metrics_port <= 65535:
-            raise UsageError(f"--metrics-port must be within 0-65535, got {args.metrics_port}")
-        poller = _build(args, metrics)
-    except (UsageError, ConfigurationError, ValueError) as exc:
-        return error(str(exc))
-    server = None
-    if metrics is not None:
-        metrics.watch(poller)
-        try:
+    metrics = server = None
+    if args.metrics_port is not None:
+        if not 0 <= args.metrics_port <= 65535:
+            return error(f"--metrics-port must be within 0-65535, got {args.metrics_port}")
+        metrics = PollerMetrics()
+        try:  # bound before anything else starts, so a busy port fails fast
             server = MetricsServer(render=metrics.render, host=args.metrics_host,
-                                   port=args.metrics_port).start()
+                                   port=args.metrics_port)
         except OSError as exc:
             return error(f"cannot serve metrics on {args.metrics_host}:{args.metrics_port}: "
                          f"{exc.strerror or exc}")
-        log.info("metrics at %s", server.url)
     try:
+        try:
+            poller = _build(args, metrics)
+        except (UsageError, ConfigurationError, ValueError) as exc:
+            return error(str(exc))
+        if metrics is not None and server is not None:
+            metrics.watch(poller)
+            server.start()
+            log.info("metrics at %s", server.url)
         return _serve(poller)
     finally:
         if server is not None:
