@@ -42,6 +42,16 @@ _POLLER_COUNTERS: dict[str, tuple[str, str, float]] = {
                    "Polls that had to wait for a free capacity slot.", 1.0),
     "slot_wait_ms": ("swfbridge_slot_wait_seconds_total",
                      "Time poll threads spent waiting for a capacity slot.", 0.001),
+    "broker_unavailable": ("swfbridge_broker_unavailable_total",
+                           "Checks before polling that found the broker down.", 1.0),
+    "state_unavailable": ("swfbridge_state_unavailable_total",
+                          "Checks that found the state store (slots, claims) down.", 1.0),
+    "keepalive_beats": ("swfbridge_keepalive_heartbeats_total",
+                        "Heartbeats sent for jobs still queued in the broker.", 1.0),
+    "keepalive_closed": ("swfbridge_keepalive_closed_total",
+                         "Queued jobs whose task SWF closed meanwhile.", 1.0),
+    "abandoned_at_shutdown": ("swfbridge_abandoned_at_shutdown_total",
+                              "Polled tasks failed because the poller was stopping.", 1.0),
 }
 
 
@@ -179,8 +189,12 @@ class PollerMetrics:
             for key, value in poller.counts.items():
                 totals[key] = totals.get(key, 0) + value
             current = getattr(poller, "in_flight", None)
+            if callable(current):
+                current = current()
+            # The task list's total across all its pollers (from the state store),
+            # so one value, not a sum over the pollers of this process.
             if isinstance(current, (int, float)) and not isinstance(current, bool):
-                in_flight = (in_flight or 0) + current
+                in_flight = max(in_flight or 0, current)
         lines: list[str] = []
         for key, (name, help_text, scale) in _POLLER_COUNTERS.items():
             lines += [f"# HELP {name} {help_text}", f"# TYPE {name} counter",

@@ -45,6 +45,9 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--broker", default=env("CELERY_BROKER_URL", DEFAULT_BROKER_URL),
                         help=f"Celery broker URL (env CELERY_BROKER_URL; default "
                         f"{DEFAULT_BROKER_URL})")
+    parser.add_argument("--state-url", default=env("SWFBRIDGE_STATE_URL"),
+                        help="Redis of the pollers' capacity slots (env SWFBRIDGE_STATE_URL; "
+                        "default: the broker when it is Redis)")
     parser.add_argument("--inspect-timeout", type=float, default=1.0, metavar="SECONDS",
                         help="how long to wait for workers' answers (default 1)")
     parser.add_argument("--json", action="store_true",
@@ -80,6 +83,13 @@ def run(args: argparse.Namespace) -> int:
         report.update(_in_flight(app, args.inspect_timeout))
     except Exception as exc:
         problems["in_flight"] = _describe(exc)
+    state_url = args.state_url or (
+        args.broker if str(args.broker).startswith(("redis://", "rediss://")) else None)
+    if state_url:
+        try:
+            report["slots_held"] = _slots_held(state_url, domain, task_list)
+        except Exception as exc:
+            problems["slots_held"] = _describe(exc)
     report["errors"] = problems
     print(json.dumps(report) if args.json else _text(report))
     return 1 if problems else 0
@@ -100,6 +110,13 @@ def _pending(args: argparse.Namespace, domain: str, task_list: str) -> tuple[int
     answer = swf.call("count_pending_activity_tasks", domain=domain,
                       taskList={"name": task_list})
     return int(answer.get("count", 0)), bool(answer.get("truncated", False))
+
+
+def _slots_held(state_url: str, domain: str, task_list: str) -> int:
+    from swfbridge.inflight import BridgeState, StateConfig
+
+    state = BridgeState(config=StateConfig(url=state_url))
+    return int(state.in_flight(domain, task_list))
 
 
 def _celery_app(broker: str) -> Any:
@@ -147,7 +164,7 @@ def _text(report: dict[str, Any]) -> str:
         return f"  {label:<18} {value}"
 
     truncated = " (truncated: at least this many)" if report.get("pending_truncated") else ""
-    return "\n".join([
+    lines = [
         f"domain {report['domain']}, task list {report['task_list']}",
         line("pending in SWF:", "pending_in_swf", f"{report.get('pending_in_swf')}{truncated}"),
         line("queued in broker:", "queued_in_broker",
@@ -157,4 +174,9 @@ def _text(report: dict[str, Any]) -> str:
              f"{report.get('in_flight')}  ({report.get('running')} running, "
              f"{report.get('reserved')} reserved; {report.get('workers_answered')} workers "
              "answered)"),
-    ])
+    ]
+    if "slots_held" in report or "slots_held" in problems:
+        lines.append(line("capacity slots:", "slots_held",
+                          f"{report.get('slots_held')}  (jobs in flight and polls under "
+                          "way, in the state store; --max-in-flight caps them)"))
+    return "\n".join(lines)

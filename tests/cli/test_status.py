@@ -37,11 +37,14 @@ def test_status_shows_tasks_pending_then_queued_then_in_flight(
                            "two tasks pending in SWF")
 
         poller = processes.start_poller(env, tmp_path, domain=domain, task_list=TASK_LIST,
-                                        extra=["--queue", queue])
+                                        extra=["--queue", queue, "--max-in-flight", "5"])
         try:
             processes.wait_for(lambda: _status(env, domain, queue)["queued_in_broker"] == 2, 15,
                                "two jobs queued in the broker")
-            assert _status(env, domain, queue)["pending_in_swf"] == 0
+            queued = _status(env, domain, queue)
+            assert queued["pending_in_swf"] == 0
+            # Two jobs, plus the slot the poll under way holds (with --pollers 1).
+            assert queued["slots_held"] in (2, 3)
 
             worker = processes.start_worker(env, tmp_path, extra=["-Q", queue])
             try:
@@ -50,6 +53,8 @@ def test_status_shows_tasks_pending_then_queued_then_in_flight(
                 run.wait(timeout_s=60)
                 final = _status(env, domain, queue)
                 assert (final["queued_in_broker"], final["in_flight"]) == (0, 0)
+                processes.wait_for(lambda: _status(env, domain, queue)["slots_held"] <= 1, 10,
+                                   "the jobs' slots given back")
             finally:
                 worker.stop()
         finally:

@@ -28,7 +28,9 @@ class _Boto:
 
 class _Poller:
     counts = {"polls": 7, "empty_polls": 4, "dispatched": 3, "slot_wait_ms": 1500}
-    in_flight = 2
+
+    def in_flight(self) -> int:
+        return 2
 
 
 def test_poller_totals_are_read_at_scrape_time_and_slot_wait_is_in_seconds() -> None:
@@ -48,6 +50,9 @@ def test_poller_totals_are_read_at_scrape_time_and_slot_wait_is_in_seconds() -> 
 def test_in_flight_is_left_out_when_the_poller_does_not_know_it() -> None:
     class Plain:
         counts: dict[str, int] = {}
+
+        def in_flight(self) -> None:
+            return None
 
     metrics = PollerMetrics()
     metrics.watch(Plain())
