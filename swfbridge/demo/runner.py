@@ -188,6 +188,8 @@ def _print_event(event: dict[str, Any], activity_ids: dict[int, str],
 
 
 def _progress(details: Any) -> str:
+    if details is None:
+        return "alive (no details)"
     if isinstance(details, dict) and "percent" in details:
         return f"progress {details['percent']}%"
     return f"progress {_short(json.dumps(details))}"

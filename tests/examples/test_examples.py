@@ -43,8 +43,9 @@ def test_progress_reports_heartbeats_and_completes() -> None:
                             timeout=EXAMPLE_TIMEOUT_S)
 
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "heartbeat from encode: {'chunk': 1, 'of': 20}" in result.stdout
-    assert sum("heartbeat from encode" in line for line in result.stdout.splitlines()) >= 2
+    progress = [line for line in result.stdout.splitlines()
+                if line.startswith("heartbeat from encode: {'chunk': ")]
+    assert len(progress) >= 2, result.stdout
     assert "result: {'video': 'talk.mp4', 'encoded': 'talk.mp4.webm'}" in result.stdout
 
 
