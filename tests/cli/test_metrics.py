@@ -31,31 +31,37 @@ def _value(text: str, sample: str) -> float:
 
 
 @pytest.fixture
-def metered_poller(local_swf: LocalSWF, tmp_path: Path) -> Iterator[tuple[str, int]]:
-    """A real worker and a poller serving metrics, on a fresh domain; yields (domain, port)."""
+def metered_bridge(local_swf: LocalSWF, tmp_path: Path) -> Iterator[tuple[str, int, int]]:
+    """A worker and a poller serving metrics, on a fresh domain.
+
+    Yields (domain, poller metrics port, worker metrics port).
+    """
     domain = f"metrics-{uuid.uuid4().hex[:8]}"
     port = processes.free_port()
     with processes.redis_server() as redis_url:
         env = processes.bridge_env(broker_url=redis_url, swf_endpoint=local_swf.endpoint_url,
                                    activities=ACTIVITIES)
+        # Picked once redis-server holds its port (free ports come in sequence).
+        worker_port = processes.free_port()
+        worker_env = {**env, "SWFBRIDGE_WORKER_METRICS_PORT": str(worker_port)}
         registered = processes.run_cli(env, "register", "--domain", domain, "--create-domain")
         assert registered.returncode == 0, registered.stdout + registered.stderr
-        worker = processes.start_worker(env, tmp_path)
+        worker = processes.start_worker(worker_env, tmp_path)
         poller = processes.start_poller(env, tmp_path, domain=domain, task_list=TASK_LIST,
                                         extra=["--metrics-port", str(port)])
         try:
             processes.wait_for(lambda: "metrics at http://127.0.0.1:" in poller.output(), 10,
                                "metrics endpoint")
-            yield domain, port
+            yield domain, port, worker_port
         finally:
             poller.stop()
             worker.stop()
 
 
 def test_metrics_count_polls_dispatches_swf_latency_and_throttles_as_tasks_flow(
-    metered_poller: tuple[str, int], local_swf: LocalSWF
+    metered_bridge: tuple[str, int, int], local_swf: LocalSWF
 ) -> None:
-    domain, port = metered_poller
+    domain, port, worker_port = metered_bridge
     before = _scrape(port)
     assert _value(before, "swfbridge_tasks_dispatched_total") == 0
 
@@ -73,6 +79,13 @@ def test_metrics_count_polls_dispatches_swf_latency_and_throttles_as_tasks_flow(
     assert _value(after, polls_timed) >= 3
     assert _value(after, 'swfbridge_swf_call_seconds_bucket{operation="poll_for_activity_task",'
                          'le="+Inf"}') == _value(after, polls_timed)
+    # The worker's own endpoint: each attempt's duration, by activity type (recorded
+    # just after the outcome is reported, so it may trail the decider a little).
+    durations = 'swfbridge_activity_duration_seconds_count{type="Add@1"}'
+    processes.wait_for(lambda: _value(_scrape(worker_port), durations) == 3, 10,
+                       "three durations on the worker's endpoint")
+    worker_metrics = _scrape(worker_port)
+    assert _value(worker_metrics, 'swfbridge_activity_duration_seconds_sum{type="Add@1"}') > 0
 
     throttles = 'swfbridge_swf_throttles_total{operation="poll_for_activity_task"}'
     local_swf.inject_faults(operations=["PollForActivityTask"], kind="throttle")

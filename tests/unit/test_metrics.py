@@ -152,3 +152,23 @@ def test_a_failing_render_answers_500_and_the_server_keeps_serving() -> None:
             assert answer.read() == b"ok 1\n"
     finally:
         server.stop()
+
+
+def test_worker_totals_of_every_pool_process_are_summed_and_a_torn_file_is_skipped(
+    tmp_path: Any,
+) -> None:
+    from swfbridge.worker_metrics import _ProcessTotals, render_directory
+
+    totals = _ProcessTotals(tmp_path)
+    totals.start("swf-1")
+    totals.finish("swf-1", "Add@1")
+    totals.finish("swf-never-started", "Add@1")  # no prerun seen: not counted
+    (tmp_path / "99999.json").write_text(
+        '{"Add@1": {"buckets": [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], "sum": 0.005}}')
+    (tmp_path / "88888.json").write_text('{"Add@1": ')  # being replaced
+
+    text = render_directory(tmp_path)
+
+    assert 'swfbridge_activity_duration_seconds_count{type="Add@1"} 2' in text
+    assert 'swfbridge_activity_duration_seconds_bucket{type="Add@1",le="+Inf"} 2' in text
+    assert "# TYPE swfbridge_activity_duration_seconds histogram" in text
