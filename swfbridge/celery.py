@@ -27,6 +27,9 @@ This module is a process edge, like the CLI: it reads the environment.
 * ``SWFBRIDGE_STATE_URL``: the Redis holding attempt claims and capacity
   slots (default: the broker, when it is Redis; required for claims with a
   RabbitMQ broker).
+* ``SWFBRIDGE_WORKER_METRICS_PORT``: serve the workers' Prometheus metrics
+  (activity durations by type) on this port, on loopback unless
+  ``SWFBRIDGE_WORKER_METRICS_HOST`` says otherwise. See docs/operating.rst.
 * boto3's own variables (``AWS_ENDPOINT_URL_SWF``, ``AWS_DEFAULT_REGION``, ...)
   say how workers reach SWF.
 """
@@ -137,3 +140,8 @@ install(
     worker=_worker_config(),
     state=StateConfig(url=_state_url) if _state_url else None,
 )
+if os.environ.get("SWFBRIDGE_WORKER_METRICS_PORT"):
+    from swfbridge.worker_metrics import install_worker_metrics
+
+    install_worker_metrics(app, port=int(os.environ["SWFBRIDGE_WORKER_METRICS_PORT"]),
+                           host=os.environ.get("SWFBRIDGE_WORKER_METRICS_HOST", "127.0.0.1"))

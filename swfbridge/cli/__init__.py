@@ -9,12 +9,20 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from swfbridge.cli import _commands
 
 
+class _Parser(argparse.ArgumentParser):
+    """Reports a bad flag in one line (with where to look), not a usage dump."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="swfbridge",
         description="Run Amazon SWF activities on a Celery fleet.",
     )

@@ -13,6 +13,6 @@ class CommandModule(Protocol):
 
 
 def all_commands() -> list[ModuleType]:
-    from swfbridge.cli import local_swf, poll, register
+    from swfbridge.cli import demo, local_swf, poll, register, status
 
-    return [poll, register, local_swf]
+    return [demo, poll, register, status, local_swf]

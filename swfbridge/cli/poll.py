@@ -78,7 +78,8 @@ def add_parser(subparsers: Any) -> None:
     )
     parser.add_argument("--identity", default=env("SWFBRIDGE_IDENTITY"),
                         help="identity recorded by SWF (default host:pid)")
-    parser.add_argument("--pollers", type=int, default=int(env("SWFBRIDGE_POLLERS", "1") or 1),
+    # String defaults go through `type` too: a bad env value is a usage error, not a crash.
+    parser.add_argument("--pollers", type=int, default=env("SWFBRIDGE_POLLERS", "1"),
                         help="concurrent long polls (env SWFBRIDGE_POLLERS; default 1)")
     parser.add_argument(
         "--timeouts-from-history",
@@ -106,6 +107,14 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--broker", default=env("CELERY_BROKER_URL", DEFAULT_BROKER_URL),
                         help=f"Celery broker URL (env CELERY_BROKER_URL; default "
                         f"{DEFAULT_BROKER_URL})")
+    parser.add_argument("--metrics-port", type=int, default=env("SWFBRIDGE_METRICS_PORT"),
+                        metavar="PORT",
+                        help="serve Prometheus metrics at http://HOST:PORT/metrics (env "
+                        "SWFBRIDGE_METRICS_PORT; default: no metrics endpoint)")
+    parser.add_argument("--metrics-host", default=env("SWFBRIDGE_METRICS_HOST", "127.0.0.1"),
+                        metavar="HOST",
+                        help="interface of the metrics endpoint (env SWFBRIDGE_METRICS_HOST; "
+                        "default 127.0.0.1, loopback only; 0.0.0.0 exposes it)")
     add_swf_args(parser)
     add_logging_args(parser)
     parser.set_defaults(handler=run)
@@ -130,15 +139,36 @@ def _state_url(args: argparse.Namespace) -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from swfbridge.metrics import MetricsServer, PollerMetrics
+
     setup_logging(args.log_level)
+    metrics = server = None
+    if args.metrics_port is not None:
+        if not 0 <= args.metrics_port <= 65535:
+            return error(f"--metrics-port must be within 0-65535, got {args.metrics_port}")
+        metrics = PollerMetrics()
+        try:  # bound before anything else starts, so a busy port fails fast
+            server = MetricsServer(render=metrics.render, host=args.metrics_host,
+                                   port=args.metrics_port)
+        except OSError as exc:
+            return error(f"cannot serve metrics on {args.metrics_host}:{args.metrics_port}: "
+                         f"{exc.strerror or exc}")
     try:
-        poller = _build(args)
-    except (UsageError, ConfigurationError, ValueError) as exc:
-        return error(str(exc))
-    return _serve(poller)
+        try:
+            poller = _build(args, metrics)
+        except (UsageError, ConfigurationError, ValueError) as exc:
+            return error(str(exc))
+        if metrics is not None and server is not None:
+            metrics.watch(poller)
+            server.start()
+            log.info("metrics at %s", server.url)
+        return _serve(poller)
+    finally:
+        if server is not None:
+            server.stop()
 
 
-def _build(args: argparse.Namespace) -> Any:
+def _build(args: argparse.Namespace, metrics: Any = None) -> Any:
     from celery import Celery
 
     from swfbridge.dispatch import CeleryDispatcher
@@ -161,7 +191,12 @@ def _build(args: argparse.Namespace) -> Any:
                           identity=args.identity or default_identity(), pollers=args.pollers,
                           max_in_flight=args.max_in_flight)
     state = None if state_url is None else BridgeState(config=StateConfig(url=state_url))
-    swf = SwfClient(config=swf_client_config(args))
+    if metrics is not None:
+        from swfbridge.metrics import MeteredSwfClient
+
+        swf: SwfClient = MeteredSwfClient(config=swf_client_config(args), metrics=metrics)
+    else:
+        swf = SwfClient(config=swf_client_config(args))
     app = Celery("swfbridge-poller", broker=args.broker)
     app.conf.update(task_serializer="json", accept_content=["json"],
                     broker_connection_retry_on_startup=True)

@@ -1,0 +1,93 @@
+"""Every command explains itself with --help, and bad flags or configuration give
+one clear line and a non-zero exit, never a traceback."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from swfbridge.cli import build_parser
+from tests.support import processes
+
+COMMANDS = ["demo", "poll", "register", "status", "local-swf"]
+
+
+def _cli(*args: str, env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    env = processes.bridge_env(broker_url="redis://127.0.0.1:1/0",
+                               swf_endpoint="http://127.0.0.1:1", activities="")
+    env.update(env_extra or {})
+    return subprocess.run([sys.executable, "-m", "swfbridge", *args], env=env,
+                          capture_output=True, text=True, timeout=60)
+
+
+def _one_clear_line(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode != 0, result.stdout
+    assert "Traceback" not in result.stderr, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("swfbridge"), lines[0]
+    return lines[0]
+
+
+def test_every_command_is_listed_in_the_top_level_help() -> None:
+    result = _cli("--help")
+
+    assert result.returncode == 0
+    for command in COMMANDS:
+        assert command in result.stdout
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_of_every_command_describes_every_option(command: str) -> None:
+    parser = build_parser()
+    subparsers = next(a for a in parser._actions if a.dest == "command")
+    options = [a for a in subparsers.choices[command]._actions  # type: ignore[attr-defined]
+               if a.option_strings]
+
+    result = _cli(command, "--help")
+
+    assert result.returncode == 0
+    for action in options:
+        assert action.help, f"{command} {action.option_strings} has no help"
+        assert action.option_strings[-1] in result.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["nosuchcommand"], "invalid choice: 'nosuchcommand'"),
+    (["poll", "--pollers", "many"], "argument --pollers: invalid int value: 'many'"),
+    (["poll", "--domain", "d"], "--task-list is required"),
+    (["poll", "--domain", "d", "--task-list", "t", "--metrics-port", "70000"],
+     "--metrics-port must be within 0-65535"),
+    (["poll", "--domain", "d", "--task-list", "t", "--activities", "no.such.module"],
+     "cannot import activity module 'no.such.module'"),
+    (["poll", "--domain", "d", "--task-list", "t", "--metrics-port", "0", "--activities",
+      "no.such.module"], "cannot import activity module 'no.such.module'"),
+    (["register", "--domain", "d"], "--activities is required"),
+    (["status", "--task-list", "t"], "--domain is required"),
+    (["demo", "--timeout", "0"], "--timeout must be positive"),
+    (["demo", "--concurrency", "x"], "invalid int value: 'x'"),
+])
+def test_bad_flags_and_config_give_one_clear_line(args: list[str], message: str) -> None:
+    line = _one_clear_line(_cli(*args))
+
+    assert message in line
+
+
+def test_a_bad_environment_value_is_reported_like_a_bad_flag() -> None:
+    line = _one_clear_line(_cli("poll", "--domain", "d", "--task-list", "t",
+                                env_extra={"SWFBRIDGE_POLLERS": "lots"}))
+
+    assert "argument --pollers: invalid int value: 'lots'" in line
+
+
+def test_a_metrics_port_in_use_is_one_line_not_a_crash() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = _cli("poll", "--domain", "d", "--task-list", "t", "--metrics-port", str(port))
+
+    assert "cannot serve metrics on 127.0.0.1:" in _one_clear_line(result)
