@@ -175,6 +175,29 @@ def test_kill_9_of_a_pool_child_fails_its_attempt_at_once_naming_the_lost_worker
     assert row.completed == row.scheduled - 1
 
 
+def test_kill_9_of_a_whole_worker_runs_nothing_twice_and_its_slots_heal_by_deadline(
+    ctx: dict[str, Any],
+) -> None:
+    """The worker's main process and pool die at once (a lost host, the OOM
+    killer): nothing reports its jobs, so SWF times out what it was running or
+    had reserved (start-to-close), and their capacity slots, held by no one,
+    free themselves at the deadline: a replacement worker then runs the rest."""
+
+    def fault(scene: Scene) -> None:
+        before = scene.recorder.llen("faults:runs")
+        wait_runs(scene, before + 8)
+        scene.worker.kill()  # SIGKILL to the whole process group
+        scene.worker = processes.start_worker(scene.env, scene.log_dir,
+                                              name="worker-replacement", concurrency=4)
+
+    # --max-in-flight 4 = the pool: every slot dies with the worker, so the
+    # rest can only run once those slots have healed (deadline + grace).
+    row, _ = run_scenario("kill -9 whole worker", fault=fault, allowed_timeouts=4,
+                          max_in_flight=4, timeout_s=150, **ctx)
+    assert row.completed + row.timed_out == row.scheduled
+    assert all("START_TO_CLOSE" in n for n in row.notes if "timed out" in n), row.notes
+
+
 def test_kill_9_of_the_poller_and_a_restart_lose_only_what_was_on_the_wire(
     ctx: dict[str, Any],
 ) -> None:
