@@ -24,7 +24,7 @@ from swfbridge.celery_tasks import install_relays
 from swfbridge.functions import FunctionActivities
 from swfbridge.inflight import BridgeState, StateConfig, StateUnavailable
 from swfbridge.job import TASK_NAME, ActivityJob, MalformedJob, token_hint
-from swfbridge.outcome import BridgeCause, Outcome, bridge_failure
+from swfbridge.outcome import BridgeCause, Outcome, bridge_failure, outcome_label
 from swfbridge.payloads import OffloadConfig, PayloadStore
 from swfbridge.registry import ActivityRegistry, default_registry
 from swfbridge.respond import report_outcome
@@ -157,15 +157,20 @@ def _job_from_args(args: Any) -> ActivityJob | None:
         return None
 
 
-def run_activity(task: RunActivityTask, message: Any = None, *args: Any, **kwargs: Any) -> None:
-    """Body of ``swfbridge.run_activity``: validate, run, report. Never raises for bad data."""
+def run_activity(task: RunActivityTask, message: Any = None, *args: Any, **kwargs: Any) -> str:
+    """Body of ``swfbridge.run_activity``: validate, run, report. Never raises for bad data.
+
+    Returns:
+        How the attempt ended (:func:`~swfbridge.outcome.outcome_label`, or
+        ``malformed`` / ``duplicate``): Celery logs it, and worker metrics count it.
+    """
     try:
         job = ActivityJob.from_message(message)
     except MalformedJob as exc:
         _reject_malformed(task, message, exc)
-        return
+        return "malformed"
     if not _claim(task, job):
-        return
+        return "duplicate"
     log.info("running: %s", job.log_context())
     try:
         executor = task.executor
@@ -181,6 +186,7 @@ def run_activity(task: RunActivityTask, message: Any = None, *args: Any, **kwarg
                 stage="starting",
             )
         executor.report(job, outcome)
+        return outcome_label(outcome)
     finally:
         _free_slot(task, job)
 

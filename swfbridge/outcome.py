@@ -98,6 +98,18 @@ def response_for(outcome: Outcome, task_token: str) -> SwfResponse | None:
     return None
 
 
+def outcome_label(outcome: Outcome) -> str:
+    """A short, stable label for metrics and logs: ``completed``, ``failed``,
+    ``failed_by_bridge``, ``canceled`` or ``abandoned``."""
+    if isinstance(outcome, Completed):
+        return "completed"
+    if isinstance(outcome, Canceled):
+        return "canceled"
+    if isinstance(outcome, Abandoned):
+        return "abandoned"
+    return "failed_by_bridge" if outcome.reason.startswith(REASON_PREFIX) else "failed"
+
+
 def bridge_failure(cause: BridgeCause, message: str, **extra: Any) -> Failed:
     """A failure caused by the bridge or the task's data, not the activity's code.
 

@@ -1,4 +1,5 @@
-"""Prometheus metrics of Celery workers: how long activities take, by type.
+"""Prometheus metrics of Celery workers: how long activities take and how
+their attempts end, by type.
 
 A prefork worker runs jobs in several pool processes, so each pool process
 keeps its own totals and writes them to a small file after every job; the
@@ -38,6 +39,9 @@ ACTIVITY_BUCKETS_S: tuple[float, ...] = (0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 3
                                          300.0, 900.0, 3600.0)
 _DURATION = "swfbridge_activity_duration_seconds"
 _DURATION_HELP = "Time a worker spent on each attempt (decode, run, report), by activity type."
+_ATTEMPTS = "swfbridge_worker_attempts_total"
+_ATTEMPTS_HELP = ("Attempts a worker ended, by activity type and outcome (completed, failed, "
+                  "failed_by_bridge, canceled, abandoned, duplicate, malformed).")
 
 
 class _ProcessTotals:
@@ -47,12 +51,13 @@ class _ProcessTotals:
         self._directory = directory
         self._lock = threading.Lock()
         self._series: dict[str, dict[str, Any]] = {}
+        self._outcomes: dict[str, dict[str, int]] = {}
         self._started: dict[str, float] = {}
 
     def start(self, task_id: str) -> None:
         self._started[task_id] = time.monotonic()
 
-    def finish(self, task_id: str, type_label: str) -> None:
+    def finish(self, task_id: str, type_label: str, outcome: str) -> None:
         started = self._started.pop(task_id, None)
         if started is None:
             return
@@ -63,7 +68,9 @@ class _ProcessTotals:
             index = sum(1 for bound in ACTIVITY_BUCKETS_S if seconds > bound)
             series["buckets"][index] += 1
             series["sum"] += seconds
-            snapshot = json.dumps(self._series)
+            by_outcome = self._outcomes.setdefault(type_label, {})
+            by_outcome[outcome] = by_outcome.get(outcome, 0) + 1
+            snapshot = json.dumps({"durations": self._series, "outcomes": self._outcomes})
         path = self._directory / f"{os.getpid()}.json"
         tmp = path.with_suffix(".tmp")
         tmp.write_text(snapshot)
@@ -74,12 +81,16 @@ def render_directory(directory: Path) -> str:
     """The sum of every pool process's totals, in Prometheus' text format."""
     histogram = Histogram(_DURATION, _DURATION_HELP, ("type",), buckets=ACTIVITY_BUCKETS_S)
     merged: dict[str, tuple[list[int], float]] = {}
+    attempts: dict[tuple[str, str], int] = {}
     for path in sorted(directory.glob("*.json")):
         try:
             data = json.loads(path.read_text())
         except (OSError, ValueError):
             continue  # being replaced right now: counted at the next scrape
-        for type_label, series in data.items():
+        for type_label, by_outcome in data.get("outcomes", {}).items():
+            for outcome, count in by_outcome.items():
+                attempts[(type_label, outcome)] = attempts.get((type_label, outcome), 0) + count
+        for type_label, series in data.get("durations", {}).items():
             buckets, total = merged.get(type_label, ([0] * (len(ACTIVITY_BUCKETS_S) + 1), 0.0))
             merged[type_label] = ([a + b for a, b in zip(buckets, series["buckets"],
                                                           strict=True)],
@@ -94,6 +105,10 @@ def render_directory(directory: Path) -> str:
                          f"{cumulative}")
         lines.append(f'{_DURATION}_sum{{type="{_escape(type_label)}"}} {total!r}')
         lines.append(f'{_DURATION}_count{{type="{_escape(type_label)}"}} {cumulative}')
+    lines += [f"# HELP {_ATTEMPTS} {_ATTEMPTS_HELP}", f"# TYPE {_ATTEMPTS} counter"]
+    for (type_label, outcome), count in sorted(attempts.items()):
+        lines.append(f'{_ATTEMPTS}{{type="{_escape(type_label)}",outcome="{_escape(outcome)}"}} '
+                     f"{count}")
     return "\n".join(lines) + "\n"
 
 
@@ -158,10 +173,12 @@ def install_worker_metrics(app: Celery, *, port: int, host: str = "127.0.0.1",
             totals.start(task_id)
 
     def on_postrun(task_id: str | None = None, task: Any = None, args: Any = None,
-                   **_: Any) -> None:
+                   retval: Any = None, **_: Any) -> None:
         if task_id and getattr(task, "name", None) == TASK_NAME:
+            # run_activity returns how the attempt ended; anything else is a crash.
+            outcome = retval if isinstance(retval, str) else "worker_error"
             try:
-                totals.finish(task_id, _type_label(args))
+                totals.finish(task_id, _type_label(args), outcome)
             except OSError as exc:  # metrics must never fail a job
                 log.warning("could not record worker metrics: %s", exc)
 

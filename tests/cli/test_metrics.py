@@ -86,6 +86,8 @@ def test_metrics_count_polls_dispatches_swf_latency_and_throttles_as_tasks_flow(
                        "three durations on the worker's endpoint")
     worker_metrics = _scrape(worker_port)
     assert _value(worker_metrics, 'swfbridge_activity_duration_seconds_sum{type="Add@1"}') > 0
+    assert _value(worker_metrics,
+                  'swfbridge_worker_attempts_total{type="Add@1",outcome="completed"}') == 3
 
     throttles = 'swfbridge_swf_throttles_total{operation="poll_for_activity_task"}'
     local_swf.inject_faults(operations=["PollForActivityTask"], kind="throttle")

@@ -161,10 +161,11 @@ def test_worker_totals_of_every_pool_process_are_summed_and_a_torn_file_is_skipp
 
     totals = _ProcessTotals(tmp_path)
     totals.start("swf-1")
-    totals.finish("swf-1", "Add@1")
-    totals.finish("swf-never-started", "Add@1")  # no prerun seen: not counted
+    totals.finish("swf-1", "Add@1", "completed")
+    totals.finish("swf-never-started", "Add@1", "completed")  # no prerun seen: not counted
     (tmp_path / "99999.json").write_text(
-        '{"Add@1": {"buckets": [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], "sum": 0.005}}')
+        '{"durations": {"Add@1": {"buckets": [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], '
+        '"sum": 0.005}}, "outcomes": {"Add@1": {"completed": 1, "duplicate": 2}}}')
     (tmp_path / "88888.json").write_text('{"Add@1": ')  # being replaced
 
     text = render_directory(tmp_path)
@@ -172,3 +173,5 @@ def test_worker_totals_of_every_pool_process_are_summed_and_a_torn_file_is_skipp
     assert 'swfbridge_activity_duration_seconds_count{type="Add@1"} 2' in text
     assert 'swfbridge_activity_duration_seconds_bucket{type="Add@1",le="+Inf"} 2' in text
     assert "# TYPE swfbridge_activity_duration_seconds histogram" in text
+    assert 'swfbridge_worker_attempts_total{type="Add@1",outcome="completed"} 2' in text
+    assert 'swfbridge_worker_attempts_total{type="Add@1",outcome="duplicate"} 2' in text

@@ -120,3 +120,13 @@ def test_bridge_failures_say_swfbridge_and_carry_a_cause() -> None:
 def test_cancellation_details_are_encoded_like_failure_details() -> None:
     assert canceled_from_exception(ActivityCancelled({"step": 2})) == Canceled('{"step":2}')
     assert canceled_from_exception(ActivityCancelled()) == Canceled(None)
+
+
+def test_outcome_labels_tell_bridge_failures_from_activity_failures() -> None:
+    from swfbridge.outcome import outcome_label
+
+    assert outcome_label(Completed("1")) == "completed"
+    assert outcome_label(Failed("ValueError: x")) == "failed"
+    assert outcome_label(bridge_failure(BridgeCause.ENQUEUE_FAILED, "down")) == "failed_by_bridge"
+    assert outcome_label(Canceled()) == "canceled"
+    assert outcome_label(Abandoned("closed")) == "abandoned"
