@@ -47,6 +47,8 @@ def embedded_broker(work_dir: Path) -> DemoBroker:
         url="filesystem://localhost/",
         origin=f"embedded: kombu's filesystem transport, no server, in {work_dir}",
         settings={
+            # kombu's filesystem transport, writing each message atomically.
+            "broker_transport": "swfbridge.demo.atomic_fs:Transport",
             "broker_transport_options": {
                 "data_folder_in": str(messages),
                 "data_folder_out": str(messages),
