@@ -5,7 +5,6 @@ that had started from running a second time."""
 from __future__ import annotations
 
 import json
-import socket
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -17,25 +16,15 @@ from swfbridge.testing import LocalSWF, ScheduledActivity, start_activities
 from tests.faults.activities import RUNS_KEY, TASK_LIST
 from tests.support import processes
 
-RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672//"
-
-
-def _rabbitmq_up() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 5672), timeout=1):
-            return True
-    except OSError:
-        return False
-
 
 @pytest.mark.slow
-@pytest.mark.skipif(not _rabbitmq_up(), reason="no RabbitMQ on 127.0.0.1:5672")
+@pytest.mark.skipif(not processes.rabbitmq_up(), reason="no RabbitMQ on 127.0.0.1:5672")
 def test_a_job_redelivered_by_rabbitmq_after_its_worker_died_is_not_run_twice(
     local_swf_server: LocalSWF, redis_url: str, tmp_path: Path,
 ) -> None:
     domain = f"faults-amqp-{uuid.uuid4().hex[:8]}"
     queue = f"swfbridge-test-{uuid.uuid4().hex[:8]}"  # the RabbitMQ is shared
-    env = processes.bridge_env(broker_url=RABBITMQ_URL,
+    env = processes.bridge_env(broker_url=processes.RABBITMQ_URL,
                                swf_endpoint=local_swf_server.endpoint_url,
                                activities="tests.faults.activities")
     env["SWFBRIDGE_STATE_URL"] = redis_url

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import uuid
 from pathlib import Path
 
@@ -14,24 +13,14 @@ from tests.integration.activities import TASK_LIST
 from tests.integration.conftest import ACTIVITIES_MODULE
 from tests.support import processes
 
-RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672//"
 
-
-def _rabbitmq_up() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 5672), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
-@pytest.mark.skipif(not _rabbitmq_up(), reason="no RabbitMQ on 127.0.0.1:5672")
+@pytest.mark.skipif(not processes.rabbitmq_up(), reason="no RabbitMQ on 127.0.0.1:5672")
 def test_activities_run_through_rabbitmq_with_capacity_slots_in_redis(
     local_swf_server: LocalSWF, redis_url: str, tmp_path: Path,
 ) -> None:
     domain = f"it-amqp-{uuid.uuid4().hex[:8]}"
     queue = f"swfbridge-test-{uuid.uuid4().hex[:8]}"  # the RabbitMQ is shared
-    env = processes.bridge_env(broker_url=RABBITMQ_URL,
+    env = processes.bridge_env(broker_url=processes.RABBITMQ_URL,
                                swf_endpoint=local_swf_server.endpoint_url,
                                activities=ACTIVITIES_MODULE)
     env["SWFBRIDGE_STATE_URL"] = redis_url

@@ -18,6 +18,14 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
+RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672//"
+
+
+def rabbitmq_up() -> bool:
+    """True if the machine's RabbitMQ answers on 127.0.0.1:5672."""
+    return _port_open(5672, timeout_s=1.0)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -105,9 +113,9 @@ def redis_server() -> Iterator[str]:
             proc.stop()
 
 
-def _port_open(port: int) -> bool:
+def _port_open(port: int, timeout_s: float = 0.2) -> bool:
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout_s):
             return True
     except OSError:
         return False
