@@ -24,7 +24,13 @@ from swfbridge.celery_tasks import install_relays
 from swfbridge.functions import FunctionActivities
 from swfbridge.inflight import BridgeState, StateConfig, StateUnavailable
 from swfbridge.job import TASK_NAME, ActivityJob, MalformedJob, token_hint
-from swfbridge.outcome import BridgeCause, Outcome, bridge_failure, outcome_label
+from swfbridge.outcome import (
+    BridgeCause,
+    Outcome,
+    bridge_failure,
+    failure_cause,
+    outcome_label,
+)
 from swfbridge.payloads import OffloadConfig, PayloadStore
 from swfbridge.registry import ActivityRegistry, default_registry
 from swfbridge.respond import report_outcome
@@ -164,11 +170,13 @@ def run_activity(task: RunActivityTask, message: Any = None, *args: Any, **kwarg
         How the attempt ended (:func:`~swfbridge.outcome.outcome_label`, or
         ``malformed`` / ``duplicate``): Celery logs it, and worker metrics count it.
     """
+    _label_type(task, "malformed")
     try:
         job = ActivityJob.from_message(message)
     except MalformedJob as exc:
         _reject_malformed(task, message, exc)
         return "malformed"
+    _label_type(task, job.type_label if _is_registered(task, job) else UNKNOWN_TYPE_LABEL)
     if not _claim(task, job):
         return "duplicate"
     log.info("running: %s", job.log_context())
@@ -185,10 +193,36 @@ def run_activity(task: RunActivityTask, message: Any = None, *args: Any, **kwarg
                 "the start-to-close deadline was reached before the activity could run",
                 stage="starting",
             )
-        executor.report(job, outcome)
+        if failure_cause(outcome) in _UNKNOWN_TYPE_CAUSES:
+            _label_type(task, UNKNOWN_TYPE_LABEL)
+        elif executor.functions is not None:
+            _label_type(task, job.type_label)  # an import path that resolved and ran
+        if not executor.report(job, outcome):
+            return "report_failed"  # SWF never got it: not counted as what it would have been
         return outcome_label(outcome)
     finally:
         _free_slot(task, job)
+
+
+UNKNOWN_TYPE_LABEL = "unknown"
+"""The metrics' type label of every job whose activity type this worker does not run."""
+
+_UNKNOWN_TYPE_CAUSES = frozenset({BridgeCause.UNKNOWN_ACTIVITY_TYPE.value,
+                                  BridgeCause.IMPORT_PATH_NOT_ALLOWED.value,
+                                  BridgeCause.IMPORT_FAILED.value})
+
+
+def _is_registered(task: RunActivityTask, job: ActivityJob) -> bool:
+    return task.executor.registry.get(job.activity_name, job.activity_version) is not None
+
+
+def _label_type(task: RunActivityTask, label: str) -> None:
+    """The type label worker metrics count this attempt under: only types the
+    worker runs, so a flood of made-up names cannot grow the metrics."""
+    try:
+        task.request.swfbridge_type = label
+    except Exception:  # called outside a Celery request (tests): no metrics then
+        pass
 
 
 def _reject_malformed(task: RunActivityTask, message: Any, exc: MalformedJob) -> None:

@@ -101,3 +101,38 @@ def test_metrics_count_polls_dispatches_swf_latency_and_throttles_as_tasks_flow(
                              'error="Throttled"}') >= 1
     assert _value(throttled, "swfbridge_poll_errors_total") >= 1
     assert _value(throttled, "swfbridge_tasks_dispatched_total") == 3
+
+
+def test_worker_metrics_label_only_types_the_worker_runs(
+    local_swf: LocalSWF, tmp_path: Path
+) -> None:
+    from celery import Celery
+
+    from swfbridge.job import TASK_NAME
+
+    with processes.redis_server() as redis_url:
+        worker_port = processes.free_port()
+        env = processes.bridge_env(broker_url=redis_url, swf_endpoint=local_swf.endpoint_url,
+                                   activities=ACTIVITIES)
+        worker = processes.start_worker({**env, "SWFBRIDGE_WORKER_METRICS_PORT":
+                                         str(worker_port)}, tmp_path)
+        try:
+            app = Celery("sender", broker=redis_url, set_as_current=False)
+            job = {"v": 1, "task_token": "tok", "domain": "d", "task_list": "tl",
+                   "activity_id": "a", "activity_version": "1", "workflow_id": "w",
+                   "run_id": "r", "started_event_id": 1, "input": None, "polled_at": 1.0}
+            for n in range(4):
+                # Valid jobs of made-up types, and malformed ones naming made-up types.
+                app.send_task(TASK_NAME, args=[{**job, "activity_name": f"Ghost{n}",
+                                                "started_event_id": n}])
+                app.send_task(TASK_NAME, args=[{**job, "activity_name": f"Bad{n}",
+                                                "v": 99}])
+            unknown = 'swfbridge_worker_attempts_total{type="unknown",outcome="report_failed"}'
+            malformed = 'swfbridge_worker_attempts_total{type="malformed",outcome="malformed"}'
+            processes.wait_for(lambda: _value(_scrape(worker_port), unknown) == 4
+                               and _value(_scrape(worker_port), malformed) == 4, 30,
+                               "eight attempts counted")
+            text = _scrape(worker_port)
+            assert "Ghost" not in text and "Bad" not in text
+        finally:
+            worker.stop()
