@@ -18,7 +18,7 @@ from typing import Any, cast
 from billiard.exceptions import WorkerLostError
 from celery import Celery, Task
 from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
-from celery.signals import task_failure, worker_init
+from celery.signals import task_failure, worker_init, worker_ready
 
 from swfbridge.celery_tasks import install_relays
 from swfbridge.functions import FunctionActivities
@@ -35,7 +35,7 @@ from swfbridge.payloads import OffloadConfig, PayloadStore
 from swfbridge.registry import ActivityRegistry, default_registry
 from swfbridge.respond import report_outcome
 from swfbridge.serialization import WireFormat
-from swfbridge.swf import SwfClient, SwfClientConfig
+from swfbridge.swf import Misconfigured, SwfClient, SwfClientConfig, check_can_sign
 from swfbridge.worker import ActivityExecutor, WorkerConfig
 
 log = logging.getLogger(__name__)
@@ -293,6 +293,8 @@ def install(
     )(run_activity)
     task_failure.connect(_on_task_failure, sender=task, weak=False)
     worker_init.connect(_warn_unsafe_settings(app, attrs["swf_registry"]), weak=False)
+    worker_init.connect(_check_at_start(app, attrs["swf_registry"], swf_config, prefixes),
+                        weak=False)
     # Mapped Celery tasks end in a relay, not in run_activity: free their slot there.
     install_relays(app, swf=swf_config, payloads=payloads,
                    on_reported=lambda job: _free_slot(cast(RunActivityTask, task), job))
@@ -326,6 +328,57 @@ def _on_task_failure(
         cause = BridgeCause.INTERNAL_ERROR
     sender.executor.report(job, bridge_failure(cause, message))
     _free_slot(sender, job)
+
+
+def _accepts_json(accept_content: Any) -> bool:
+    accepted = [accept_content] if isinstance(accept_content, str) else list(
+        accept_content or ())
+    return any(str(c).lower() in ("json", "application/json") for c in accepted)
+
+
+def _check_at_start(app: Celery, registry: ActivityRegistry, swf: SwfClientConfig,
+                    prefixes: tuple[str, ...]) -> Any:
+    """A worker_init handler: what would otherwise fail silently, much later.
+
+    Exits the worker (one line) when the app does not accept JSON (every job
+    would be refused) or SWF refuses the region/credentials (no outcome could
+    be reported); warns when the worker runs no activity at all; logs the
+    activity types it serves.
+    """
+
+    def handler(sender: Any = None, **_: Any) -> None:
+        if getattr(sender, "app", None) is not app:
+            return
+        if not _accepts_json(app.conf.accept_content):
+            _exit_misconfigured(
+                f"the Celery app's accept_content ({app.conf.accept_content!r}) lacks 'json': "
+                "every swfbridge job would be refused; add 'json' to accept_content")
+        try:
+            check_can_sign(SwfClient(config=swf))
+        except Misconfigured as exc:
+            _exit_misconfigured(f"workers could not report to SWF: {exc.message}")
+
+    def ready(sender: Any = None, **_: Any) -> None:
+        # Once the worker's logging is set up (worker_init comes before it).
+        if getattr(sender, "app", None) is not app:
+            return
+        types = sorted(f"{e.options.name}@{e.options.version}" for e in registry)
+        mapped = sorted(name for name in app.tasks
+                        if not name.startswith(("celery.", "swfbridge.")))
+        if not types and not prefixes and not mapped:
+            log.warning("this worker runs no activities: set SWFBRIDGE_ACTIVITIES (or celery "
+                        "-I) to the modules defining them")
+            return
+        log.info("serving activity types: %s%s%s", ", ".join(types) or "(none registered)",
+                 f"; import paths under {', '.join(prefixes)}" if prefixes else "",
+                 f"; Celery tasks {', '.join(mapped)}" if mapped else "")
+
+    worker_ready.connect(ready, weak=False)
+    return handler
+
+
+def _exit_misconfigured(message: str) -> None:
+    raise SystemExit(f"swfbridge: error: {message}")
 
 
 def _warn_unsafe_settings(app: Celery, registry: ActivityRegistry) -> Any:
