@@ -109,3 +109,33 @@ def test_poll_without_a_region_fails_at_start_naming_the_fix(local_swf: Any) -> 
     line = _one_clear_line(_cli("poll", "--domain", "d", "--task-list", "t", env_extra=env))
 
     assert "no AWS region" in line and "AWS_DEFAULT_REGION" in line
+
+
+def test_version_prints_the_package_version() -> None:
+    from swfbridge import __version__
+
+    result = _cli("--version")
+
+    assert result.returncode == 0 and result.stdout.strip() == f"swfbridge {__version__}"
+
+
+def test_register_imports_an_activity_module_from_the_current_directory(
+    local_swf: Any, tmp_path: Any
+) -> None:
+    from pathlib import Path
+
+    (tmp_path / "here_activities.py").write_text(
+        "from swfbridge import Activity, activity\n\n"
+        "@activity('1', task_list='t', start_to_close=60)\n"
+        "class HereOnly(Activity):\n"
+        "    def run(self) -> None:\n"
+        "        pass\n")
+    env = processes.bridge_env(broker_url="redis://127.0.0.1:1/0",
+                               swf_endpoint=local_swf.endpoint_url, activities="")
+    script = Path(sys.executable).with_name("swfbridge")  # the console script, not -m
+    result = subprocess.run([str(script), "register", "--domain", "here-domain",
+                             "--create-domain", "--activities", "here_activities"],
+                            env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+
+    assert result.returncode == 0, result.stderr
+    assert "HereOnly" in result.stdout + result.stderr
