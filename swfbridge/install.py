@@ -167,18 +167,20 @@ def run_activity(task: RunActivityTask, message: Any = None, *args: Any, **kwarg
     """Body of ``swfbridge.run_activity``: validate, run, report. Never raises for bad data.
 
     Returns:
-        How the attempt ended (:func:`~swfbridge.outcome.outcome_label`, or
-        ``malformed`` / ``duplicate``): Celery logs it, and worker metrics count it.
+        How the attempt ended and what SWF got, for Celery's "Task ... succeeded"
+        log line: ``"<outcome>: <what SWF got>"``, the outcome being
+        :func:`~swfbridge.outcome.outcome_label`'s, ``malformed``, ``duplicate`` or
+        ``report_failed`` (worker metrics count it).
     """
     _label_type(task, "malformed")
     try:
         job = ActivityJob.from_message(message)
     except MalformedJob as exc:
         _reject_malformed(task, message, exc)
-        return "malformed"
+        return _ended(task, "malformed")
     _label_type(task, job.type_label if _is_registered(task, job) else UNKNOWN_TYPE_LABEL)
     if not _claim(task, job):
-        return "duplicate"
+        return _ended(task, "duplicate")
     log.info("running: %s", job.log_context())
     try:
         executor = task.executor
@@ -198,10 +200,31 @@ def run_activity(task: RunActivityTask, message: Any = None, *args: Any, **kwarg
         elif executor.functions is not None:
             _label_type(task, job.type_label)  # an import path that resolved and ran
         if not executor.report(job, outcome):
-            return "report_failed"  # SWF never got it: not counted as what it would have been
-        return outcome_label(outcome)
+            return _ended(task, "report_failed")  # not counted as what it would have been
+        return _ended(task, outcome_label(outcome))
     finally:
         _free_slot(task, job)
+
+
+WHAT_SWF_GOT = {
+    "completed": "SWF got RespondActivityTaskCompleted",
+    "failed": "SWF got RespondActivityTaskFailed (the activity raised)",
+    "failed_by_bridge": "SWF got RespondActivityTaskFailed (reason 'swfbridge: ...')",
+    "canceled": "SWF got RespondActivityTaskCanceled",
+    "abandoned": "nothing sent: SWF had already closed the task",
+    "duplicate": "nothing sent: another delivery of this attempt already ran",
+    "malformed": "job refused (its task failed in SWF if the job had a token)",
+    "report_failed": "SWF got nothing (every report failed): SWF will time the task out",
+}
+
+
+def _ended(task: RunActivityTask, outcome: str) -> str:
+    """Record the outcome for worker metrics; the line Celery logs for it."""
+    try:
+        task.request.swfbridge_outcome = outcome
+    except Exception:  # called outside a Celery request (tests)
+        pass
+    return f"{outcome}: {WHAT_SWF_GOT.get(outcome, 'see the lines above')}"
 
 
 UNKNOWN_TYPE_LABEL = "unknown"

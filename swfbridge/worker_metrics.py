@@ -176,8 +176,10 @@ def install_worker_metrics(app: Celery, *, port: int, host: str = "127.0.0.1",
     def on_postrun(task_id: str | None = None, task: Any = None, args: Any = None,
                    retval: Any = None, **_: Any) -> None:
         if task_id and getattr(task, "name", None) == TASK_NAME:
-            # run_activity returns how the attempt ended; anything else is a crash.
-            outcome = retval if isinstance(retval, str) else "worker_error"
+            # run_activity records how the attempt ended; nothing recorded is a crash.
+            recorded = getattr(getattr(task, "request", None), "swfbridge_outcome", None)
+            outcome = recorded if isinstance(recorded, str) and isinstance(retval, str) \
+                else "worker_error"
             try:
                 totals.finish(task_id, _type_label(task), outcome)
             except OSError as exc:  # metrics must never fail a job

@@ -134,5 +134,8 @@ def test_worker_metrics_label_only_types_the_worker_runs(
                                "eight attempts counted")
             text = _scrape(worker_port)
             assert "Ghost" not in text and "Bad" not in text
+            # Celery's own line for each job says what SWF got, not just "failed".
+            assert "succeeded in" in worker.output()
+            assert "'report_failed: SWF got nothing" in worker.output()
         finally:
             worker.stop()
