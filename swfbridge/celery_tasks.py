@@ -114,7 +114,7 @@ def mapped_publication(job: ActivityJob, route: ResolvedRoute, *,
         "wire_format": route.wire_format.name,
         "task": route.task,
     }
-    relay_options: dict[str, Any] = {"serializer": "json"}
+    relay_options: dict[str, Any] = {"serializer": "json", "compression": "zlib"}
     if target_queue is not None:
         # The success relay is a new message: keep it on a queue the workers
         # running the mapped task consume.

@@ -86,7 +86,10 @@ class ActivityJob:
         )
 
     def to_message(self) -> dict[str, Any]:
-        return {"v": MESSAGE_VERSION, **asdict(self)}
+        fields_ = asdict(self)
+        token = fields_.pop("task_token")
+        # The token last: any print of a message prefix shows ids before it.
+        return {"v": MESSAGE_VERSION, **fields_, "task_token": token}
 
     @classmethod
     def from_message(cls, data: Any) -> ActivityJob:
