@@ -8,6 +8,7 @@ returns: no result backend and no extra broker round trip are involved.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -220,10 +221,8 @@ WHAT_SWF_GOT = {
 
 def _ended(task: RunActivityTask, outcome: str) -> str:
     """Record the outcome for worker metrics; the line Celery logs for it."""
-    try:
-        task.request.swfbridge_outcome = outcome
-    except Exception:  # called outside a Celery request (tests)
-        pass
+    with contextlib.suppress(Exception):  # outside a Celery request (tests): no metrics
+        setattr(task.request, "swfbridge_outcome", outcome)  # noqa: B010 (Context is open)
     return f"{outcome}: {WHAT_SWF_GOT.get(outcome, 'see the lines above')}"
 
 
@@ -242,10 +241,8 @@ def _is_registered(task: RunActivityTask, job: ActivityJob) -> bool:
 def _label_type(task: RunActivityTask, label: str) -> None:
     """The type label worker metrics count this attempt under: only types the
     worker runs, so a flood of made-up names cannot grow the metrics."""
-    try:
-        task.request.swfbridge_type = label
-    except Exception:  # called outside a Celery request (tests): no metrics then
-        pass
+    with contextlib.suppress(Exception):  # outside a Celery request (tests): no metrics
+        setattr(task.request, "swfbridge_type", label)  # noqa: B010 (Context is open)
 
 
 def _reject_malformed(task: RunActivityTask, message: Any, exc: MalformedJob) -> None:

@@ -136,8 +136,8 @@ def translate(operation: str, exc: Exception) -> SwfError:
         return ServiceUnavailable(operation, type(exc).__name__, str(exc))
     if isinstance(exc, botocore.exceptions.NoRegionError):
         return Misconfigured(operation, "NoRegion",
-                             "no AWS region configured (set AWS_DEFAULT_REGION, or --region of swfbridge "
-                             "commands)")
+                             "no AWS region configured (set AWS_DEFAULT_REGION, or "
+                             "--region of swfbridge commands)")
     if isinstance(exc, botocore.exceptions.NoCredentialsError):
         return Misconfigured(operation, "NoCredentials",
                              "no AWS credentials found (set AWS_ACCESS_KEY_ID and "

@@ -22,9 +22,9 @@ from swfbridge.cli._common import (
     swf_client_config,
 )
 from swfbridge.errors import ConfigurationError
-from swfbridge.swf import SwfError, check_domain, is_misconfiguration
 from swfbridge.registry import default_registry, load_modules, parse_module_list
 from swfbridge.serialization import wire_format
+from swfbridge.swf import SwfError, check_domain, is_misconfiguration
 from swfbridge.task_map import load_task_map
 
 log = logging.getLogger("swfbridge.cli.poll")
