@@ -139,3 +139,23 @@ def test_worker_metrics_label_only_types_the_worker_runs(
             assert "'report_failed: SWF got nothing" in worker.output()
         finally:
             worker.stop()
+
+
+def test_an_answer_swf_never_got_is_counted_report_failed_not_completed(
+    metered_bridge: tuple[str, int, int], local_swf: LocalSWF
+) -> None:
+    from swfbridge.testing import start_activities
+
+    domain, _, worker_port = metered_bridge
+    local_swf.inject_faults(operations=["RespondActivityTaskCompleted"], kind="error")
+    try:
+        start_activities(local_swf.client(), domain=domain, task_list=TASK_LIST, timeout_s=60,
+                         activities=[ScheduledActivity("add-lost", "Add", "1",
+                                                       input=json.dumps([[1], {}]))])
+        failed = 'swfbridge_worker_attempts_total{type="Add@1",outcome="report_failed"}'
+        processes.wait_for(lambda: _value(_scrape(worker_port), failed) == 1, 60,
+                           "the lost answer counted")
+    finally:
+        local_swf.clear_faults()
+    assert _value(_scrape(worker_port),
+                  'swfbridge_worker_attempts_total{type="Add@1",outcome="completed"}') == 0
