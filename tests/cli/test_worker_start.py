@@ -61,3 +61,12 @@ def test_a_worker_whose_app_refuses_json_refuses_to_start(local_swf: LocalSWF,
         output = _refused(_env(local_swf, redis_url,
                                CELERY_CONFIG_MODULE="tests.cli.yaml_only_config"), tmp_path)
     assert "accept_content" in output and "add 'json'" in output
+
+
+def test_a_worker_module_typo_is_one_line_naming_the_module(local_swf: LocalSWF,
+                                                            tmp_path: Path) -> None:
+    with processes.redis_server() as redis_url:
+        output = _refused(_env(local_swf, redis_url, activities="tests.cli.no_such_module"),
+                          tmp_path)
+    assert "swfbridge: error: cannot import activity module 'tests.cli.no_such_module'" in output
+    assert "Traceback" not in output
