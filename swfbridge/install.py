@@ -9,6 +9,7 @@ returns: no result backend and no extra broker round trip are involved.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import signal
@@ -374,7 +375,9 @@ def _check_at_start(app: Celery, registry: ActivityRegistry, swf: SwfClientConfi
                 f"the Celery app's accept_content ({app.conf.accept_content!r}) lacks 'json': "
                 "every swfbridge job would be refused; add 'json' to accept_content")
         try:
-            check_can_sign(SwfClient(config=swf))
+            # Short time-outs: an unreachable SWF is not conclusive, only delays start.
+            check_can_sign(SwfClient(config=dataclasses.replace(
+                swf, read_timeout_s=10.0, connect_timeout_s=5.0)))
         except Misconfigured as exc:
             _exit_misconfigured(f"workers could not report to SWF: {exc.message}")
 
