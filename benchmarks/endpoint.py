@@ -96,7 +96,8 @@ class EndpointClient:
         return Counter({str(k): int(v) for k, v in data.items()})
 
     def reset(self) -> None:
-        request = urllib.request.Request(self.url + RESET_PATH, data=b"", method="POST")
+        request = urllib.request.Request(self.url + RESET_PATH, data=b"{}", method="POST",
+                                         headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(request, timeout=30) as answer:
             answer.read()
 

@@ -127,21 +127,30 @@ def _worker_config() -> WorkerConfig:
         raise ConfigurationError(f"swfbridge worker settings from the environment: {exc}") from exc
 
 
+def _configure(app: Celery) -> None:
+    load_modules(parse_module_list(os.environ.get("SWFBRIDGE_ACTIVITIES")))
+    state_url = os.environ.get("SWFBRIDGE_STATE_URL")
+    fmt = os.environ.get("SWFBRIDGE_WIRE_FORMAT")
+    install(
+        app,
+        wire_format=wire_format(fmt) if fmt else None,
+        function_prefixes=parse_module_list(os.environ.get("SWFBRIDGE_FUNCTION_PREFIXES")),
+        payloads=_payloads(),
+        worker=_worker_config(),
+        state=StateConfig(url=state_url) if state_url else None,
+    )
+    if os.environ.get("SWFBRIDGE_WORKER_METRICS_PORT"):
+        from swfbridge.worker_metrics import install_worker_metrics
+
+        install_worker_metrics(app, port=int(os.environ["SWFBRIDGE_WORKER_METRICS_PORT"]),
+                               host=os.environ.get("SWFBRIDGE_WORKER_METRICS_HOST",
+                                                   "127.0.0.1"))
+
+
 app = Celery("swfbridge", broker=os.environ.get("CELERY_BROKER_URL", DEFAULT_BROKER_URL))
 app.config_from_object(_settings())
-load_modules(parse_module_list(os.environ.get("SWFBRIDGE_ACTIVITIES")))
-_state_url = os.environ.get("SWFBRIDGE_STATE_URL")
-_format = os.environ.get("SWFBRIDGE_WIRE_FORMAT")
-install(
-    app,
-    wire_format=wire_format(_format) if _format else None,
-    function_prefixes=parse_module_list(os.environ.get("SWFBRIDGE_FUNCTION_PREFIXES")),
-    payloads=_payloads(),
-    worker=_worker_config(),
-    state=StateConfig(url=_state_url) if _state_url else None,
-)
-if os.environ.get("SWFBRIDGE_WORKER_METRICS_PORT"):
-    from swfbridge.worker_metrics import install_worker_metrics
-
-    install_worker_metrics(app, port=int(os.environ["SWFBRIDGE_WORKER_METRICS_PORT"]),
-                           host=os.environ.get("SWFBRIDGE_WORKER_METRICS_HOST", "127.0.0.1"))
+try:
+    _configure(app)
+except (ConfigurationError, ValueError) as exc:
+    # One line naming the fix, not Celery's chained "no attribute 'app'" traceback.
+    raise SystemExit(f"swfbridge: error: {exc}") from None

@@ -22,6 +22,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import queue
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -112,7 +114,7 @@ def mapped_publication(job: ActivityJob, route: ResolvedRoute, *,
         "wire_format": route.wire_format.name,
         "task": route.task,
     }
-    relay_options: dict[str, Any] = {"serializer": "json"}
+    relay_options: dict[str, Any] = {"serializer": "json", "compression": "zlib"}
     if target_queue is not None:
         # The success relay is a new message: keep it on a queue the workers
         # running the mapped task consume.
@@ -177,6 +179,10 @@ def failure_outcome(exc: BaseException | None, task: str, celery_task_id: str | 
     return failure_from_exception(exc)
 
 
+UNKNOWN_TASK_BACKLOG = 256
+"""Unknown-task failures waiting for the background reporter, at most (more are dropped)."""
+
+
 class _Relay:
     """The relays' state: one SWF client per process, made after fork."""
 
@@ -188,6 +194,9 @@ class _Relay:
         self._store = None if payloads is None else PayloadStore(payloads)
         self._client: SwfClient | None = None
         self._pid: int | None = None
+        self._backlog: queue.Queue[Callable[[], None]] | None = None
+        self._backlog_pid: int | None = None
+        self._backlog_lock = threading.Lock()
 
     @property
     def swf(self) -> SwfClient:
@@ -225,11 +234,38 @@ class _Relay:
         if relay is None:
             return
         task = str(name)
-        self.report(relay.get("job"), lambda label: bridge_failure(
+        job = relay.get("job")
+        # Celery calls this in the worker's consumer thread: never make SWF calls
+        # (with their retries) there, or every other job waits behind them.
+        self._in_background(lambda: self.report(job, lambda label: bridge_failure(
             BridgeCause.UNKNOWN_CELERY_TASK,
             f"Celery task {task!r} (mapped from activity {label}) is not registered on "
             "the worker that received it: check the task map and the worker's imports",
-        ))
+        )), job)
+
+    def _in_background(self, work: Callable[[], None], job: Any) -> None:
+        with self._backlog_lock:
+            if self._backlog is None or self._backlog_pid != os.getpid():
+                self._backlog = queue.Queue(maxsize=UNKNOWN_TASK_BACKLOG)
+                self._backlog_pid = os.getpid()
+                threading.Thread(target=self._drain, args=(self._backlog,), daemon=True,
+                                 name="swfbridge-unknown-task-reporter").start()
+            backlog = self._backlog
+        try:
+            backlog.put_nowait(work)
+        except queue.Full:
+            attempt = job.get("activity_id") if isinstance(job, dict) else None
+            log.error("too many unknown-task failures waiting to be reported; dropped "
+                      "one (activity %s): SWF will time it out", attempt)
+
+    @staticmethod
+    def _drain(backlog: queue.Queue[Callable[[], None]]) -> None:
+        while True:
+            work = backlog.get()
+            try:
+                work()
+            except Exception:  # one report failing must not stop the next
+                log.exception("could not report an unknown Celery task's failure")
 
 
 def _our_errback(message: Any) -> dict[str, Any] | None:

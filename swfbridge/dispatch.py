@@ -115,6 +115,10 @@ class CeleryDispatcher:
         # they hold the task token (a secret) and the input.
         options["argsrepr"] = f"<{job.log_context()}>"
         options["kwargsrepr"] = "{}"
+        # Celery prints the raw body (its first 1024 characters) when it refuses a
+        # message (unregistered task, undecodable, content type not accepted):
+        # compressed, with the token last, that print never holds the token.
+        options["compression"] = "zlib"
         try:
             self.app.send_task(task_name, args=args, kwargs=kwargs, **options)
         except Exception as exc:  # kombu/redis/amqp errors vary by transport

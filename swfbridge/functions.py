@@ -65,6 +65,12 @@ def is_allowed(module: str, prefixes: Iterable[str]) -> bool:
     return any(module == prefix or module.startswith(prefix + ".") for prefix in prefixes)
 
 
+def _after_prefix(name: str, prefixes: Iterable[str]) -> list[str]:
+    """The dotted parts of ``name`` below the longest allowed prefix it is inside."""
+    matched = max((p for p in prefixes if name.startswith(p + ".")), key=len, default="")
+    return name[len(matched):].lstrip(".").split(".")
+
+
 class FunctionActivities:
     """Resolves activity types named by import path, within allowed prefixes.
 
@@ -119,10 +125,11 @@ class FunctionActivities:
                 f"(allowed prefixes: {allowed}); nothing was imported",
                 allowed_prefixes=list(self.allowed_prefixes),
             ))
-        if attribute.startswith("_"):
+        if any(part.startswith("_") for part in _after_prefix(name, self.allowed_prefixes)):
             raise FunctionUnavailable(bridge_failure(
                 BridgeCause.IMPORT_PATH_NOT_ALLOWED,
-                f"{label}: private names (leading underscore) are never run",
+                f"{label}: private and dunder names (leading underscore) below an allowed "
+                "prefix are never imported or run; nothing was imported",
             ))
         try:
             module = importlib.import_module(module_name)

@@ -33,6 +33,9 @@ import redis
 
 from swfbridge.errors import SwfBridgeError
 
+MAX_CLAIM_TTL_S = 400 * 24 * 3600.0
+"""Longest a claim lives, whatever the deadline (longer than any SWF time-out)."""
+
 log = logging.getLogger(__name__)
 
 # Atomically: drop expired entries, and add ``member`` only if fewer than
@@ -196,7 +199,8 @@ class BridgeState:
         Raises:
             StateUnavailable: Redis cannot be reached.
         """
-        ttl_ms = max(1000, math.ceil((self.expiry_for(deadline) - self._clock()) * 1000))
+        ttl_s = min(self.expiry_for(deadline) - self._clock(), MAX_CLAIM_TTL_S)
+        ttl_ms = max(1000, math.ceil(ttl_s * 1000))  # within Redis's PX range, always
         return bool(self._call(self._redis.set, self.claim_key(attempt_id), owner,
                                nx=True, px=ttl_ms))
 

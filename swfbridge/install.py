@@ -8,6 +8,8 @@ returns: no result backend and no extra broker round trip are involved.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import logging
 import os
 import signal
@@ -18,18 +20,24 @@ from typing import Any, cast
 from billiard.exceptions import WorkerLostError
 from celery import Celery, Task
 from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
-from celery.signals import task_failure, worker_init
+from celery.signals import task_failure, worker_init, worker_ready
 
 from swfbridge.celery_tasks import install_relays
 from swfbridge.functions import FunctionActivities
 from swfbridge.inflight import BridgeState, StateConfig, StateUnavailable
 from swfbridge.job import TASK_NAME, ActivityJob, MalformedJob, token_hint
-from swfbridge.outcome import BridgeCause, Outcome, bridge_failure, outcome_label
+from swfbridge.outcome import (
+    BridgeCause,
+    Outcome,
+    bridge_failure,
+    failure_cause,
+    outcome_label,
+)
 from swfbridge.payloads import OffloadConfig, PayloadStore
 from swfbridge.registry import ActivityRegistry, default_registry
 from swfbridge.respond import report_outcome
 from swfbridge.serialization import WireFormat
-from swfbridge.swf import SwfClient, SwfClientConfig
+from swfbridge.swf import Misconfigured, SwfClient, SwfClientConfig, check_can_sign
 from swfbridge.worker import ActivityExecutor, WorkerConfig
 
 log = logging.getLogger(__name__)
@@ -161,16 +169,20 @@ def run_activity(task: RunActivityTask, message: Any = None, *args: Any, **kwarg
     """Body of ``swfbridge.run_activity``: validate, run, report. Never raises for bad data.
 
     Returns:
-        How the attempt ended (:func:`~swfbridge.outcome.outcome_label`, or
-        ``malformed`` / ``duplicate``): Celery logs it, and worker metrics count it.
+        How the attempt ended and what SWF got, for Celery's "Task ... succeeded"
+        log line: ``"<outcome>: <what SWF got>"``, the outcome being
+        :func:`~swfbridge.outcome.outcome_label`'s, ``malformed``, ``duplicate`` or
+        ``report_failed`` (worker metrics count it).
     """
+    _label_type(task, "malformed")
     try:
         job = ActivityJob.from_message(message)
     except MalformedJob as exc:
         _reject_malformed(task, message, exc)
-        return "malformed"
+        return _ended(task, "malformed")
+    _label_type(task, job.type_label if _is_registered(task, job) else UNKNOWN_TYPE_LABEL)
     if not _claim(task, job):
-        return "duplicate"
+        return _ended(task, "duplicate")
     log.info("running: %s", job.log_context())
     try:
         executor = task.executor
@@ -185,10 +197,53 @@ def run_activity(task: RunActivityTask, message: Any = None, *args: Any, **kwarg
                 "the start-to-close deadline was reached before the activity could run",
                 stage="starting",
             )
-        executor.report(job, outcome)
-        return outcome_label(outcome)
+        if failure_cause(outcome) in _UNKNOWN_TYPE_CAUSES:
+            _label_type(task, UNKNOWN_TYPE_LABEL)
+        elif executor.functions is not None:
+            _label_type(task, job.type_label)  # an import path that resolved and ran
+        if not executor.report(job, outcome):
+            return _ended(task, "report_failed")  # not counted as what it would have been
+        return _ended(task, outcome_label(outcome))
     finally:
         _free_slot(task, job)
+
+
+WHAT_SWF_GOT = {
+    "completed": "SWF got RespondActivityTaskCompleted",
+    "failed": "SWF got RespondActivityTaskFailed (the activity raised)",
+    "failed_by_bridge": "SWF got RespondActivityTaskFailed (reason 'swfbridge: ...')",
+    "canceled": "SWF got RespondActivityTaskCanceled",
+    "abandoned": "nothing sent: SWF had already closed the task",
+    "duplicate": "nothing sent: another delivery of this attempt already ran",
+    "malformed": "job refused (its task failed in SWF if the job had a token)",
+    "report_failed": "SWF got nothing (every report failed): SWF will time the task out",
+}
+
+
+def _ended(task: RunActivityTask, outcome: str) -> str:
+    """Record the outcome for worker metrics; the line Celery logs for it."""
+    with contextlib.suppress(Exception):  # outside a Celery request (tests): no metrics
+        setattr(task.request, "swfbridge_outcome", outcome)  # noqa: B010 (Context is open)
+    return f"{outcome}: {WHAT_SWF_GOT.get(outcome, 'see the lines above')}"
+
+
+UNKNOWN_TYPE_LABEL = "unknown"
+"""The metrics' type label of every job whose activity type this worker does not run."""
+
+_UNKNOWN_TYPE_CAUSES = frozenset({BridgeCause.UNKNOWN_ACTIVITY_TYPE.value,
+                                  BridgeCause.IMPORT_PATH_NOT_ALLOWED.value,
+                                  BridgeCause.IMPORT_FAILED.value})
+
+
+def _is_registered(task: RunActivityTask, job: ActivityJob) -> bool:
+    return task.executor.registry.get(job.activity_name, job.activity_version) is not None
+
+
+def _label_type(task: RunActivityTask, label: str) -> None:
+    """The type label worker metrics count this attempt under: only types the
+    worker runs, so a flood of made-up names cannot grow the metrics."""
+    with contextlib.suppress(Exception):  # outside a Celery request (tests): no metrics
+        setattr(task.request, "swfbridge_type", label)  # noqa: B010 (Context is open)
 
 
 def _reject_malformed(task: RunActivityTask, message: Any, exc: MalformedJob) -> None:
@@ -259,6 +314,8 @@ def install(
     )(run_activity)
     task_failure.connect(_on_task_failure, sender=task, weak=False)
     worker_init.connect(_warn_unsafe_settings(app, attrs["swf_registry"]), weak=False)
+    worker_init.connect(_check_at_start(app, attrs["swf_registry"], swf_config, prefixes),
+                        weak=False)
     # Mapped Celery tasks end in a relay, not in run_activity: free their slot there.
     install_relays(app, swf=swf_config, payloads=payloads,
                    on_reported=lambda job: _free_slot(cast(RunActivityTask, task), job))
@@ -292,6 +349,59 @@ def _on_task_failure(
         cause = BridgeCause.INTERNAL_ERROR
     sender.executor.report(job, bridge_failure(cause, message))
     _free_slot(sender, job)
+
+
+def _accepts_json(accept_content: Any) -> bool:
+    accepted = [accept_content] if isinstance(accept_content, str) else list(
+        accept_content or ())
+    return any(str(c).lower() in ("json", "application/json") for c in accepted)
+
+
+def _check_at_start(app: Celery, registry: ActivityRegistry, swf: SwfClientConfig,
+                    prefixes: tuple[str, ...]) -> Any:
+    """A worker_init handler: what would otherwise fail silently, much later.
+
+    Exits the worker (one line) when the app does not accept JSON (every job
+    would be refused) or SWF refuses the region/credentials (no outcome could
+    be reported); warns when the worker runs no activity at all; logs the
+    activity types it serves.
+    """
+
+    def handler(sender: Any = None, **_: Any) -> None:
+        if getattr(sender, "app", None) is not app:
+            return
+        if not _accepts_json(app.conf.accept_content):
+            _exit_misconfigured(
+                f"the Celery app's accept_content ({app.conf.accept_content!r}) lacks 'json': "
+                "every swfbridge job would be refused; add 'json' to accept_content")
+        try:
+            # Short time-outs: an unreachable SWF is not conclusive, only delays start.
+            check_can_sign(SwfClient(config=dataclasses.replace(
+                swf, read_timeout_s=10.0, connect_timeout_s=5.0)))
+        except Misconfigured as exc:
+            _exit_misconfigured(f"workers could not report to SWF: {exc.message}")
+
+    def ready(sender: Any = None, **_: Any) -> None:
+        # Once the worker's logging is set up (worker_init comes before it).
+        if getattr(sender, "app", None) is not app:
+            return
+        types = sorted(f"{e.options.name}@{e.options.version}" for e in registry)
+        mapped = sorted(name for name in app.tasks
+                        if not name.startswith(("celery.", "swfbridge.")))
+        if not types and not prefixes and not mapped:
+            log.warning("this worker runs no activities: set SWFBRIDGE_ACTIVITIES (or celery "
+                        "-I) to the modules defining them")
+            return
+        log.info("serving activity types: %s%s%s", ", ".join(types) or "(none registered)",
+                 f"; import paths under {', '.join(prefixes)}" if prefixes else "",
+                 f"; Celery tasks {', '.join(mapped)}" if mapped else "")
+
+    worker_ready.connect(ready, weak=False)
+    return handler
+
+
+def _exit_misconfigured(message: str) -> None:
+    raise SystemExit(f"swfbridge: error: {message}")
 
 
 def _warn_unsafe_settings(app: Celery, registry: ActivityRegistry) -> Any:

@@ -18,8 +18,28 @@ TASK_NAME = "swfbridge.run_activity"
 MESSAGE_VERSION = 1
 
 
+MAX_DURATION_S = 366 * 24 * 3600.0
+"""Longest time-out SWF accepts (a year), with a day to spare: no job lasts longer."""
+
+LATEST_POLL_TIME = float(2**32)
+"""Latest plausible ``polled_at`` (epoch seconds, year 2106)."""
+
+
 class MalformedJob(ValueError):
     """The job message is not a valid swfbridge job."""
+
+
+def _check_times(polled_at: float, deadline: float | None,
+                 heartbeat_timeout_s: float | None) -> None:
+    # Keeps every derived wait (claim PX, timers) within what Redis and threading accept.
+    if not 0 <= polled_at < LATEST_POLL_TIME:
+        raise MalformedJob("job field 'polled_at' is not a plausible epoch time")
+    if deadline is not None and not 0 <= deadline - polled_at <= MAX_DURATION_S:
+        raise MalformedJob("job field 'deadline' must be after 'polled_at' and within "
+                           "SWF's longest time-out (a year)")
+    if heartbeat_timeout_s is not None and not 0 < heartbeat_timeout_s <= MAX_DURATION_S:
+        raise MalformedJob("job field 'heartbeat_timeout_s' must be positive and within "
+                           "SWF's longest time-out (a year)")
 
 
 @dataclass(frozen=True)
@@ -66,7 +86,10 @@ class ActivityJob:
         )
 
     def to_message(self) -> dict[str, Any]:
-        return {"v": MESSAGE_VERSION, **asdict(self)}
+        fields_ = asdict(self)
+        token = fields_.pop("task_token")
+        # The token last: any print of a message prefix shows ids before it.
+        return {"v": MESSAGE_VERSION, **fields_, "task_token": token}
 
     @classmethod
     def from_message(cls, data: Any) -> ActivityJob:
@@ -107,6 +130,7 @@ class ActivityJob:
                 or not math.isfinite(value)
             ):
                 raise MalformedJob(f"job field {name!r} must be a number")
+        _check_times(values["polled_at"], values["deadline"], values["heartbeat_timeout_s"])
         return cls(**values)
 
     @classmethod

@@ -110,6 +110,18 @@ def outcome_label(outcome: Outcome) -> str:
     return "failed_by_bridge" if outcome.reason.startswith(REASON_PREFIX) else "failed"
 
 
+def failure_cause(outcome: Outcome) -> str | None:
+    """The bridge cause of a failure made by :func:`bridge_failure` (else None)."""
+    if not isinstance(outcome, Failed) or not outcome.reason.startswith(REASON_PREFIX):
+        return None
+    try:
+        details = json.loads(outcome.details or "")
+    except ValueError:
+        return None
+    cause = details.get("cause") if isinstance(details, dict) else None
+    return cause if isinstance(cause, str) else None
+
+
 def bridge_failure(cause: BridgeCause, message: str, **extra: Any) -> Failed:
     """A failure caused by the bridge or the task's data, not the activity's code.
 

@@ -32,7 +32,7 @@ from swfbridge.limits import MAX_IDENTITY
 from swfbridge.outcome import BridgeCause, Failed, bridge_failure
 from swfbridge.respond import report_outcome
 from swfbridge.retry import Backoff
-from swfbridge.swf import POLL_READ_TIMEOUT_S, SwfClient, SwfError
+from swfbridge.swf import POLL_READ_TIMEOUT_S, SwfClient, SwfError, is_misconfiguration
 from swfbridge.timeouts import TimeoutResolver
 
 log = logging.getLogger(__name__)
@@ -170,6 +170,8 @@ class Poller:
         # Tokens received and not yet handed to the broker: failed by abort().
         self._held: dict[str, str] = {}
         self._aborted = False
+        self.fatal_error: SwfError | None = None
+        """Set when polling stopped on an error no retry can fix (see is_misconfiguration)."""
         self._keepalive = (
             QueuedHeartbeats(swf=swf, state=state, config=config.keepalive, count=self._count,
                              clock=clock)
@@ -285,6 +287,11 @@ class Poller:
                 log.warning("state store unavailable, not polling: %s", exc)
                 self._stop.wait(self.config.broker_backoff.delay_s(errors))
             except SwfError as exc:
+                if is_misconfiguration(exc):  # no retry can fix it: stop, loudly
+                    log.error("poll failed for good, stopping: %s", exc)
+                    self.fatal_error = exc
+                    self._stop.set()
+                    break
                 errors += 1
                 self._count("poll_errors")
                 delay = self.config.error_backoff.delay_s(errors)

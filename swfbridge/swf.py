@@ -78,6 +78,17 @@ class NotPermitted(SwfError):
     """Access denied, or the operation is not permitted on this resource."""
 
 
+class Misconfigured(SwfError):
+    """No region, no credentials, or credentials SWF does not accept: fix the
+    configuration, retrying cannot help."""
+
+
+_SIGNING_CODES = ("UnrecognizedClientException", "InvalidSignatureException",
+                  "InvalidClientTokenId", "MissingAuthenticationTokenException",
+                  "MissingAuthenticationToken", "IncompleteSignature",
+                  "IncompleteSignatureException", "ExpiredTokenException", "ExpiredToken")
+
+
 _BY_CODE: dict[str, type[SwfError]] = {
     "UnknownResourceFault": UnknownResource,
     "ThrottlingException": Throttled,
@@ -94,7 +105,7 @@ _BY_CODE: dict[str, type[SwfError]] = {
     "DomainDeprecatedFault": NotPermitted,
     "OperationNotPermittedFault": NotPermitted,
     "AccessDeniedException": NotPermitted,
-    "UnrecognizedClientException": NotPermitted,
+    **{code: Misconfigured for code in _SIGNING_CODES},
     "InternalFailure": ServiceUnavailable,
     "ServiceUnavailable": ServiceUnavailable,
 }
@@ -102,6 +113,8 @@ _BY_CODE: dict[str, type[SwfError]] = {
 
 def translate(operation: str, exc: Exception) -> SwfError:
     """Map a botocore exception to the :class:`SwfError` it means."""
+    if isinstance(exc, SwfError):  # already translated (e.g. creating the client)
+        return exc
     if isinstance(exc, botocore.exceptions.ClientError):
         error = exc.response.get("Error", {})
         code = str(error.get("Code", "Unknown"))
@@ -122,12 +135,70 @@ def translate(operation: str, exc: Exception) -> SwfError:
     ):
         return ServiceUnavailable(operation, type(exc).__name__, str(exc))
     if isinstance(exc, botocore.exceptions.NoRegionError):
-        return SwfError(operation, "NoRegion", "no AWS region configured (set AWS_DEFAULT_REGION)")
+        return Misconfigured(operation, "NoRegion",
+                             "no AWS region configured (set AWS_DEFAULT_REGION, or "
+                             "--region of swfbridge commands)")
     if isinstance(exc, botocore.exceptions.NoCredentialsError):
-        return SwfError(operation, "NoCredentials", "no AWS credentials found")
+        return Misconfigured(operation, "NoCredentials",
+                             "no AWS credentials found (set AWS_ACCESS_KEY_ID and "
+                             "AWS_SECRET_ACCESS_KEY, or AWS_PROFILE)")
     if isinstance(exc, botocore.exceptions.ParamValidationError):
         return InvalidRequest(operation, "ParamValidation", str(exc))
     return SwfError(operation, type(exc).__name__, str(exc))
+
+
+def check_can_sign(swf: SwfClient) -> None:
+    """Fail fast unless SWF accepts this client's region and credentials.
+
+    Sends one cheap request (``ListDomains``, one page of one). Access denied
+    still proves the credentials sign; a network or 5xx failure is not
+    conclusive and is left to the caller's own retries.
+
+    Raises:
+        Misconfigured: No region, no credentials, or credentials SWF refuses.
+    """
+    _require_region(swf, "ListDomains")
+    try:
+        swf.call("list_domains", retry=False, registrationStatus="REGISTERED",
+                 maximumPageSize=1)
+    except NotPermitted:
+        return  # signed and recognised; only this permission is missing
+    except Misconfigured:
+        raise
+    except SwfError:
+        return  # not conclusive (network, 5xx): the caller's retries will tell
+
+
+def check_domain(swf: SwfClient, domain: str) -> None:
+    """Fail fast unless SWF accepts the credentials and ``domain`` exists.
+
+    Raises:
+        Misconfigured: No region, no credentials, or credentials SWF refuses.
+        UnknownResource: The domain does not exist (message names the fix).
+    """
+    _require_region(swf, "DescribeDomain")
+    try:
+        swf.call("describe_domain", name=domain)
+    except UnknownResource as exc:
+        raise UnknownResource(exc.operation, exc.code,
+                              f"SWF domain {domain!r} does not exist: create it with "
+                              f"'swfbridge register --domain {domain} --create-domain'") from exc
+
+
+def _require_region(swf: SwfClient, operation: str) -> None:
+    # With a custom endpoint boto3 signs for region "" and the calls fail later.
+    try:
+        region = swf.boto.meta.region_name
+    except Exception as exc:  # creating the client failed: say why
+        raise translate(operation, exc) from exc
+    if not region:
+        raise translate(operation, botocore.exceptions.NoRegionError())
+
+
+def is_misconfiguration(exc: SwfError) -> bool:
+    """True for errors no retry can fix when polling: bad credentials, no region,
+    or a domain (or task list's domain) that does not exist."""
+    return isinstance(exc, (Misconfigured, UnknownResource))
 
 
 @dataclass(frozen=True)

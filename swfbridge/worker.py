@@ -157,7 +157,8 @@ class _Interrupter:
         with self._lock:
             if not self._running:
                 return
-            timer = threading.Timer(max(0.0, delay_s), self._fire, args=(reason,))
+            timer = threading.Timer(min(max(0.0, delay_s), threading.TIMEOUT_MAX),
+                                    self._fire, args=(reason,))
             timer.daemon = True
             self._timers.append(timer)
             timer.start()
@@ -467,8 +468,14 @@ def _signature_mismatch(instance: Activity, args: list[Any], kwargs: dict[str, A
         signature = inspect.signature(instance.run)
     except (TypeError, ValueError):
         return None
+    run = instance.run
     try:
-        signature.bind(*args, **kwargs)
-    except TypeError as exc:
+        if inspect.ismethod(run):
+            # Bind with the instance too: a "self" keyword (e.g. into **kwargs) must
+            # clash here, not inside the activity's call.
+            inspect.signature(run.__func__).bind(run.__self__, *args, **kwargs)
+        else:
+            signature.bind(*args, **kwargs)
+    except (TypeError, ValueError) as exc:
         return f"input does not match run{signature}: {exc}"
     return None

@@ -41,7 +41,9 @@ _DURATION = "swfbridge_activity_duration_seconds"
 _DURATION_HELP = "Time a worker spent on each attempt (decode, run, report), by activity type."
 _ATTEMPTS = "swfbridge_worker_attempts_total"
 _ATTEMPTS_HELP = ("Attempts a worker ended, by activity type and outcome (completed, failed, "
-                  "failed_by_bridge, canceled, abandoned, duplicate, malformed).")
+                  "failed_by_bridge, canceled, abandoned, duplicate, malformed, report_failed: SWF "
+                  "never got the answer). Types this worker does not run count as "
+                  "type=\"unknown\".")
 
 
 class _ProcessTotals:
@@ -116,12 +118,11 @@ def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
 
-def _type_label(args: Any) -> str:
-    try:
-        message = args[0]
-        return f"{message['activity_name']}@{message['activity_version']}"
-    except (IndexError, KeyError, TypeError):
-        return "malformed"
+def _type_label(task: Any) -> str:
+    # Set by run_activity: a type this worker runs, "unknown" or "malformed" — never a
+    # name taken from an unvalidated message.
+    label = getattr(getattr(task, "request", None), "swfbridge_type", None)
+    return label if isinstance(label, str) else "malformed"
 
 
 def install_worker_metrics(app: Celery, *, port: int, host: str = "127.0.0.1",
@@ -175,10 +176,12 @@ def install_worker_metrics(app: Celery, *, port: int, host: str = "127.0.0.1",
     def on_postrun(task_id: str | None = None, task: Any = None, args: Any = None,
                    retval: Any = None, **_: Any) -> None:
         if task_id and getattr(task, "name", None) == TASK_NAME:
-            # run_activity returns how the attempt ended; anything else is a crash.
-            outcome = retval if isinstance(retval, str) else "worker_error"
+            # run_activity records how the attempt ended; nothing recorded is a crash.
+            recorded = getattr(getattr(task, "request", None), "swfbridge_outcome", None)
+            outcome = recorded if isinstance(recorded, str) and isinstance(retval, str) \
+                else "worker_error"
             try:
-                totals.finish(task_id, _type_label(args), outcome)
+                totals.finish(task_id, _type_label(task), outcome)
             except OSError as exc:  # metrics must never fail a job
                 log.warning("could not record worker metrics: %s", exc)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import sys
 import urllib.parse
 
@@ -53,15 +54,31 @@ def swf_client_config(args: argparse.Namespace) -> SwfClientConfig:
 
 
 def redact_url(url: str) -> str:
-    """A URL with any password replaced by ``***`` (for the start-up summary)."""
+    """A broker/state URL with every password replaced by ``***`` (for start-up lines).
+
+    Handles failover and sentinel lists (``a;b`` and ``a,b``), the userinfo password and
+    ``password=`` query parameters (kombu's and redis-py's forms).
+    """
+    return ";".join(",".join(_redact_one(part) for part in item.split(","))
+                    for item in str(url).split(";"))
+
+
+_QUERY_PASSWORD = re.compile(r"((?:^|[?&;])(?:sentinel_)?password=)[^&;]*", re.IGNORECASE)
+
+
+def _redact_one(url: str) -> str:
     try:
         parts = urllib.parse.urlsplit(url)
+        password = parts.password
     except ValueError:
         return "<unparsable url>"
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+    netloc = parts.netloc
+    if password is not None:
+        userinfo, _, host = netloc.rpartition("@")
+        user = userinfo.split(":", 1)[0]
+        netloc = f"{user}:***@{host}"
+    query = _QUERY_PASSWORD.sub(r"\1***", parts.query)
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc, query=query))
 
 
 def error(message: str) -> int:

@@ -24,6 +24,7 @@ from swfbridge.cli._common import (
 from swfbridge.errors import ConfigurationError
 from swfbridge.registry import default_registry, load_modules, parse_module_list
 from swfbridge.serialization import wire_format
+from swfbridge.swf import SwfError, check_domain, is_misconfiguration
 from swfbridge.task_map import load_task_map
 
 log = logging.getLogger("swfbridge.cli.poll")
@@ -158,6 +159,8 @@ def run(args: argparse.Namespace) -> int:
             poller = _build(args, metrics)
         except (UsageError, ConfigurationError, ValueError) as exc:
             return error(str(exc))
+        except SwfError as exc:  # retried if transient; what is left is for good
+            return error(f"cannot poll SWF: {exc.message or exc}")
         if metrics is not None and server is not None:
             metrics.watch(poller)
             server.start()
@@ -197,6 +200,14 @@ def _build(args: argparse.Namespace, metrics: Any = None) -> Any:
         swf: SwfClient = MeteredSwfClient(config=swf_client_config(args), metrics=metrics)
     else:
         swf = SwfClient(config=swf_client_config(args))
+    # Fail fast: no region, credentials SWF refuses, or no such domain. SWF being
+    # unreachable is transient: the poll loop keeps retrying that.
+    try:
+        check_domain(swf, domain)
+    except SwfError as exc:
+        if is_misconfiguration(exc):
+            raise
+        log.warning("could not check the domain (%s); polling anyway", exc)
     app = Celery("swfbridge-poller", broker=args.broker)
     app.conf.update(task_serializer="json", accept_content=["json"],
                     broker_connection_retry_on_startup=True)
@@ -250,6 +261,9 @@ def _serve(poller: Any) -> int:
             _summary(poller)
             return 1
     _summary(poller)
+    if poller.fatal_error is not None:
+        print(f"swfbridge: error: {poller.fatal_error.message}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 
@@ -91,3 +92,50 @@ def test_a_metrics_port_in_use_is_one_line_not_a_crash() -> None:
         result = _cli("poll", "--domain", "d", "--task-list", "t", "--metrics-port", str(port))
 
     assert "cannot serve metrics on 127.0.0.1:" in _one_clear_line(result)
+
+
+def test_poll_on_a_domain_that_does_not_exist_fails_at_start_naming_the_fix(
+    local_swf: Any,
+) -> None:
+    line = _one_clear_line(_cli("poll", "--domain", "no-such-domain", "--task-list", "t",
+                                env_extra={"AWS_ENDPOINT_URL_SWF": local_swf.endpoint_url}))
+
+    assert "'no-such-domain' does not exist" in line and "--create-domain" in line
+
+
+def test_poll_without_a_region_fails_at_start_naming_the_fix(local_swf: Any) -> None:
+    env = {"AWS_DEFAULT_REGION": "", "AWS_REGION": "", "AWS_CONFIG_FILE": "/nonexistent",
+           "AWS_ENDPOINT_URL_SWF": local_swf.endpoint_url}
+    line = _one_clear_line(_cli("poll", "--domain", "d", "--task-list", "t", env_extra=env))
+
+    assert "no AWS region" in line and "AWS_DEFAULT_REGION" in line
+
+
+def test_version_prints_the_package_version() -> None:
+    from swfbridge import __version__
+
+    result = _cli("--version")
+
+    assert result.returncode == 0 and result.stdout.strip() == f"swfbridge {__version__}"
+
+
+def test_register_imports_an_activity_module_from_the_current_directory(
+    local_swf: Any, tmp_path: Any
+) -> None:
+    from pathlib import Path
+
+    (tmp_path / "here_activities.py").write_text(
+        "from swfbridge import Activity, activity\n\n"
+        "@activity('1', task_list='t', start_to_close=60)\n"
+        "class HereOnly(Activity):\n"
+        "    def run(self) -> None:\n"
+        "        pass\n")
+    env = processes.bridge_env(broker_url="redis://127.0.0.1:1/0",
+                               swf_endpoint=local_swf.endpoint_url, activities="")
+    script = Path(sys.executable).with_name("swfbridge")  # the console script, not -m
+    result = subprocess.run([str(script), "register", "--domain", "here-domain",
+                             "--create-domain", "--activities", "here_activities"],
+                            env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+
+    assert result.returncode == 0, result.stderr
+    assert "HereOnly" in result.stdout + result.stderr

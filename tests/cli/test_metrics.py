@@ -101,3 +101,61 @@ def test_metrics_count_polls_dispatches_swf_latency_and_throttles_as_tasks_flow(
                              'error="Throttled"}') >= 1
     assert _value(throttled, "swfbridge_poll_errors_total") >= 1
     assert _value(throttled, "swfbridge_tasks_dispatched_total") == 3
+
+
+def test_worker_metrics_label_only_types_the_worker_runs(
+    local_swf: LocalSWF, tmp_path: Path
+) -> None:
+    from celery import Celery
+
+    from swfbridge.job import TASK_NAME
+
+    with processes.redis_server() as redis_url:
+        worker_port = processes.free_port()
+        env = processes.bridge_env(broker_url=redis_url, swf_endpoint=local_swf.endpoint_url,
+                                   activities=ACTIVITIES)
+        worker = processes.start_worker({**env, "SWFBRIDGE_WORKER_METRICS_PORT":
+                                         str(worker_port)}, tmp_path)
+        try:
+            app = Celery("sender", broker=redis_url, set_as_current=False)
+            job = {"v": 1, "task_token": "tok", "domain": "d", "task_list": "tl",
+                   "activity_id": "a", "activity_version": "1", "workflow_id": "w",
+                   "run_id": "r", "started_event_id": 1, "input": None, "polled_at": 1.0}
+            for n in range(4):
+                # Valid jobs of made-up types, and malformed ones naming made-up types.
+                app.send_task(TASK_NAME, args=[{**job, "activity_name": f"Ghost{n}",
+                                                "started_event_id": n}])
+                app.send_task(TASK_NAME, args=[{**job, "activity_name": f"Bad{n}",
+                                                "v": 99}])
+            unknown = 'swfbridge_worker_attempts_total{type="unknown",outcome="report_failed"}'
+            malformed = 'swfbridge_worker_attempts_total{type="malformed",outcome="malformed"}'
+            processes.wait_for(lambda: _value(_scrape(worker_port), unknown) == 4
+                               and _value(_scrape(worker_port), malformed) == 4, 30,
+                               "eight attempts counted")
+            text = _scrape(worker_port)
+            assert "Ghost" not in text and "Bad" not in text
+            # Celery's own line for each job says what SWF got, not just "failed".
+            assert "succeeded in" in worker.output()
+            assert "'report_failed: SWF got nothing" in worker.output()
+        finally:
+            worker.stop()
+
+
+def test_an_answer_swf_never_got_is_counted_report_failed_not_completed(
+    metered_bridge: tuple[str, int, int], local_swf: LocalSWF
+) -> None:
+    from swfbridge.testing import start_activities
+
+    domain, _, worker_port = metered_bridge
+    local_swf.inject_faults(operations=["RespondActivityTaskCompleted"], kind="error")
+    try:
+        start_activities(local_swf.client(), domain=domain, task_list=TASK_LIST, timeout_s=60,
+                         activities=[ScheduledActivity("add-lost", "Add", "1",
+                                                       input=json.dumps([[1], {}]))])
+        failed = 'swfbridge_worker_attempts_total{type="Add@1",outcome="report_failed"}'
+        processes.wait_for(lambda: _value(_scrape(worker_port), failed) == 1, 60,
+                           "the lost answer counted")
+    finally:
+        local_swf.clear_faults()
+    assert _value(_scrape(worker_port),
+                  'swfbridge_worker_attempts_total{type="Add@1",outcome="completed"}') == 0

@@ -87,6 +87,12 @@ def test_an_attempt_can_be_claimed_once_and_the_claim_outlives_the_run(
     assert not state.claimed("swf-2")
 
 
+def test_a_far_deadline_still_claims_once(state: BridgeState, clock: Clock) -> None:
+    # Out-of-range PX used to be taken as "state unavailable", and the job ran unclaimed.
+    assert state.claim("swf-far", deadline=1e300, owner="w1")
+    assert not state.claim("swf-far", deadline=1e300, owner="w2")
+
+
 def test_an_unreachable_redis_raises_state_unavailable() -> None:
     state = BridgeState(config=StateConfig(url="redis://127.0.0.1:1/0", socket_timeout_s=0.5))
     with pytest.raises(StateUnavailable, match="unavailable"):

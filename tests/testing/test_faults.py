@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import urllib.error
 import urllib.request
 from typing import Any
 
@@ -11,9 +12,12 @@ from local_swf_helpers import DOMAIN, error_code, http_status, setup_domain
 from swfbridge.testing import LocalSWF
 
 
-def _admin(swf: LocalSWF, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+def _admin(swf: LocalSWF, method: str, path: str, body: Any = None,
+           headers: dict[str, str] | None = None) -> tuple[int, Any]:
+    headers = headers or {}
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(f"{swf.endpoint_url}{path}", data=data, method=method)
+    request = urllib.request.Request(f"{swf.endpoint_url}{path}", data=data, method=method,
+                                     headers={"Content-Type": "application/json", **headers})
     try:
         with urllib.request.urlopen(request, timeout=5) as response:
             return response.status, json.loads(response.read())
@@ -113,3 +117,35 @@ def test_moto_reset_keeps_long_polling_and_timeouts_working(
 
 def test_health_endpoint_answers_ok(local_swf: LocalSWF) -> None:
     assert _admin(local_swf, "GET", "/_swfbridge/health") == (200, {"status": "ok"})
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("POST", "/_swfbridge/reset"), ("POST", "/_swfbridge/faults"),
+     ("DELETE", "/_swfbridge/faults"), ("POST", "/moto-api/reset")],
+)
+def test_admin_requests_a_web_page_could_send_are_refused(
+    local_swf: LocalSWF, method: str, path: str
+) -> None:
+    # What a cross-site form or no-cors fetch can send: a "simple" content type.
+    assert _admin(local_swf, method, path, {}, {"Content-Type": "text/plain"})[0] == 403
+    foreign = {"Origin": "http://evil.example"}
+    assert _admin(local_swf, method, path, {}, foreign)[0] == 403
+
+
+def test_no_cors_and_no_moto_dashboard(local_swf: LocalSWF, swf_client: Any) -> None:
+    setup_domain(swf_client)
+    status, body = _admin(local_swf, "GET", "/moto-api/data.json", None,
+                          {"Origin": "http://evil.example"})
+    assert status == 404 and "off" in body["error"]
+    preflight = urllib.request.Request(
+        f"{local_swf.endpoint_url}/", method="OPTIONS",
+        headers={"Origin": "http://evil.example", "Access-Control-Request-Method": "POST",
+                 "Access-Control-Request-Headers": "x-amz-target,content-type",
+                 "X-Amz-Target": "SimpleWorkflowService.ListDomains"})
+    try:
+        with urllib.request.urlopen(preflight, timeout=5) as response:
+            headers = list(response.headers)
+    except urllib.error.HTTPError as exc:
+        headers = list(exc.headers)
+    assert not [h for h in headers if h.lower().startswith("access-control-")]

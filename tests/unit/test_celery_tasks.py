@@ -153,3 +153,25 @@ def test_a_mapped_tasks_result_over_swfs_limit_goes_to_s3_when_offload_is_on() -
     assert isinstance(outcome, Completed) and outcome.result is not None
     reference = S3Reference.parse(outcome.result)
     assert s3.objects[(reference.bucket, reference.key)] == json.dumps("x" * 40_000).encode()
+
+
+def test_an_unknown_tasks_failure_is_reported_off_the_consumer_thread() -> None:
+    import threading
+
+    from swfbridge.celery_tasks import _Relay
+
+    publication = mapped_publication(JOB, ResolvedRoute("x", FLOWY, None), queue=None)
+    body = [[], {}, {"errbacks": [publication.options["link_error"]]}]
+    relay = _Relay(SwfClientConfig(), None, None)
+    reported = threading.Event()
+    threads: list[threading.Thread] = []
+
+    def report(job: Any, outcome_for: Any) -> None:
+        threads.append(threading.current_thread())
+        reported.set()
+
+    relay.report = report  # type: ignore[method-assign]
+    relay.on_task_unknown(message=SimpleNamespace(decode=lambda: body), name="x")
+
+    assert reported.wait(10)
+    assert threads[0] is not threading.current_thread()

@@ -71,8 +71,23 @@ def test_only_functions_defined_in_the_module_itself_are_run(name: str) -> None:
 
 def test_private_names_and_dunders_are_never_run() -> None:
     for name in (f"{ALLOWED}._shout", f"{ALLOWED}.__loader__"):
-        with pytest.raises(FunctionUnavailable, match="private names"):
+        with pytest.raises(FunctionUnavailable, match="private and dunder names"):
             FunctionActivities([ALLOWED]).resolve(name, "1")
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["tests.migration._sf_private.touch", "tests.migration.__main__.x",
+     "tests.migration.sf_allowed.__builtins__.eval"],
+)
+def test_private_and_dunder_modules_below_the_prefix_are_never_imported(name: str) -> None:
+    sys.modules.pop("tests.migration._sf_private", None)
+
+    with pytest.raises(FunctionUnavailable) as refused:
+        FunctionActivities(["tests.migration"]).resolve(name, "1")
+
+    assert _cause(refused.value) == "import_path_not_allowed"
+    assert "tests.migration._sf_private" not in sys.modules
 
 
 def test_a_module_that_cannot_be_imported_fails_with_the_import_error() -> None:

@@ -47,6 +47,11 @@ def test_the_attempt_id_is_stable_and_differs_per_attempt() -> None:
         (lambda m: m.update(started_event_id="7"), "'started_event_id' must be an integer"),
         (lambda m: m.update(deadline=float("nan")), "'deadline' must be a number"),
         (lambda m: m.update(input=5), "'input' must be a string or null"),
+        (lambda m: m.update(deadline=1e300), "'deadline' must be after 'polled_at'"),
+        (lambda m: m.update(deadline=m["polled_at"] - 1), "'deadline' must be after"),
+        (lambda m: m.update(polled_at=1e300, deadline=1e300), "'polled_at' is not a plausible"),
+        (lambda m: m.update(heartbeat_timeout_s=1e300), "'heartbeat_timeout_s' must be"),
+        (lambda m: m.update(heartbeat_timeout_s=-1), "'heartbeat_timeout_s' must be"),
     ],
 )
 def test_malformed_messages_are_refused_with_the_reason(mutate: Any, message: str) -> None:

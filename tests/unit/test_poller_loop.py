@@ -255,3 +255,27 @@ def test_abort_fails_every_task_still_held_with_poller_shutting_down() -> None:
 def test_max_in_flight_without_a_state_store_is_refused() -> None:
     with pytest.raises(ValueError, match="state store"):
         make_poller(FakeSwf(), FakeDispatcher(), None, max_in_flight=3)
+
+
+@pytest.mark.parametrize("error", ["unknown_domain", "bad_credentials"])
+def test_polling_stops_on_a_missing_domain_or_bad_credentials_instead_of_retrying(
+    error: str,
+) -> None:
+    from swfbridge.swf import Misconfigured, UnknownResource
+
+    class Refusing(FakeSwf):
+        def call(self, operation: str, **params: Any) -> dict[str, Any]:
+            if operation == "poll_for_activity_task":
+                with self.lock:
+                    self.polls += 1
+                if error == "unknown_domain":
+                    raise UnknownResource(operation, "UnknownResourceFault", "no domain d")
+                raise Misconfigured(operation, "UnrecognizedClientException", "bad key")
+            return super().call(operation, **params)
+
+    swf = Refusing()
+    poller = make_poller(swf, FakeDispatcher())
+    poller.start()
+    assert poller.join(timeout_s=10)
+    assert swf.polls == 1
+    assert poller.fatal_error is not None

@@ -5,6 +5,7 @@ import pytest
 
 from swfbridge.swf import (
     InvalidRequest,
+    Misconfigured,
     ServiceUnavailable,
     SwfError,
     Throttled,
@@ -22,6 +23,8 @@ from tests.support.fakes import FakeBoto, client_error, fake_swf
         ("ValidationException", 400, InvalidRequest, False),
         ("SomethingNew", 503, ServiceUnavailable, True),
         ("SomethingNew", 400, SwfError, False),
+        ("UnrecognizedClientException", 400, Misconfigured, False),
+        ("InvalidSignatureException", 403, Misconfigured, False),
     ],
 )
 def test_client_errors_translate_to_one_hierarchy(
@@ -64,3 +67,11 @@ def test_retry_false_makes_a_single_attempt() -> None:
     with pytest.raises(Throttled):
         fake_swf(boto).call("poll_for_activity_task", retry=False, domain="d")
     assert len(boto.calls) == 1
+
+
+@pytest.mark.parametrize("exc", [botocore.exceptions.NoRegionError(),
+                                 botocore.exceptions.NoCredentialsError()])
+def test_no_region_or_credentials_is_a_misconfiguration_never_retried(exc: Exception) -> None:
+    error = translate("Op", exc)
+    assert isinstance(error, Misconfigured) and not error.retryable
+    assert "set AWS_" in error.message

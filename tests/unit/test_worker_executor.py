@@ -134,3 +134,20 @@ def test_a_rejected_response_falls_back_to_a_minimal_failure() -> None:
     assert _executor(boto).report(_job("Double", None), Completed("1")) is True
     (failure,) = boto.ops("respond_activity_task_failed")
     assert failure["reason"].startswith("swfbridge: SWF rejected the response")
+
+
+@activity("1", registry=registry)
+class Options(Activity):
+    def run(self, x: int, **options: Any) -> int:
+        return x
+
+
+def _cause(outcome: Any) -> str:
+    assert isinstance(outcome, Failed) and outcome.details is not None
+    return str(json.loads(outcome.details)["cause"])
+
+
+def test_a_self_keyword_is_an_input_signature_mismatch() -> None:
+    for name in ("Double", "Options"):
+        outcome = _executor().execute(_job(name, '[[1], {"self": 2}]'))
+        assert _cause(outcome) == "input_signature_mismatch", name
