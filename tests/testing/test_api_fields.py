@@ -82,6 +82,19 @@ def test_a_history_over_1000_events_pages_forwards_and_in_reverse(swf_client: An
     assert small == ids and pages == -(-len(ids) // 300)
     small_reverse, _ = _history(swf_client, wf, maximumPageSize=300, reverseOrder=True)
     assert small_reverse == ids[::-1]
+    paginator = swf_client.get_paginator("get_workflow_execution_history")
+    pages_seen = list(paginator.paginate(
+        domain=DOMAIN, execution={"workflowId": wf.workflow_id, "runId": wf.run_id},
+        PaginationConfig={"PageSize": 500}))
+    assert [e["eventId"] for page in pages_seen for e in page["events"]] == ids
+
+
+def test_the_field_lists_checked_here_are_botocores_output_shapes(swf_client: Any) -> None:
+    model = swf_client.meta.service_model
+    decision = model.operation_model("PollForDecisionTask").output_shape.members
+    activity = model.operation_model("PollForActivityTask").output_shape.members
+    assert set(decision) - {"nextPageToken"} == DECISION_FIELDS
+    assert set(activity) == ACTIVITY_FIELDS
 
 
 def test_the_last_history_page_has_no_next_page_token(swf_client: Any) -> None:
