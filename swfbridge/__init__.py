@@ -19,12 +19,13 @@ from swfbridge.install import install
 from swfbridge.options import ActivityOptions
 from swfbridge.payloads import OffloadConfig, PayloadError, PayloadStore, S3Reference
 from swfbridge.registry import ActivityRegistry, default_registry
-from swfbridge.serialization import FLOWY, SIMPLEFLOW, WireFormat
+from swfbridge.serialization import FLOWY, JSON, SIMPLEFLOW, WireFormat
 from swfbridge.task_map import CeleryTaskMap, CeleryTaskRoute, load_task_map
 from swfbridge.worker import WorkerConfig
 
 __all__ = [
     "FLOWY",
+    "JSON",
     "SIMPLEFLOW",
     "Activity",
     "ActivityCancelled",

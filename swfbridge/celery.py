@@ -6,7 +6,7 @@ This module is a process edge, like the CLI: it reads the environment.
 * ``SWFBRIDGE_ACTIVITIES``: comma-separated modules defining activities
   (Celery's ``-I`` works too).
 * ``SWFBRIDGE_WIRE_FORMAT``: default wire format of activity classes that
-  do not set one (``flowy``, the default, or ``simpleflow``).
+  do not set one (``flowy``, the default, ``simpleflow`` or ``json``).
 * ``SWFBRIDGE_FUNCTION_PREFIXES``: comma-separated module prefixes under which
   simpleflow-style activities (types named by a function's import path) may
   run; unset: none.

@@ -280,7 +280,8 @@ def install(
         swf: How workers reach SWF (boto3's own settings if None).
         worker: Worker behaviour (heartbeats, deadlines).
         wire_format: Default wire format of activity classes that do not set
-            ``wire_format`` themselves (None: flowy's, the class default).
+            ``wire_format`` themselves (None: flowy's, the class default;
+            ``JSON`` for deciders that send one JSON value).
         function_prefixes: Module prefixes under which unregistered activity
             types named by import path (simpleflow style) may be imported and
             run; empty (the default) runs registered types only.

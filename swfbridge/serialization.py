@@ -1,11 +1,13 @@
 """Wire formats: how activity input is decoded and results are encoded.
 
-Two formats exist in the SWF workflows swfbridge serves:
+Three formats exist in the SWF workflows swfbridge serves:
 
 * ``flowy`` (the default): input is the JSON text of ``[args, kwargs]``;
-* ``simpleflow``: input is the JSON text of ``{"args": [...], "kwargs": {...}}``.
+* ``simpleflow``: input is the JSON text of ``{"args": [...], "kwargs": {...}}``;
+* ``json``: input is the JSON text of one value, passed as the single
+  positional argument (plain boto3 deciders, DAG services, Node.js libraries).
 
-Both encode results as JSON. Missing or empty input means "no arguments".
+All encode results as JSON. Missing or empty input means "no arguments".
 """
 
 from __future__ import annotations
@@ -67,6 +69,20 @@ def _check_arguments(args: Any, kwargs: Any) -> Arguments:
     if not isinstance(kwargs, dict):
         raise InputDecodeError(f"keyword arguments must be a JSON object, got {_kind(kwargs)}")
     return args, kwargs
+
+
+def _reject_constant(name: str) -> Any:
+    raise InputDecodeError(f"input is not valid JSON: {name} is not a JSON value")
+
+
+def _loads_strict(text: str) -> Any:
+    """Like :func:`_loads`, refusing NaN and Infinity (not JSON, refused by other parsers)."""
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except InputDecodeError:
+        raise
+    except (ValueError, RecursionError) as exc:
+        raise InputDecodeError(f"input is not valid JSON: {exc}") from exc
 
 
 def _kind(value: Any) -> str:
@@ -131,14 +147,48 @@ class SimpleflowFormat:
         return dumps(value)
 
 
+@dataclass(frozen=True)
+class JsonFormat:
+    """One JSON value: input is the JSON text of any value, result JSON.
+
+    The value is passed to ``run`` as its single positional argument, so a
+    decider's ``[["x"], {"k": 2}]`` arrives as that one list (flowy would read
+    it as args and kwargs). Missing or empty input calls ``run()``.
+    """
+
+    name: str = "json"
+
+    def decode_input(self, text: str | None) -> Arguments:
+        if not text:
+            return [], {}
+        return [_loads_strict(text)], {}
+
+    def encode_input(self, args: list[Any], kwargs: dict[str, Any]) -> str:
+        if kwargs:
+            raise ValueError("the json wire format carries no keyword arguments")
+        if not args:
+            return ""
+        if len(args) != 1:
+            raise ValueError(
+                f"the json wire format carries one value, got {len(args)} positional arguments"
+            )
+        return dumps(args[0])
+
+    def encode_result(self, value: Any) -> str:
+        return dumps(value)
+
+
 FLOWY = FlowyFormat()
 SIMPLEFLOW = SimpleflowFormat()
+JSON = JsonFormat()
 
-WIRE_FORMATS: dict[str, WireFormat] = {FLOWY.name: FLOWY, SIMPLEFLOW.name: SIMPLEFLOW}
+WIRE_FORMATS: dict[str, WireFormat] = {
+    FLOWY.name: FLOWY, SIMPLEFLOW.name: SIMPLEFLOW, JSON.name: JSON,
+}
 
 
 def wire_format(name: str) -> WireFormat:
-    """Look up a wire format by name (``"flowy"`` or ``"simpleflow"``)."""
+    """Look up a wire format by name (``"flowy"``, ``"simpleflow"`` or ``"json"``)."""
     try:
         return WIRE_FORMATS[name]
     except KeyError:

@@ -38,7 +38,8 @@ class CeleryTaskRoute:
     Args:
         task: The Celery task name registered on the workers (``"images.resize"``).
         wire_format: How the SWF input is decoded into the task's args and
-            kwargs, and how its return value is encoded; None uses the map's default.
+            kwargs (``json``: the one value is the task's only argument), and
+            how its return value is encoded; None uses the map's default.
         queue: Celery queue for the job and its result relay; None uses the
             poller's ``--queue`` (or the app's default queue).
     """

@@ -73,7 +73,7 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--wire-format",
         default=env("SWFBRIDGE_WIRE_FORMAT", "flowy"),
-        choices=["flowy", "simpleflow"],
+        choices=["flowy", "simpleflow", "json"],
         help="input/result format of mapped Celery tasks whose entry names none "
         "(env SWFBRIDGE_WIRE_FORMAT; default flowy)",
     )

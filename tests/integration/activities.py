@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from swfbridge import Activity, ActivityFailed, activity
+from swfbridge import JSON, Activity, ActivityFailed, activity
 
 TASK_LIST = "it-tasks"
 TIMEOUTS: dict[str, Any] = {"start_to_close": 60, "schedule_to_start": 120}
@@ -58,3 +58,13 @@ class ReturnHuge(Activity):
 class TokenLength(Activity):
     def run(self) -> int:
         return len(self.token)
+
+
+@activity("1", task_list=TASK_LIST, **TIMEOUTS)
+class DescribeJson(Activity):
+    """One JSON value in, as the single argument (or none: no arguments)."""
+
+    wire_format = JSON
+
+    def run(self, *args: Any) -> Any:
+        return {"args": list(args)}

@@ -20,7 +20,7 @@ QUEUE = "migration"
 TASK_MAP = str(Path(__file__).with_name("task_map.json"))
 # Types the old runtimes registered long ago: mapped Celery tasks and
 # simpleflow functions (named by import path).
-LEGACY_TYPES = ("Resize", "Thumb", "Explode", "Tags", "Missing",
+LEGACY_TYPES = ("Resize", "Thumb", "Explode", "Tags", "Missing", "DescribeJson",
                 "tests.migration.sf_allowed.multiply", "tests.migration.sf_allowed.shout",
                 "tests.migration.sf_allowed.path_join", "tests.migration.sf_forbidden.touch")
 

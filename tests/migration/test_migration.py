@@ -119,3 +119,20 @@ def test_a_function_runs_by_import_path_only_under_an_allowed_module_prefix(
 
     reason, _ = _failed(user_fleet, outcomes["re-exported"])
     assert "defines no function 'path_join'" in reason
+
+
+def test_a_mapped_celery_task_of_the_json_format_gets_one_value_as_its_only_argument(
+    user_fleet: UserFleet,
+) -> None:
+    values: dict[str, tuple[str | None, list[Any]]] = {
+        "number": ("42", [42]),
+        "object": ('{"k": [1, 2]}', [{"k": [1, 2]}]),
+        "string": ('"hello"', ["hello"]),
+        "array": ("[1, 2, 3]", [[1, 2, 3]]),
+        "two-element-array": ('[["x"], {"k": 2}]', [[["x"], {"k": 2}]]),
+        "no-input": (None, []),
+    }
+    outcomes = _run(user_fleet, {kind: ("DescribeJson", text)
+                                 for kind, (text, _) in values.items()})
+    for kind, (_, args) in values.items():
+        assert json.loads(_completed(user_fleet, outcomes[kind])) == {"args": args}, kind

@@ -25,3 +25,8 @@ def explode(message: str) -> None:
 @app.task(name="images.tags")
 def tags() -> Any:
     return {"a", "b"}  # a set: not JSON
+
+
+@app.task(name="images.describe")
+def describe(*args: Any) -> dict[str, list[Any]]:
+    return {"args": list(args)}

@@ -6,6 +6,7 @@ import pytest
 
 from swfbridge.serialization import (
     FLOWY,
+    JSON,
     SIMPLEFLOW,
     InputDecodeError,
     ResultEncodeError,
@@ -67,3 +68,57 @@ def test_wire_formats_are_found_by_name_and_unknown_names_are_refused() -> None:
     assert wire_format("simpleflow") is SIMPLEFLOW
     with pytest.raises(ValueError, match="unknown wire format 'xml'"):
         wire_format("xml")
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("42", 42),
+        ("2.5", 2.5),
+        ('{"k": [1, 2]}', {"k": [1, 2]}),
+        ('"hello"', "hello"),
+        ("[1, 2, 3]", [1, 2, 3]),
+        ('[["x"], {"k": 2}]', [["x"], {"k": 2}]),
+        ("null", None),
+        ("false", False),
+    ],
+)
+def test_json_input_is_one_value_passed_as_the_single_argument(text: str, value: object) -> None:
+    assert JSON.decode_input(text) == ([value], {})
+
+
+def test_json_format_reads_a_two_element_array_as_one_value_where_flowy_reads_args_kwargs() -> None:
+    text = '[["x"], {"k": 2}]'
+    assert FLOWY.decode_input(text) == (["x"], {"k": 2})
+    assert JSON.decode_input(text) == ([[["x"], {"k": 2}]], {})
+
+
+def test_json_format_treats_missing_input_as_no_arguments() -> None:
+    assert JSON.decode_input(None) == ([], {})
+    assert JSON.decode_input("") == ([], {})
+
+
+@pytest.mark.parametrize("text", ["{not json", "NaN", "[1, Infinity]", "-Infinity", "1 2"])
+def test_json_format_refuses_text_that_is_not_strict_json(text: str) -> None:
+    with pytest.raises(InputDecodeError, match="not valid JSON"):
+        JSON.decode_input(text)
+
+
+def test_json_format_encodes_one_value_or_no_input_and_refuses_more() -> None:
+    assert JSON.encode_input([{"a": 1}], {}) == '{"a":1}'
+    assert JSON.encode_input([], {}) == ""
+    assert JSON.decode_input(JSON.encode_input([[1, {}]], {})) == ([[1, {}]], {})
+    with pytest.raises(ValueError, match="one value, got 2"):
+        JSON.encode_input([1, 2], {})
+    with pytest.raises(ValueError, match="no keyword arguments"):
+        JSON.encode_input([], {"k": 1})
+
+
+def test_json_format_encodes_results_as_strict_json() -> None:
+    assert JSON.encode_result([1, "a", None]) == '[1,"a",null]'
+    with pytest.raises(ResultEncodeError, match="Out of range float"):
+        JSON.encode_result(math.inf)
+
+
+def test_json_format_is_found_by_name() -> None:
+    assert wire_format("json") is JSON

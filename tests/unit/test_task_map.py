@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from swfbridge import FLOWY, SIMPLEFLOW, CeleryTaskMap, CeleryTaskRoute, ConfigurationError
+from swfbridge import FLOWY, JSON, SIMPLEFLOW, CeleryTaskMap, CeleryTaskRoute, ConfigurationError
 from swfbridge.task_map import load_task_map
 
 
@@ -112,3 +112,17 @@ def test_keys_that_are_not_name_version_pairs_are_refused() -> None:
 
 
 EXAMPLE_MAP = {("Resize", "1"): "images.resize"}
+
+
+def test_a_route_and_the_map_default_may_name_the_json_format(tmp_path: Path) -> None:
+    source = _write(tmp_path, {"tasks": [
+        {"name": "Describe", "version": "1", "task": "images.describe", "wire_format": "json"},
+        {"name": "Resize", "version": "1", "task": "images.resize"},
+    ]})
+
+    task_map = load_task_map(source, wire_format=JSON)
+    described = task_map.get("Describe", "1")
+    resized = task_map.get("Resize", "1")
+
+    assert described is not None and described.wire_format is JSON
+    assert resized is not None and resized.wire_format is JSON
