@@ -60,7 +60,15 @@ class EndpointCalls:
     def _counting(self, operation: str, original: Any) -> Any:
         def counted(backend: Any, task_token: str, *args: Any, **kwargs: Any) -> Any:
             with self.lock:
-                activity_id = self.activity_of_token.get(task_token, "?")
+                activity_id = self.activity_of_token.get(task_token)
+            if activity_id is None:
+                # A poll already waiting when the patch went in was not seen: ask the
+                # backend which task the token belongs to.
+                try:
+                    activity_id = backend._find_activity_task_from_token(task_token).activity_id
+                except Exception:
+                    activity_id = "?"
+            with self.lock:
                 self.calls.append((operation, activity_id, kwargs.get("details")))
             return original(backend, task_token, *args, **kwargs)
 
