@@ -27,11 +27,11 @@ from typing import Any
 
 from benchmarks import procstat
 from benchmarks.workloads import NOOP, TASK_LIST, VERSION
-from swfbridge.inflight import BridgeState, StateConfig
-from swfbridge.job import ActivityJob
-from swfbridge.poller import Poller, PollerConfig
-from swfbridge.swf import SwfClient
-from swfbridge.timeouts import TimeoutResolver
+from swfbridge.aws.swf import SwfClient
+from swfbridge.poller.loop import Poller, PollerConfig
+from swfbridge.poller.timeouts import TimeoutResolver
+from swfbridge.state.store import BridgeState, StateConfig
+from swfbridge.wire.job import ActivityJob
 
 # A real SWF task token is an opaque ~ 400-character string.
 _TOKEN_PAD = "AAAAKgAAAAIAAAAAAAAAA" * 18
@@ -144,7 +144,7 @@ class _Bench:
 
     def __init__(self, variant: Variant, broker_url: str | None) -> None:
         import benchmarks.activities  # noqa: F401  - registers the timeouts locally
-        from swfbridge.registry import default_registry
+        from swfbridge.activities.registry import default_registry
 
         self.fake = FakeSwf()
         swf = SwfClient(client=self.fake)
@@ -180,7 +180,7 @@ class _Bench:
 def celery_dispatcher(broker_url: str) -> Any:
     from celery import Celery
 
-    from swfbridge.dispatch import CeleryDispatcher
+    from swfbridge.poller.dispatch import CeleryDispatcher
 
     app = Celery("swfbridge-bench-poller", broker=broker_url)
     app.conf.update(task_serializer="json", accept_content=["json"],

@@ -19,7 +19,7 @@ from celery import Celery
 
 import swfbridge
 from swfbridge import FLOWY
-from swfbridge.task_map import CeleryTaskMap
+from swfbridge.activities.task_map import CeleryTaskMap
 from swfbridge.testing import ScheduledActivity, register_activity_type, run_activities
 
 TASK_LIST = "examples-celery-task"

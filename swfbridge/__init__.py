@@ -5,7 +5,11 @@ Define activities by subclassing :class:`Activity` and registering them with
 :func:`install` on your own Celery app) fed by ``swfbridge poll``.
 """
 
-from swfbridge.activity import Activity, activity
+from swfbridge.activities.activity import Activity, activity
+from swfbridge.activities.functions import FunctionActivities
+from swfbridge.activities.options import ActivityOptions
+from swfbridge.activities.registry import ActivityRegistry, default_registry
+from swfbridge.activities.task_map import CeleryTaskMap, CeleryTaskRoute, load_task_map
 from swfbridge.errors import (
     ActivityCancelled,
     ActivityFailed,
@@ -13,15 +17,11 @@ from swfbridge.errors import (
     DuplicateActivityError,
     SwfBridgeError,
 )
-from swfbridge.functions import FunctionActivities
-from swfbridge.heartbeat import HeartbeatConfig
-from swfbridge.install import install
-from swfbridge.options import ActivityOptions
-from swfbridge.payloads import OffloadConfig, PayloadError, PayloadStore, S3Reference
-from swfbridge.registry import ActivityRegistry, default_registry
-from swfbridge.serialization import FLOWY, JSON, SIMPLEFLOW, WireFormat
-from swfbridge.task_map import CeleryTaskMap, CeleryTaskRoute, load_task_map
-from swfbridge.worker import WorkerConfig
+from swfbridge.payloads.store import OffloadConfig, PayloadError, PayloadStore, S3Reference
+from swfbridge.wire.serialization import FLOWY, JSON, SIMPLEFLOW, WireFormat
+from swfbridge.worker.executor import WorkerConfig
+from swfbridge.worker.heartbeat import HeartbeatConfig
+from swfbridge.worker.install import install
 
 __all__ = [
     "FLOWY",

@@ -42,14 +42,14 @@ from typing import Any
 
 from celery import Celery
 
+from swfbridge.activities.registry import load_modules, parse_module_list
 from swfbridge.errors import ConfigurationError
-from swfbridge.heartbeat import DEFAULT_MIN_INTERVAL_S, HeartbeatConfig
-from swfbridge.inflight import StateConfig
-from swfbridge.install import RECOMMENDED_SETTINGS, install
-from swfbridge.payloads import DEFAULT_MAX_BYTES, OffloadConfig
-from swfbridge.registry import load_modules, parse_module_list
-from swfbridge.serialization import wire_format
-from swfbridge.worker import WorkerConfig
+from swfbridge.payloads.store import DEFAULT_MAX_BYTES, OffloadConfig
+from swfbridge.state.store import StateConfig
+from swfbridge.wire.serialization import wire_format
+from swfbridge.worker.executor import WorkerConfig
+from swfbridge.worker.heartbeat import DEFAULT_MIN_INTERVAL_S, HeartbeatConfig
+from swfbridge.worker.install import RECOMMENDED_SETTINGS, install
 
 DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/0"
 
@@ -140,7 +140,7 @@ def _configure(app: Celery) -> None:
         state=StateConfig(url=state_url) if state_url else None,
     )
     if os.environ.get("SWFBRIDGE_WORKER_METRICS_PORT"):
-        from swfbridge.worker_metrics import install_worker_metrics
+        from swfbridge.worker.metrics import install_worker_metrics
 
         install_worker_metrics(app, port=int(os.environ["SWFBRIDGE_WORKER_METRICS_PORT"]),
                                host=os.environ.get("SWFBRIDGE_WORKER_METRICS_HOST",

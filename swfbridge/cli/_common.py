@@ -9,7 +9,7 @@ import re
 import sys
 import urllib.parse
 
-from swfbridge.swf import SwfClientConfig
+from swfbridge.aws.swf import SwfClientConfig
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 

@@ -10,6 +10,9 @@ import threading
 from types import FrameType
 from typing import Any
 
+from swfbridge.activities.registry import default_registry, load_modules, parse_module_list
+from swfbridge.activities.task_map import load_task_map
+from swfbridge.aws.swf import SwfError, check_domain, is_misconfiguration
 from swfbridge.cli._common import (
     UsageError,
     add_logging_args,
@@ -22,10 +25,7 @@ from swfbridge.cli._common import (
     swf_client_config,
 )
 from swfbridge.errors import ConfigurationError
-from swfbridge.registry import default_registry, load_modules, parse_module_list
-from swfbridge.serialization import wire_format
-from swfbridge.swf import SwfError, check_domain, is_misconfiguration
-from swfbridge.task_map import load_task_map
+from swfbridge.wire.serialization import wire_format
 
 log = logging.getLogger("swfbridge.cli.poll")
 
@@ -140,7 +140,7 @@ def _state_url(args: argparse.Namespace) -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from swfbridge.metrics import MetricsServer, PollerMetrics
+    from swfbridge.poller.metrics import MetricsServer, PollerMetrics
 
     setup_logging(args.log_level)
     metrics = server = None
@@ -174,11 +174,11 @@ def run(args: argparse.Namespace) -> int:
 def _build(args: argparse.Namespace, metrics: Any = None) -> Any:
     from celery import Celery
 
-    from swfbridge.dispatch import CeleryDispatcher
-    from swfbridge.inflight import BridgeState, StateConfig
-    from swfbridge.poller import Poller, PollerConfig, default_identity
-    from swfbridge.swf import SwfClient
-    from swfbridge.timeouts import TimeoutResolver
+    from swfbridge.aws.swf import SwfClient
+    from swfbridge.poller.dispatch import CeleryDispatcher
+    from swfbridge.poller.loop import Poller, PollerConfig, default_identity
+    from swfbridge.poller.timeouts import TimeoutResolver
+    from swfbridge.state.store import BridgeState, StateConfig
 
     domain = require(args.domain, "--domain", "SWFBRIDGE_DOMAIN")
     task_list = require(args.task_list, "--task-list", "SWFBRIDGE_TASK_LIST")
@@ -195,7 +195,7 @@ def _build(args: argparse.Namespace, metrics: Any = None) -> Any:
                           max_in_flight=args.max_in_flight)
     state = None if state_url is None else BridgeState(config=StateConfig(url=state_url))
     if metrics is not None:
-        from swfbridge.metrics import MeteredSwfClient
+        from swfbridge.poller.metrics import MeteredSwfClient
 
         swf: SwfClient = MeteredSwfClient(config=swf_client_config(args), metrics=metrics)
     else:

@@ -47,10 +47,10 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from swfbridge import registration
-    from swfbridge.registry import default_registry, load_modules, parse_module_list
-    from swfbridge.retry import Backoff
-    from swfbridge.swf import (
+    from swfbridge.activities import registration
+    from swfbridge.activities.registry import default_registry, load_modules, parse_module_list
+    from swfbridge.aws.retry import Backoff
+    from swfbridge.aws.swf import (
         DomainAlreadyExists,
         SwfClient,
         SwfClientConfig,

@@ -100,8 +100,8 @@ def _describe(exc: Exception) -> str:
 
 
 def _pending(args: argparse.Namespace, domain: str, task_list: str) -> tuple[int, bool]:
-    from swfbridge.retry import Backoff
-    from swfbridge.swf import SwfClient, SwfClientConfig
+    from swfbridge.aws.retry import Backoff
+    from swfbridge.aws.swf import SwfClient, SwfClientConfig
 
     base = swf_client_config(args)
     swf = SwfClient(config=SwfClientConfig(region=base.region, endpoint_url=base.endpoint_url,
@@ -113,7 +113,7 @@ def _pending(args: argparse.Namespace, domain: str, task_list: str) -> tuple[int
 
 
 def _slots_held(state_url: str, domain: str, task_list: str) -> int:
-    from swfbridge.inflight import BridgeState, StateConfig
+    from swfbridge.state.store import BridgeState, StateConfig
 
     state = BridgeState(config=StateConfig(url=state_url))
     return int(state.in_flight(domain, task_list))

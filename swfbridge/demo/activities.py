@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from swfbridge.activity import Activity, activity
+from swfbridge.activities.activity import Activity, activity
 from swfbridge.errors import ActivityFailed
 
 TASK_LIST = "swfbridge-demo"

@@ -138,9 +138,9 @@ def _join_all(pollers: list[Any]) -> None:
 
 def register_types(client: Any, domain: str) -> None:
     """Register ``domain`` and every activity type of the default registry in it."""
-    from swfbridge import registration
-    from swfbridge.registry import default_registry
-    from swfbridge.swf import DomainAlreadyExists, SwfClient
+    from swfbridge.activities import registration
+    from swfbridge.activities.registry import default_registry
+    from swfbridge.aws.swf import DomainAlreadyExists, SwfClient
 
     swf = SwfClient(client=client)
     with suppress(DomainAlreadyExists):
@@ -228,11 +228,11 @@ def _stop_process(process: subprocess.Popen[bytes]) -> None:
 def _poller(config: LocalBridgeConfig, task_list: str, queue: str, swf_url: str) -> Any:
     from celery import Celery
 
-    from swfbridge.dispatch import CeleryDispatcher
-    from swfbridge.poller import Poller, PollerConfig
-    from swfbridge.registry import default_registry
-    from swfbridge.swf import SwfClient
-    from swfbridge.timeouts import TimeoutResolver
+    from swfbridge.activities.registry import default_registry
+    from swfbridge.aws.swf import SwfClient
+    from swfbridge.poller.dispatch import CeleryDispatcher
+    from swfbridge.poller.loop import Poller, PollerConfig
+    from swfbridge.poller.timeouts import TimeoutResolver
 
     app = Celery("swfbridge-local-poller", broker=config.broker.url)
     app.conf.update(task_serializer="json", accept_content=["json"],

@@ -108,7 +108,7 @@ def test_worker_metrics_label_only_types_the_worker_runs(
 ) -> None:
     from celery import Celery
 
-    from swfbridge.job import TASK_NAME
+    from swfbridge.wire.job import TASK_NAME
 
     with processes.redis_server() as redis_url:
         worker_port = processes.free_port()

@@ -10,10 +10,10 @@ from typing import Any
 from celery import Celery
 
 from swfbridge import FLOWY
-from swfbridge.dispatch import CeleryDispatcher
-from swfbridge.job import ActivityJob
-from swfbridge.task_map import ResolvedRoute
+from swfbridge.activities.task_map import ResolvedRoute
+from swfbridge.poller.dispatch import CeleryDispatcher
 from swfbridge.testing import LocalSWF
+from swfbridge.wire.job import ActivityJob
 from tests.support import processes
 
 

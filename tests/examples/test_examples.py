@@ -76,7 +76,8 @@ def test_retry_policy_does_not_retry_bad_input_or_bugs() -> None:
 
 
 def test_existing_celery_task_completes_the_activity_and_its_exception_fails_it() -> None:
-    pytest.importorskip("swfbridge.task_map", reason="needs existing-Celery-task support")
+    pytest.importorskip("swfbridge.activities.task_map",
+                        reason="needs existing-Celery-task support")
     result = ast.literal_eval(_run_example("existing_celery_task"))
 
     assert result == {

@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from swfbridge.dispatch import CeleryDispatcher
-from swfbridge.job import ActivityJob
+from swfbridge.poller.dispatch import CeleryDispatcher
 from swfbridge.testing import LocalSWF, ScheduledActivity, start_activities
+from swfbridge.wire.job import ActivityJob
 from tests.faults import conftest
 from tests.faults.activities import TASK_LIST
 from tests.faults.harness import RestartableRedis, Row, kill9, kill9_group, runs_by_key, tally

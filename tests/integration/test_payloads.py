@@ -14,7 +14,7 @@ from typing import Any
 import boto3
 import pytest
 
-from swfbridge.payloads import S3Reference
+from swfbridge.payloads.store import S3Reference
 from swfbridge.testing import LocalSWF, ScheduledActivity, run_activities
 from swfbridge.testing.decider import ActivityOutcome
 from tests.integration.payload_activities import TASK_LIST, report_ids

@@ -1,4 +1,4 @@
-"""Slots and claims in a real redis-server (swfbridge.inflight)."""
+"""Slots and claims in a real redis-server (swfbridge.state.store)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from swfbridge.inflight import BridgeState, StateConfig, StateUnavailable
+from swfbridge.state.store import BridgeState, StateConfig, StateUnavailable
 
 
 class Clock:

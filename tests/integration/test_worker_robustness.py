@@ -10,8 +10,8 @@ import uuid
 from celery import Celery
 from kombu import Connection
 
-from swfbridge.job import TASK_NAME
 from swfbridge.testing import ScheduledActivity, start_activities
+from swfbridge.wire.job import TASK_NAME
 from tests.integration.conftest import Bridge
 from tests.support.processes import wait_for
 

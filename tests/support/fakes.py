@@ -7,8 +7,8 @@ from typing import Any
 
 import botocore.exceptions
 
-from swfbridge.retry import Backoff
-from swfbridge.swf import SwfClient, SwfClientConfig
+from swfbridge.aws.retry import Backoff
+from swfbridge.aws.swf import SwfClient, SwfClientConfig
 
 
 def client_error(code: str, status: int = 400, operation: str = "Op") -> Exception:

@@ -1,0 +1,1 @@
+"""Payloads over SWF's limits: the S3 claim-check."""

@@ -1,0 +1,125 @@
+"""Handing polled tasks to Celery: one ``send_task`` per attempt."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any, Protocol
+
+from celery import Celery
+
+from swfbridge.activities.task_map import CeleryTaskMap
+from swfbridge.wire.job import TASK_NAME, ActivityJob
+from swfbridge.worker.relays import JobRejected, mapped_publication
+
+log = logging.getLogger(__name__)
+
+# Hard time limit beyond the deadline: a last resort that kills a pool child
+# whose activity ignored both the deadline and the soft limit.
+HARD_LIMIT_SLACK_S = 10.0
+
+# Bound on the broker check made before each poll.
+CHECK_TIMEOUT_S = 3.0
+
+
+class PublishError(Exception):
+    """The job could not be handed to the broker."""
+
+
+class JobNotPublishable(PublishError):
+    """The job cannot be published at all (e.g. undecodable input for a mapped
+    Celery task); ``failure`` is what to tell SWF."""
+
+    def __init__(self, rejected: JobRejected) -> None:
+        super().__init__(str(rejected))
+        self.failure = rejected.failure
+
+
+class Dispatcher(Protocol):
+    """Where the poller sends jobs."""
+
+    def publish(self, job: ActivityJob) -> None:
+        """Send ``job``; raise :class:`PublishError` if the broker did not take it."""
+        ...
+
+    def check(self) -> None:
+        """Raise :class:`PublishError` unless the broker answers now."""
+        ...
+
+
+class CeleryDispatcher:
+    """Publishes jobs with ``send_task`` under the fixed task name.
+
+    Args:
+        app: The Celery app (only its broker connection is used; the poller
+            never imports activity code for this).
+        queue: Queue to publish to; None uses the app's default queue, the
+            one a plain ``celery -A swfbridge worker`` consumes.
+        task_map: Activity types run by existing Celery tasks: those are
+            published under the mapped task's name, with relay callbacks
+            (see :mod:`swfbridge.worker.relays`).
+    """
+
+    def __init__(self, *, app: Celery, queue: str | None = None,
+                 task_map: CeleryTaskMap | None = None) -> None:
+        self.app = app
+        self.queue = queue
+        self.task_map = task_map
+
+    def check(self) -> None:
+        """Raise :class:`PublishError` unless the broker answers now.
+
+        The poller calls this before every poll: a task it cannot enqueue is
+        better left in SWF, where its clocks have not started.
+        """
+        try:
+            pool: Any = self.app.pool  # a connection pool (the stubs say producers)
+            with pool.acquire(block=True, timeout=CHECK_TIMEOUT_S) as conn:
+                conn.ensure_connection(max_retries=1, interval_start=0,
+                                       timeout=CHECK_TIMEOUT_S)
+                channel = conn.default_channel
+                client = getattr(channel, "client", None)
+                if client is not None:  # Redis: a pooled connection may be stale
+                    client.ping()
+        except Exception as exc:  # kombu/redis/amqp errors vary by transport
+            raise PublishError(f"{type(exc).__name__}: {exc}") from exc
+
+    def publish(self, job: ActivityJob) -> None:
+        options: dict[str, Any] = {
+            "task_id": job.attempt_id,
+            "serializer": "json",
+            # Bounded: a broker that is down must not hold a polled task for long.
+            "retry": True,
+            "retry_policy": {"max_retries": 2, "interval_start": 0.2,
+                             "interval_step": 0.5, "interval_max": 1.0},
+        }
+        if self.queue is not None:
+            options["queue"] = self.queue
+        if job.deadline is not None:
+            budget = job.deadline - job.polled_at
+            # Never run once SWF's start-to-close deadline has passed.
+            options["expires"] = dt.datetime.fromtimestamp(job.deadline, tz=dt.timezone.utc)
+            options["soft_time_limit"] = max(1.0, budget)
+            options["time_limit"] = max(1.0, budget) + HARD_LIMIT_SLACK_S
+        task_name, args, kwargs = TASK_NAME, [job.to_message()], {}
+        route = self.task_map.get(job.activity_name, job.activity_version) \
+            if self.task_map is not None else None
+        if route is not None:
+            try:
+                mapped = mapped_publication(job, route, queue=self.queue)
+            except JobRejected as exc:
+                raise JobNotPublishable(exc) from exc
+            task_name, args, kwargs = mapped.task, mapped.args, mapped.kwargs
+            options.update(mapped.options)
+        # What Celery shows in logs, events and Flower instead of the arguments:
+        # they hold the task token (a secret) and the input.
+        options["argsrepr"] = f"<{job.log_context()}>"
+        options["kwargsrepr"] = "{}"
+        # Celery prints the raw body (its first 1024 characters) when it refuses a
+        # message (unregistered task, undecodable, content type not accepted):
+        # compressed, with the token last, that print never holds the token.
+        options["compression"] = "zlib"
+        try:
+            self.app.send_task(task_name, args=args, kwargs=kwargs, **options)
+        except Exception as exc:  # kombu/redis/amqp errors vary by transport
+            raise PublishError(f"{type(exc).__name__}: {exc}") from exc

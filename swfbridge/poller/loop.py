@@ -1,0 +1,454 @@
+"""The poller: long-polls SWF for activity tasks and hands each to Celery.
+
+Each poll thread repeats one ordered step:
+
+1. wait until the broker answers (never poll what cannot be enqueued);
+2. take a capacity slot (when ``max_in_flight`` is set), waiting while the
+   fleet is full, so a backlog stays in SWF where its clocks have not started;
+3. long-poll SWF; an empty poll gives the slot back;
+4. bind the slot to the attempt, publish the job, and keep its heartbeat alive
+   while it is queued. A task that cannot be published is failed at once.
+
+No signal handling here: the CLI calls :meth:`Poller.stop` (graceful) and
+:meth:`Poller.abort` (at once) from its handlers.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from swfbridge.aws.respond import report_outcome
+from swfbridge.aws.retry import Backoff
+from swfbridge.aws.swf import POLL_READ_TIMEOUT_S, SwfClient, SwfError, is_misconfiguration
+from swfbridge.poller.dispatch import Dispatcher, JobNotPublishable, PublishError
+from swfbridge.poller.keepalive import KeepaliveConfig, QueuedHeartbeats
+from swfbridge.poller.timeouts import TimeoutResolver
+from swfbridge.state.store import BridgeState, StateUnavailable
+from swfbridge.wire.job import ActivityJob, MalformedJob, token_hint
+from swfbridge.wire.limits import MAX_IDENTITY
+from swfbridge.wire.outcome import BridgeCause, Failed, bridge_failure
+
+log = logging.getLogger(__name__)
+
+# First pause of a poll thread waiting for a free slot; it doubles up to
+# PollerConfig.slot_check_interval_s.
+FIRST_SLOT_CHECK_S = 0.01
+
+
+def default_identity() -> str:
+    """``host:pid``, the identity SWF records on ActivityTaskStarted."""
+    import os
+
+    return f"{socket.gethostname()}:{os.getpid()}"[:MAX_IDENTITY]
+
+
+@dataclass(frozen=True)
+class PollerConfig:
+    """What one poller process polls and how.
+
+    Args:
+        domain: SWF domain.
+        task_list: SWF task list to poll.
+        identity: Recorded by SWF on each task started (≤ 256 characters).
+        pollers: Concurrent long polls (threads).
+        max_in_flight: Most jobs dispatched and not finished at once for this
+            task list, across every poller sharing the state store; None: no
+            limit (the poller polls whatever the fleet's load).
+        slot_check_interval_s: Longest gap between two looks of a poll
+            thread waiting for a slot (the first come sooner: 10 ms, doubling).
+        poll_window_s: How long a slot taken for a poll counts if the poller
+            dies before the poll ends (SWF's 60 s long poll plus slack).
+        error_backoff: Pacing of polls after SWF errors (never gives up).
+        broker_backoff: Pacing of broker and state-store checks while they are
+            down (never gives up).
+        keepalive: Heartbeats for jobs waiting in the broker.
+    """
+
+    domain: str
+    task_list: str
+    identity: str = field(default_factory=default_identity)
+    pollers: int = 1
+    max_in_flight: int | None = None
+    slot_check_interval_s: float = 0.25
+    poll_window_s: float = POLL_READ_TIMEOUT_S
+    error_backoff: Backoff = field(
+        default_factory=lambda: Backoff(base_s=0.5, cap_s=30.0, max_attempts=None)
+    )
+    broker_backoff: Backoff = field(
+        default_factory=lambda: Backoff(base_s=0.5, cap_s=10.0, max_attempts=None)
+    )
+    keepalive: KeepaliveConfig = field(default_factory=KeepaliveConfig)
+
+    def __post_init__(self) -> None:
+        if not self.domain or not self.task_list:
+            raise ValueError("domain and task_list are required")
+        if self.pollers < 1:
+            raise ValueError("pollers must be at least 1")
+        if self.max_in_flight is not None and self.max_in_flight < 1:
+            raise ValueError("max_in_flight must be at least 1 (or None for no limit)")
+        if len(self.identity) > MAX_IDENTITY:
+            raise ValueError(f"identity is longer than {MAX_IDENTITY} characters")
+
+
+class _Slot:
+    """The capacity slot one poll holds: a placeholder, then the attempt."""
+
+    def __init__(self, state: BridgeState | None, config: PollerConfig,
+                 placeholder: str | None) -> None:
+        self._state = state
+        self._config = config
+        self._member = placeholder
+        self._bound = False
+
+    def bind(self, job: ActivityJob) -> None:
+        if self._state is None or self._member is None:
+            return
+        self._state.bind(self._config.domain, self._config.task_list, self._member,
+                         attempt_id=job.attempt_id, deadline=job.deadline)
+        self._member, self._bound = job.attempt_id, True
+
+    def dispatched(self) -> None:
+        """The worker frees the slot from now on."""
+        self._member = None
+
+    def release(self) -> None:
+        if self._state is None or self._member is None:
+            return
+        member, self._member = self._member, None
+        try:
+            self._state.release(self._config.domain, self._config.task_list, member)
+        except StateUnavailable as exc:
+            # The entry expires by itself (poll window or deadline).
+            log.warning("could not give back a slot (%s); it expires by itself", exc)
+
+
+class Poller:
+    """Polls one task list and dispatches every task it receives.
+
+    Args:
+        config: What to poll.
+        swf: SWF client.
+        dispatcher: Where jobs go.
+        timeouts: Resolves each task's deadline.
+        state: Shared slots and claims; required when ``config.max_in_flight``
+            is set, and for keeping queued jobs' heartbeats alive.
+        clock: Wall clock (epoch seconds).
+
+    Raises:
+        ValueError: ``max_in_flight`` is set without a state store.
+    """
+
+    def __init__(
+        self,
+        *,
+        config: PollerConfig,
+        swf: SwfClient,
+        dispatcher: Dispatcher,
+        timeouts: TimeoutResolver,
+        state: BridgeState | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if config.max_in_flight is not None and state is None:
+            raise ValueError("max_in_flight needs a state store (BridgeState)")
+        self.config = config
+        self._swf = swf
+        self._dispatcher = dispatcher
+        self._timeouts = timeouts
+        self._state = state
+        self._clock = clock
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._counts: Counter[str] = Counter()
+        self._counts_lock = threading.Lock()
+        # Tokens received and not yet handed to the broker: failed by abort().
+        self._held: dict[str, str] = {}
+        self._aborted = False
+        self.fatal_error: SwfError | None = None
+        """Set when polling stopped on an error no retry can fix (see is_misconfiguration)."""
+        self._keepalive = (
+            QueuedHeartbeats(swf=swf, state=state, config=config.keepalive, count=self._count,
+                             clock=clock)
+            if state is not None else None
+        )
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Running totals.
+
+        ``polls``, ``empty_polls``, ``dispatched``, ``failed_by_bridge``,
+        ``poll_errors``; ``broker_unavailable`` and ``state_unavailable``
+        (checks that found them down), ``slot_waits`` (polls that waited for a
+        slot) and ``slot_wait_ms`` (total time waited), ``keepalive_beats`` and
+        ``keepalive_closed`` (queued tasks SWF closed), ``abandoned_at_shutdown``;
+        and the gauges ``held`` (tokens received, not yet handed over) and
+        ``queued_kept_alive``.
+        """
+        with self._counts_lock:
+            counts = dict(self._counts)
+            counts["held"] = len(self._held)
+        counts["queued_kept_alive"] = self._keepalive.tracked if self._keepalive else 0
+        return counts
+
+    def in_flight(self) -> int | None:
+        """Jobs in flight for this task list (all pollers), or None without a state store."""
+        if self._state is None:
+            return None
+        try:
+            return self._state.in_flight(self.config.domain, self.config.task_list)
+        except StateUnavailable:
+            return None
+
+    def start(self) -> None:
+        """Start the poll threads and return."""
+        for n in range(self.config.pollers):
+            thread = threading.Thread(target=self._poll_loop, name=f"swfbridge-poll-{n}",
+                                      daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self) -> None:
+        """Stop polling: polls under way finish and what they deliver is dispatched."""
+        self._stop.set()
+
+    def abort(self) -> int:
+        """Stop at once: fail every task received but not yet handed to the broker.
+
+        Polls still under way are abandoned (a task SWF hands them is lost and
+        times out in SWF). Returns how many tasks were failed.
+        """
+        self._stop.set()
+        with self._counts_lock:
+            self._aborted = True
+            held, self._held = self._held, {}
+        for token, context in held.items():
+            log.error("poller shutting down: failing a task it still holds: %s", context)
+            self._count("abandoned_at_shutdown")
+            self._fail(token, bridge_failure(
+                BridgeCause.POLLER_SHUTDOWN,
+                "poller shutting down before the task could be enqueued",
+            ), context)
+        if self._keepalive is not None:
+            self._keepalive.stop()
+        return len(held)
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def join(self, timeout_s: float | None = None) -> bool:
+        """Wait for the poll threads to finish. Returns True if they all did."""
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        for thread in self._threads:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            thread.join(left)
+        done = not any(t.is_alive() for t in self._threads)
+        if done and self._keepalive is not None:
+            self._keepalive.stop()
+        return done
+
+    def run(self) -> None:
+        """Start, and block until :meth:`stop` has been called and polls have ended."""
+        self.start()
+        self._stop.wait()
+        self.join()
+
+    def _count(self, name: str, amount: int = 1) -> None:
+        with self._counts_lock:
+            self._counts[name] += amount
+
+    # --- the poll loop ---------------------------------------------------------
+
+    def _poll_loop(self) -> None:
+        errors = 0
+        while not self._stop.is_set():
+            try:
+                if not self._ready():
+                    errors += 1
+                    self._stop.wait(self.config.broker_backoff.delay_s(errors))
+                    continue
+                slot = self._take_slot()
+                if slot is None:
+                    break
+                try:
+                    self.poll_once(slot)
+                finally:
+                    slot.release()
+                errors = 0
+            except StateUnavailable as exc:
+                errors += 1
+                self._count("state_unavailable")
+                log.warning("state store unavailable, not polling: %s", exc)
+                self._stop.wait(self.config.broker_backoff.delay_s(errors))
+            except SwfError as exc:
+                if is_misconfiguration(exc):  # no retry can fix it: stop, loudly
+                    log.error("poll failed for good, stopping: %s", exc)
+                    self.fatal_error = exc
+                    self._stop.set()
+                    break
+                errors += 1
+                self._count("poll_errors")
+                delay = self.config.error_backoff.delay_s(errors)
+                log.warning("poll failed (%s: %s); next poll in %.1fs", exc.code, exc.message,
+                            delay)
+                self._stop.wait(delay)
+            except Exception:  # the loop must survive anything
+                errors += 1
+                self._count("poll_errors")
+                log.exception("unexpected error in the poll loop")
+                self._stop.wait(self.config.error_backoff.delay_s(errors))
+
+    def _ready(self) -> bool:
+        """True when the broker and the state store answer; logs and counts when not."""
+        # Dispatchers written before check() existed are taken as always ready.
+        check = getattr(self._dispatcher, "check", None)
+        try:
+            if check is not None:
+                check()
+        except PublishError as exc:
+            self._count("broker_unavailable")
+            log.warning("broker unavailable, not polling: %s", exc)
+            return False
+        if self._state is not None:
+            try:
+                self._state.ping()
+            except StateUnavailable as exc:
+                self._count("state_unavailable")
+                log.warning("state store unavailable, not polling: %s", exc)
+                return False
+        return True
+
+    def _take_slot(self) -> _Slot | None:
+        """A slot for the next poll, waiting while all are taken; None once stopping.
+
+        Raises:
+            StateUnavailable: the state store went away (the loop backs off).
+        """
+        limit = self.config.max_in_flight
+        if limit is None or self._state is None:
+            return _Slot(None, self.config, None)
+        started: float | None = None
+        wait_s = FIRST_SLOT_CHECK_S
+        while not self._stop.is_set():
+            placeholder = self._state.reserve(self.config.domain, self.config.task_list,
+                                              limit=limit, hold_s=self.config.poll_window_s)
+            if placeholder is not None:
+                if started is not None:
+                    self._count("slot_wait_ms", int((time.monotonic() - started) * 1000))
+                return _Slot(self._state, self.config, placeholder)
+            if started is None:
+                started = time.monotonic()
+                self._count("slot_waits")
+            # Look again soon (short jobs free slots within milliseconds), then
+            # less and less often: a fixed 0.25 s capped 4 slots of 50 ms jobs
+            # at ~15 jobs/s (see BENCHMARKS.md).
+            self._stop.wait(min(wait_s, self.config.slot_check_interval_s))
+            wait_s *= 2
+        return None
+
+    def poll_once(self, slot: _Slot | None = None) -> bool:
+        """One long poll, and the dispatch of what it brings. True if a task came."""
+        self._count("polls")
+        response = self._swf.call(
+            "poll_for_activity_task",
+            retry=False,
+            domain=self.config.domain,
+            taskList={"name": self.config.task_list},
+            identity=self.config.identity,
+        )
+        token = response.get("taskToken")
+        if not token:
+            self._count("empty_polls")
+            return False
+        self.handle_task(response, polled_at=self._clock(), slot=slot)
+        return True
+
+    def handle_task(self, response: dict[str, Any], *, polled_at: float,
+                    slot: _Slot | None = None) -> None:
+        """Dispatch one polled task; fail it in SWF at once if that is impossible."""
+        token = str(response["taskToken"])
+        slot = slot or _Slot(None, self.config, None)
+        with self._counts_lock:
+            if self._aborted:
+                aborted = True
+            else:
+                aborted = False
+                self._held[token] = "(not yet decoded)"
+        if aborted:
+            self._count("abandoned_at_shutdown")
+            self._fail(token, bridge_failure(
+                BridgeCause.POLLER_SHUTDOWN,
+                "poller shutting down before the task could be enqueued"), "?")
+            return
+        try:
+            self._dispatch(token, response, polled_at, slot)
+        finally:
+            with self._counts_lock:
+                self._held.pop(token, None)
+
+    def _dispatch(self, token: str, response: dict[str, Any], polled_at: float,
+                  slot: _Slot) -> None:
+        try:
+            timeouts = self._timeouts.for_task(response)
+            job = ActivityJob.from_poll(
+                response,
+                domain=self.config.domain,
+                task_list=self.config.task_list,
+                polled_at=polled_at,
+                start_to_close_s=timeouts.start_to_close_s,
+                heartbeat_s=timeouts.heartbeat_s,
+            )
+        except (MalformedJob, KeyError, TypeError) as exc:
+            if self._release_held(token):
+                self._fail(token, bridge_failure(BridgeCause.MALFORMED_JOB,
+                                                 f"poll response is malformed: {exc}"), "?")
+            return
+        with self._counts_lock:
+            if token in self._held:
+                self._held[token] = job.log_context()
+            elif self._aborted:
+                return  # abort() has failed it already
+        try:
+            # Bound before publishing, so the worker's release can never precede it.
+            slot.bind(job)
+        except StateUnavailable as exc:
+            log.warning("could not record the slot (%s); it expires by itself: %s", exc,
+                        job.log_context())
+        try:
+            self._dispatcher.publish(job)
+        except JobNotPublishable as exc:
+            log.error("not enqueued (%s): %s", exc, job.log_context())
+            slot.release()
+            if self._release_held(token):
+                self._fail(token, exc.failure, job.log_context())
+            return
+        except PublishError as exc:
+            log.error("could not enqueue (%s): %s", exc, job.log_context())
+            slot.release()
+            if self._release_held(token):
+                self._fail(token, bridge_failure(
+                    BridgeCause.ENQUEUE_FAILED,
+                    f"could not enqueue the job on the Celery broker: {exc}",
+                ), job.log_context())
+            return
+        slot.dispatched()
+        self._release_held(token)
+        self._count("dispatched")
+        log.info("dispatched: %s", job.log_context())
+        if self._keepalive is not None:
+            self._keepalive.track(job)
+
+    def _release_held(self, token: str) -> bool:
+        """Stop holding ``token``; False if abort() took (and failed) it already."""
+        with self._counts_lock:
+            return self._held.pop(token, None) is not None
+
+    def _fail(self, token: str, failure: Failed, context: str) -> None:
+        self._count("failed_by_bridge")
+        report_outcome(self._swf, token, failure, f"{context} task={token_hint(token)}")

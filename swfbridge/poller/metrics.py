@@ -1,0 +1,304 @@
+"""Prometheus metrics for the poller: what it polls, dispatches, fails and how SWF answers.
+
+Opt-in (``swfbridge poll --metrics-port N``): a loopback HTTP endpoint serves
+the text exposition format at ``/metrics``. Nothing here touches the poll
+loop: the poller's running totals are read at scrape time, SWF calls are
+observed through :class:`~swfbridge.aws.swf.SwfClient`'s ``observer`` hook, and
+the tasks the bridge fails are counted where they leave, at the respond call
+(:class:`MeteredSwfClient`).
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from swfbridge.aws.swf import SwfClient, SwfError, Throttled
+from swfbridge.wire.outcome import REASON_PREFIX
+
+log = logging.getLogger(__name__)
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+# SWF calls range from milliseconds (responds) to a minute (an empty long poll).
+SWF_CALL_BUCKETS_S: tuple[float, ...] = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+                                         5.0, 10.0, 30.0, 60.0, 75.0)
+
+# The poller's running totals (Poller.counts) and the metric each one feeds.
+_POLLER_COUNTERS: dict[str, tuple[str, str, float]] = {
+    "polls": ("swfbridge_polls_total", "Long polls made (PollForActivityTask).", 1.0),
+    "empty_polls": ("swfbridge_empty_polls_total",
+                    "Long polls that ended without a task.", 1.0),
+    "dispatched": ("swfbridge_tasks_dispatched_total",
+                   "Tasks published to the Celery broker.", 1.0),
+    "poll_errors": ("swfbridge_poll_errors_total",
+                    "Polls that failed (SWF errors, unexpected errors).", 1.0),
+    "slot_waits": ("swfbridge_slot_waits_total",
+                   "Polls that had to wait for a free capacity slot.", 1.0),
+    "slot_wait_ms": ("swfbridge_slot_wait_seconds_total",
+                     "Time poll threads spent waiting for a capacity slot.", 0.001),
+    "broker_unavailable": ("swfbridge_broker_unavailable_total",
+                           "Checks before polling that found the broker down.", 1.0),
+    "state_unavailable": ("swfbridge_state_unavailable_total",
+                          "Checks that found the state store (slots, claims) down.", 1.0),
+    "keepalive_beats": ("swfbridge_keepalive_heartbeats_total",
+                        "Heartbeats sent for jobs still queued in the broker.", 1.0),
+    "keepalive_closed": ("swfbridge_keepalive_closed_total",
+                         "Queued jobs whose task SWF closed meanwhile.", 1.0),
+    "abandoned_at_shutdown": ("swfbridge_abandoned_at_shutdown_total",
+                              "Polled tasks failed because the poller was stopping.", 1.0),
+}
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _labels(names: Sequence[str], values: Sequence[str], extra: str = "") -> str:
+    parts = [f'{n}="{_escape(v)}"' for n, v in zip(names, values, strict=True)]
+    if extra:
+        parts.append(extra)
+    return "{" + ",".join(parts) + "}" if parts else ""
+
+
+def _number(value: float) -> str:
+    if value == float("inf"):
+        return "+Inf"
+    return repr(float(value)) if not float(value).is_integer() else str(int(value))
+
+
+class _Family:
+    """One metric family: its samples by label values."""
+
+    kind = "untyped"
+
+    def __init__(self, name: str, help_text: str, label_names: Sequence[str] = ()) -> None:
+        self.name = name
+        self.help_text = help_text
+        self.label_names = tuple(label_names)
+        self._lock = threading.Lock()
+
+    def header(self) -> list[str]:
+        return [f"# HELP {self.name} {self.help_text}", f"# TYPE {self.name} {self.kind}"]
+
+
+class Counter(_Family):
+    """A monotonically increasing count, per label values."""
+
+    kind = "counter"
+
+    def __init__(self, name: str, help_text: str, label_names: Sequence[str] = ()) -> None:
+        super().__init__(name, help_text, label_names)
+        self._values: dict[tuple[str, ...], float] = {}
+
+    def inc(self, *label_values: str, amount: float = 1.0) -> None:
+        with self._lock:
+            self._values[label_values] = self._values.get(label_values, 0.0) + amount
+
+    def value(self, *label_values: str) -> float:
+        with self._lock:
+            return self._values.get(label_values, 0.0)
+
+    def render(self) -> list[str]:
+        with self._lock:
+            items = sorted(self._values.items())
+        return self.header() + [
+            f"{self.name}{_labels(self.label_names, k)} {_number(v)}" for k, v in items]
+
+
+class Histogram(_Family):
+    """Observations counted in cumulative buckets, per label values."""
+
+    kind = "histogram"
+
+    def __init__(self, name: str, help_text: str, label_names: Sequence[str] = (),
+                 buckets: Sequence[float] = SWF_CALL_BUCKETS_S) -> None:
+        super().__init__(name, help_text, label_names)
+        self.buckets = tuple(sorted(buckets))
+        self._series: dict[tuple[str, ...], tuple[list[int], list[float]]] = {}
+
+    def observe(self, value: float, *label_values: str) -> None:
+        with self._lock:
+            counts, totals = self._series.setdefault(
+                label_values, ([0] * (len(self.buckets) + 1), [0.0]))
+            counts[bisect.bisect_left(self.buckets, value)] += 1
+            totals[0] += value
+
+    def render(self) -> list[str]:
+        with self._lock:
+            series = sorted((k, (list(c), t[0])) for k, (c, t) in self._series.items())
+        lines = self.header()
+        for key, (counts, total) in series:
+            cumulative = 0
+            for bound, count in zip((*self.buckets, float("inf")), counts, strict=True):
+                cumulative += count
+                le = f'le="{_number(bound)}"'
+                lines.append(f"{self.name}_bucket{_labels(self.label_names, key, le)} "
+                             f"{cumulative}")
+            lines.append(f"{self.name}_sum{_labels(self.label_names, key)} {_number(total)}")
+            lines.append(f"{self.name}_count{_labels(self.label_names, key)} {cumulative}")
+        return lines
+
+
+class PollerMetrics:
+    """The poller's metrics.
+
+    Use :meth:`observe_swf_call` as the ``SwfClient`` observer, build the
+    client as a :class:`MeteredSwfClient`, and :meth:`watch` the poller.
+    """
+
+    def __init__(self) -> None:
+        self.swf_call_seconds = Histogram(
+            "swfbridge_swf_call_seconds", "Duration of SWF calls (each attempt), by operation.",
+            ("operation",))
+        self.swf_call_errors = Counter(
+            "swfbridge_swf_call_errors_total",
+            "SWF calls that failed, by operation and error type.", ("operation", "error"))
+        self.swf_throttles = Counter(
+            "swfbridge_swf_throttles_total", "SWF calls throttled, by operation.", ("operation",))
+        self.failed_by_bridge = Counter(
+            "swfbridge_tasks_failed_by_bridge_total",
+            "Tasks the bridge failed itself (reason 'swfbridge: ...'), by cause.", ("cause",))
+        self._pollers: list[Any] = []
+
+    def watch(self, poller: Any) -> None:
+        """Read ``poller.counts`` (and ``poller.in_flight`` if it has one) at each scrape."""
+        self._pollers.append(poller)
+
+    def observe_swf_call(self, operation: str, seconds: float, error: SwfError | None) -> None:
+        """The ``SwfClient`` observer: latency, errors by type, throttles."""
+        self.swf_call_seconds.observe(seconds, operation)
+        if error is not None:
+            self.swf_call_errors.inc(operation, type(error).__name__)
+            if isinstance(error, Throttled):
+                self.swf_throttles.inc(operation)
+
+    def observe_bridge_failure(self, cause: str) -> None:
+        self.failed_by_bridge.inc(cause)
+
+    def render(self) -> str:
+        """All metrics in Prometheus' text exposition format."""
+        totals: dict[str, float] = {}
+        in_flight: float | None = None
+        for poller in self._pollers:
+            for key, value in poller.counts.items():
+                totals[key] = totals.get(key, 0) + value
+            current = getattr(poller, "in_flight", None)
+            if callable(current):
+                current = current()
+            # The task list's total across all its pollers (from the state store),
+            # so one value, not a sum over the pollers of this process.
+            if isinstance(current, (int, float)) and not isinstance(current, bool):
+                in_flight = max(in_flight or 0, current)
+        lines: list[str] = []
+        for key, (name, help_text, scale) in _POLLER_COUNTERS.items():
+            lines += [f"# HELP {name} {help_text}", f"# TYPE {name} counter",
+                      f"{name} {_number(totals.get(key, 0) * scale)}"]
+        if in_flight is not None:
+            lines += ["# HELP swfbridge_jobs_in_flight Jobs dispatched and not yet finished.",
+                      "# TYPE swfbridge_jobs_in_flight gauge",
+                      f"swfbridge_jobs_in_flight {_number(in_flight)}"]
+        for family in (self.failed_by_bridge, self.swf_call_errors, self.swf_throttles,
+                       self.swf_call_seconds):
+            lines += family.render()
+        return "\n".join(lines) + "\n"
+
+
+class MeteredSwfClient(SwfClient):
+    """An :class:`SwfClient` that also counts the tasks the bridge fails, by cause.
+
+    Args:
+        metrics: Where to count.
+        **kwargs: As for :class:`SwfClient` (the observer is set to ``metrics``).
+    """
+
+    def __init__(self, *, metrics: PollerMetrics, **kwargs: Any) -> None:
+        super().__init__(observer=metrics.observe_swf_call, **kwargs)
+        self._metrics = metrics
+
+    def call(self, operation: str, *, retry: bool = True, stop: threading.Event | None = None,
+             **params: Any) -> dict[str, Any]:
+        result = super().call(operation, retry=retry, stop=stop, **params)
+        if operation == "respond_activity_task_failed" and str(
+                params.get("reason", "")).startswith(REASON_PREFIX):
+            self._metrics.observe_bridge_failure(_cause(params.get("details")))
+        return result
+
+
+def _cause(details: Any) -> str:
+    try:
+        cause = json.loads(details).get("cause")
+    except (TypeError, ValueError, AttributeError):
+        return "unknown"
+    return cause if isinstance(cause, str) and cause else "unknown"
+
+
+class MetricsServer:
+    """Serves ``render()`` at ``/metrics`` over HTTP from a background thread.
+
+    Args:
+        render: Produces the exposition text.
+        host: Interface (loopback by default: metrics are for a local scraper
+            or an explicitly exposed port).
+        port: TCP port; 0 picks a free one (see :attr:`port`).
+
+    Raises:
+        OSError: The port cannot be bound.
+    """
+
+    def __init__(self, *, render: Callable[[], str], host: str = "127.0.0.1",
+                 port: int = 0) -> None:
+        self._render = render
+        self._server = ThreadingHTTPServer((host, port), self._handler_class())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever,
+                                        name="swfbridge-metrics", daemon=True)
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        host = self._server.server_address[0]
+        return f"http://{host!s}:{self.port}/metrics"
+
+    def start(self) -> MetricsServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and free the port (also when never started)."""
+        if self._thread.is_alive():
+            self._server.shutdown()  # waits for serve_forever, so only once it runs
+        self._server.server_close()
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        render = self._render
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                if self.path.split("?")[0] not in ("/metrics", "/"):
+                    self.send_error(404, "metrics are at /metrics")
+                    return
+                try:
+                    body = render().encode()
+                except Exception:  # a scrape must never take the poller down
+                    log.exception("rendering metrics failed")
+                    self.send_error(500, "rendering metrics failed")
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", CONTENT_TYPE)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return None
+
+        return Handler

@@ -1,0 +1,1 @@
+"""Shared bridge state in Redis: capacity slots and attempt claims."""

@@ -1,0 +1,423 @@
+"""Joining a Celery app: the fixed-name task that runs activity jobs.
+
+``install(app)`` registers ``swfbridge.run_activity`` on any Celery app, so a
+fleet adds SWF work without a second app. The task runs the activity in the
+pool process and reports the outcome to SWF itself, right after ``run``
+returns: no result backend and no extra broker round trip are involved.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import os
+import signal
+import socket
+from collections.abc import Iterable
+from typing import Any, cast
+
+from billiard.exceptions import WorkerLostError
+from celery import Celery, Task
+from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
+from celery.signals import task_failure, worker_init, worker_ready
+
+from swfbridge.activities.functions import FunctionActivities
+from swfbridge.activities.registry import ActivityRegistry, default_registry
+from swfbridge.aws.respond import report_outcome
+from swfbridge.aws.swf import Misconfigured, SwfClient, SwfClientConfig, check_can_sign
+from swfbridge.payloads.store import OffloadConfig, PayloadStore
+from swfbridge.state.store import BridgeState, StateConfig, StateUnavailable
+from swfbridge.wire.job import TASK_NAME, ActivityJob, MalformedJob, token_hint
+from swfbridge.wire.outcome import (
+    BridgeCause,
+    Outcome,
+    bridge_failure,
+    failure_cause,
+    outcome_label,
+)
+from swfbridge.wire.serialization import WireFormat
+from swfbridge.worker.executor import ActivityExecutor, WorkerConfig
+from swfbridge.worker.relays import install_relays
+
+log = logging.getLogger(__name__)
+
+# Task options every bridge job needs, whatever the app's configuration:
+# JSON only (never unpickle what a broker hands us), acknowledge after the
+# outcome is reported, no result backend.
+TASK_OPTIONS: dict[str, Any] = {
+    "name": TASK_NAME,
+    "serializer": "json",
+    "acks_late": True,
+    "ignore_result": True,
+    "typing": False,
+    # A killed pool child is reported by the task_failure handler below, not
+    # re-run blindly (SWF's clocks are running; the decider decides).
+    "reject_on_worker_lost": False,
+}
+
+# Settings the default app uses and an existing app should adopt.
+RECOMMENDED_SETTINGS: dict[str, Any] = {
+    "task_serializer": "json",
+    "result_serializer": "json",
+    "accept_content": ["json"],
+    "task_acks_late": True,
+    "task_ignore_result": True,
+    "worker_prefetch_multiplier": 1,
+    "broker_connection_retry_on_startup": True,
+}
+
+
+class RunActivityTask(Task):  # type: ignore[type-arg]
+    """The Celery task class behind ``swfbridge.run_activity``."""
+
+    swf_registry: ActivityRegistry = default_registry
+    swf_client_config: SwfClientConfig = SwfClientConfig()
+    swf_worker_config: WorkerConfig = WorkerConfig()
+    swf_wire_format: WireFormat | None = None
+    swf_functions: FunctionActivities | None = None
+    swf_payloads_config: OffloadConfig | None = None
+    swf_state_config: StateConfig | None = None
+    _executor: ActivityExecutor | None = None
+    _executor_pid: int | None = None
+    _state: BridgeState | None = None
+    _state_pid: int | None = None
+
+    @property
+    def state(self) -> BridgeState | None:
+        """Claims and slots (per process); the broker's Redis unless configured."""
+        if self._state_pid != os.getpid():
+            config = self.swf_state_config or _state_from_broker(self.app.conf.broker_url)
+            self._state = None if config is None else BridgeState(config=config)
+            self._state_pid = os.getpid()
+        return self._state
+
+    @property
+    def executor(self) -> ActivityExecutor:
+        """This process's executor; built after fork, so each child has its own client."""
+        if self._executor is None or self._executor_pid != os.getpid():
+            self._executor = ActivityExecutor(
+                registry=self.swf_registry,
+                swf=SwfClient(config=self.swf_client_config),
+                config=self.swf_worker_config,
+                interrupt=_prefork_interrupt(),
+                wire_format=self.swf_wire_format,
+                functions=self.swf_functions,
+                payloads=(None if self.swf_payloads_config is None
+                          else PayloadStore(self.swf_payloads_config)),
+            )
+            self._executor_pid = os.getpid()
+        return self._executor
+
+
+def _prefork_interrupt() -> Any:
+    """SIGUSR1 to ourselves raises SoftTimeLimitExceeded, but only in a prefork child."""
+    try:
+        from billiard.process import current_process
+    except ImportError:  # pragma: no cover - billiard ships with celery
+        return None
+    if not current_process().name.startswith("ForkPoolWorker"):
+        return None
+    pid = os.getpid()
+    return lambda: os.kill(pid, signal.SIGUSR1)
+
+
+def _state_from_broker(broker_url: Any) -> StateConfig | None:
+    if isinstance(broker_url, str) and broker_url.startswith(("redis://", "rediss://")):
+        return StateConfig(url=broker_url)
+    return None
+
+
+def _claim(task: RunActivityTask, job: ActivityJob) -> bool:
+    """Claim the attempt; False if another delivery of it has (drop this one)."""
+    state = task.state
+    if state is None:
+        return True
+    try:
+        if state.claim(job.attempt_id, deadline=job.deadline,
+                       owner=f"{socket.gethostname()}:{os.getpid()}"):
+            return True
+    except StateUnavailable as exc:
+        # Running risks a duplicate; not running loses the attempt for sure.
+        log.warning("cannot claim the attempt (%s), running it unclaimed: %s", exc,
+                    job.log_context())
+        return True
+    log.warning("duplicate delivery dropped, the attempt is claimed already: %s",
+                job.log_context())
+    return False
+
+
+def _free_slot(task: RunActivityTask, job: ActivityJob) -> None:
+    state = task.state
+    if state is None:
+        return
+    try:
+        state.release(job.domain, job.task_list, job.attempt_id)
+    except StateUnavailable as exc:
+        log.warning("could not free the slot (%s); it expires at the deadline: %s", exc,
+                    job.log_context())
+
+
+def _job_from_args(args: Any) -> ActivityJob | None:
+    try:
+        return ActivityJob.from_message(args[0])
+    except (MalformedJob, IndexError, TypeError, KeyError):
+        return None
+
+
+def run_activity(task: RunActivityTask, message: Any = None, *args: Any, **kwargs: Any) -> str:
+    """Body of ``swfbridge.run_activity``: validate, run, report. Never raises for bad data.
+
+    Returns:
+        How the attempt ended and what SWF got, for Celery's "Task ... succeeded"
+        log line: ``"<outcome>: <what SWF got>"``, the outcome being
+        :func:`~swfbridge.wire.outcome.outcome_label`'s, ``malformed``, ``duplicate`` or
+        ``report_failed`` (worker metrics count it).
+    """
+    _label_type(task, "malformed")
+    try:
+        job = ActivityJob.from_message(message)
+    except MalformedJob as exc:
+        _reject_malformed(task, message, exc)
+        return _ended(task, "malformed")
+    _label_type(task, job.type_label if _is_registered(task, job) else UNKNOWN_TYPE_LABEL)
+    if not _claim(task, job):
+        return _ended(task, "duplicate")
+    log.info("running: %s", job.log_context())
+    try:
+        executor = task.executor
+        outcome: Outcome
+        try:
+            outcome = executor.execute(job)
+        except SoftTimeLimitExceeded:
+            # Celery's soft time limit (set from the SWF deadline) outside run(),
+            # e.g. while decoding the input.
+            outcome = bridge_failure(
+                BridgeCause.DEADLINE_PASSED,
+                "the start-to-close deadline was reached before the activity could run",
+                stage="starting",
+            )
+        if failure_cause(outcome) in _UNKNOWN_TYPE_CAUSES:
+            _label_type(task, UNKNOWN_TYPE_LABEL)
+        elif executor.functions is not None:
+            _label_type(task, job.type_label)  # an import path that resolved and ran
+        if not executor.report(job, outcome):
+            return _ended(task, "report_failed")  # not counted as what it would have been
+        return _ended(task, outcome_label(outcome))
+    finally:
+        _free_slot(task, job)
+
+
+WHAT_SWF_GOT = {
+    "completed": "SWF got RespondActivityTaskCompleted",
+    "failed": "SWF got RespondActivityTaskFailed (the activity raised)",
+    "failed_by_bridge": "SWF got RespondActivityTaskFailed (reason 'swfbridge: ...')",
+    "canceled": "SWF got RespondActivityTaskCanceled",
+    "abandoned": "nothing sent: SWF had already closed the task",
+    "duplicate": "nothing sent: another delivery of this attempt already ran",
+    "malformed": "job refused (its task failed in SWF if the job had a token)",
+    "report_failed": "SWF got nothing (every report failed): SWF will time the task out",
+}
+
+
+def _ended(task: RunActivityTask, outcome: str) -> str:
+    """Record the outcome for worker metrics; the line Celery logs for it."""
+    with contextlib.suppress(Exception):  # outside a Celery request (tests): no metrics
+        setattr(task.request, "swfbridge_outcome", outcome)  # noqa: B010 (Context is open)
+    return f"{outcome}: {WHAT_SWF_GOT.get(outcome, 'see the lines above')}"
+
+
+UNKNOWN_TYPE_LABEL = "unknown"
+"""The metrics' type label of every job whose activity type this worker does not run."""
+
+_UNKNOWN_TYPE_CAUSES = frozenset({BridgeCause.UNKNOWN_ACTIVITY_TYPE.value,
+                                  BridgeCause.IMPORT_PATH_NOT_ALLOWED.value,
+                                  BridgeCause.IMPORT_FAILED.value})
+
+
+def _is_registered(task: RunActivityTask, job: ActivityJob) -> bool:
+    return task.executor.registry.get(job.activity_name, job.activity_version) is not None
+
+
+def _label_type(task: RunActivityTask, label: str) -> None:
+    """The type label worker metrics count this attempt under: only types the
+    worker runs, so a flood of made-up names cannot grow the metrics."""
+    with contextlib.suppress(Exception):  # outside a Celery request (tests): no metrics
+        setattr(task.request, "swfbridge_type", label)  # noqa: B010 (Context is open)
+
+
+def _reject_malformed(task: RunActivityTask, message: Any, exc: MalformedJob) -> None:
+    token = message.get("task_token") if isinstance(message, dict) else None
+    if not isinstance(token, str) or not token:
+        log.error("dropping malformed job without a task token: %s", exc)
+        return
+    log.error("malformed job (%s), failing its task %s", exc, token_hint(token))
+    outcome = bridge_failure(BridgeCause.MALFORMED_JOB, f"malformed job message: {exc}")
+    report_outcome(task.executor.swf, token, outcome, f"task={token_hint(token)}")
+
+
+def install(
+    app: Celery,
+    *,
+    registry: ActivityRegistry | None = None,
+    swf: SwfClientConfig | None = None,
+    worker: WorkerConfig | None = None,
+    wire_format: WireFormat | None = None,
+    function_prefixes: Iterable[str] = (),
+    payloads: OffloadConfig | None = None,
+    state: StateConfig | None = None,
+) -> Task:  # type: ignore[type-arg]
+    """Register the bridge tasks on ``app`` and return the activity task.
+
+    Besides ``swfbridge.run_activity``, this registers the relay tasks that
+    report the outcome of existing Celery tasks mapped to activity types
+    (``swfbridge.relay_result``, ``swfbridge.relay_failure``; see
+    :mod:`swfbridge.worker.relays`).
+
+    Args:
+        app: The Celery app whose workers will run SWF activities.
+        registry: Activity types to run (the default registry if None).
+        swf: How workers reach SWF (boto3's own settings if None).
+        worker: Worker behaviour (heartbeats, deadlines).
+        wire_format: Default wire format of activity classes that do not set
+            ``wire_format`` themselves (None: flowy's, the class default;
+            ``JSON`` for deciders that send one JSON value).
+        function_prefixes: Module prefixes under which unregistered activity
+            types named by import path (simpleflow style) may be imported and
+            run; empty (the default) runs registered types only.
+        payloads: S3 offload for results and details over SWF's 32 KB, and
+            for inputs that arrive as S3 references (off if None). See
+            docs/payloads.rst.
+        state: Where attempt claims and capacity slots live (see
+            :mod:`swfbridge.state.store`); None uses the broker when it is Redis,
+            and no claims otherwise.
+
+    Returns:
+        The registered task (``swfbridge.run_activity``).
+
+    Raises:
+        ConfigurationError: A function prefix is not a dotted module name.
+    """
+    prefixes = tuple(function_prefixes)
+    swf_config = swf or SwfClientConfig()
+    attrs: dict[str, Any] = {
+        "swf_registry": registry if registry is not None else default_registry,
+        "swf_client_config": swf_config,
+        "swf_worker_config": worker or WorkerConfig(),
+        "swf_wire_format": wire_format,
+        "swf_functions": FunctionActivities(prefixes) if prefixes else None,
+        "swf_payloads_config": payloads,
+        "swf_state_config": state,
+    }
+    base = type("RunActivityTask", (RunActivityTask,), attrs)
+    task: Task = app.task(  # type: ignore[type-arg, no-untyped-call]
+        bind=True, base=base, **TASK_OPTIONS
+    )(run_activity)
+    task_failure.connect(_on_task_failure, sender=task, weak=False)
+    worker_init.connect(_warn_unsafe_settings(app, attrs["swf_registry"]), weak=False)
+    worker_init.connect(_check_at_start(app, attrs["swf_registry"], swf_config, prefixes),
+                        weak=False)
+    # Mapped Celery tasks end in a relay, not in run_activity: free their slot there.
+    install_relays(app, swf=swf_config, payloads=payloads,
+                   on_reported=lambda job: _free_slot(cast(RunActivityTask, task), job))
+    return task
+
+
+def _on_task_failure(
+    sender: RunActivityTask | None = None,
+    exception: BaseException | None = None,
+    args: Any = None,
+    **_: Any,
+) -> None:
+    """Fail the attempt at once when its job died without reporting.
+
+    The body reports every outcome itself, so this runs only when it could not:
+    the pool child was killed (``WorkerLostError``, signalled in the worker's
+    main process) or swfbridge has a bug. Celery may signal twice; a second
+    report on a closed task is a logged no-op.
+    """
+    job = _job_from_args(args)
+    if sender is None or job is None:
+        return
+    if isinstance(exception, TimeLimitExceeded):
+        message = f"the activity ran past its start-to-close deadline ({exception})"
+        cause = BridgeCause.DEADLINE_PASSED
+    elif isinstance(exception, WorkerLostError):
+        message = f"the worker process running the activity was lost ({exception})"
+        cause = BridgeCause.WORKER_LOST
+    else:
+        message = f"internal error in swfbridge: {exception!r}"
+        cause = BridgeCause.INTERNAL_ERROR
+    sender.executor.report(job, bridge_failure(cause, message))
+    _free_slot(sender, job)
+
+
+def _accepts_json(accept_content: Any) -> bool:
+    accepted = [accept_content] if isinstance(accept_content, str) else list(
+        accept_content or ())
+    return any(str(c).lower() in ("json", "application/json") for c in accepted)
+
+
+def _check_at_start(app: Celery, registry: ActivityRegistry, swf: SwfClientConfig,
+                    prefixes: tuple[str, ...]) -> Any:
+    """A worker_init handler: what would otherwise fail silently, much later.
+
+    Exits the worker (one line) when the app does not accept JSON (every job
+    would be refused) or SWF refuses the region/credentials (no outcome could
+    be reported); warns when the worker runs no activity at all; logs the
+    activity types it serves.
+    """
+
+    def handler(sender: Any = None, **_: Any) -> None:
+        if getattr(sender, "app", None) is not app:
+            return
+        if not _accepts_json(app.conf.accept_content):
+            _exit_misconfigured(
+                f"the Celery app's accept_content ({app.conf.accept_content!r}) lacks 'json': "
+                "every swfbridge job would be refused; add 'json' to accept_content")
+        try:
+            # Short time-outs: an unreachable SWF is not conclusive, only delays start.
+            check_can_sign(SwfClient(config=dataclasses.replace(
+                swf, read_timeout_s=10.0, connect_timeout_s=5.0)))
+        except Misconfigured as exc:
+            _exit_misconfigured(f"workers could not report to SWF: {exc.message}")
+
+    def ready(sender: Any = None, **_: Any) -> None:
+        # Once the worker's logging is set up (worker_init comes before it).
+        if getattr(sender, "app", None) is not app:
+            return
+        types = sorted(f"{e.options.name}@{e.options.version}" for e in registry)
+        mapped = sorted(name for name in app.tasks
+                        if not name.startswith(("celery.", "swfbridge.")))
+        if not types and not prefixes and not mapped:
+            log.warning("this worker runs no activities: set SWFBRIDGE_ACTIVITIES (or celery "
+                        "-I) to the modules defining them")
+            return
+        log.info("serving activity types: %s%s%s", ", ".join(types) or "(none registered)",
+                 f"; import paths under {', '.join(prefixes)}" if prefixes else "",
+                 f"; Celery tasks {', '.join(mapped)}" if mapped else "")
+
+    worker_ready.connect(ready, weak=False)
+    return handler
+
+
+def _exit_misconfigured(message: str) -> None:
+    raise SystemExit(f"swfbridge: error: {message}")
+
+
+def _warn_unsafe_settings(app: Celery, registry: ActivityRegistry) -> Any:
+    """A worker_init handler logging the broker settings that break once-only runs."""
+
+    def handler(sender: Any = None, **_: Any) -> None:
+        if getattr(sender, "app", None) is not app:
+            return
+        from swfbridge.worker.brokercheck import broker_warnings, longest_start_to_close_s
+
+        for warning in broker_warnings(
+            app.conf,
+            longest_start_to_close_s=longest_start_to_close_s(registry),
+            has_unbounded_activity=any(e.options.start_to_close_s is None for e in registry),
+        ):
+            log.warning("unsafe broker setting: %s", warning)
+
+    return handler

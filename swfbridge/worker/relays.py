@@ -1,0 +1,326 @@
+"""Existing Celery tasks as SWF activities: publishing them and relaying their outcome.
+
+The poller decodes a mapped task's SWF input into args and kwargs and
+publishes the Celery task under its own name, with two callbacks on the job:
+
+* ``link`` → ``swfbridge.relay_result``: Celery sends it as a new message
+  (to the job's queue) once the task returns; it encodes the return value
+  for SWF and completes the activity.
+* ``link_error`` → ``swfbridge.relay_failure``: a new-style errback, which
+  Celery calls inline in the process where the task failed; it fails the
+  activity with the exception's reason and details.
+
+The task itself stays SWF-agnostic. Both relays carry the job (without its
+input) so they need no state; :func:`install_relays` registers them on the
+app, and a ``task_unknown`` handler fails the activity at once when the
+mapped task is not registered on the worker that received it. Every relay is
+idempotent: answering a task SWF has already closed is a logged no-op.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import queue
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from celery import Celery
+from celery.exceptions import TimeLimitExceeded
+from celery.signals import task_unknown
+
+from swfbridge.activities.task_map import ResolvedRoute
+from swfbridge.aws.respond import report_outcome
+from swfbridge.aws.swf import SwfClient, SwfClientConfig
+from swfbridge.payloads.store import (
+    OffloadConfig,
+    PayloadError,
+    PayloadStore,
+    fit_to_swf,
+    payload_failure,
+)
+from swfbridge.wire.job import ActivityJob, MalformedJob
+from swfbridge.wire.limits import MAX_RESULT
+from swfbridge.wire.outcome import (
+    BridgeCause,
+    Completed,
+    Failed,
+    Outcome,
+    bridge_failure,
+    failure_from_exception,
+)
+from swfbridge.wire.serialization import FLOWY, InputDecodeError, ResultEncodeError, WireFormat
+from swfbridge.wire.serialization import wire_format as wire_format_named
+
+log = logging.getLogger(__name__)
+
+RELAY_RESULT_TASK = "swfbridge.relay_result"
+RELAY_FAILURE_TASK = "swfbridge.relay_failure"
+
+# Relays are short SWF calls; JSON only; acknowledged after the call so a
+# crash re-runs them (harmless: SWF ignores a second answer).
+RELAY_TASK_OPTIONS: dict[str, Any] = {
+    "serializer": "json",
+    "acks_late": True,
+    "ignore_result": True,
+    "typing": False,
+}
+
+
+class JobRejected(Exception):
+    """The poller cannot publish this job; ``failure`` says why, for SWF."""
+
+    def __init__(self, failure: Failed) -> None:
+        super().__init__(failure.reason)
+        self.failure = failure
+
+
+@dataclasses.dataclass(frozen=True)
+class Publication:
+    """One ``send_task`` call for a mapped activity task."""
+
+    task: str
+    args: list[Any]
+    kwargs: dict[str, Any]
+    options: dict[str, Any]
+
+
+def mapped_publication(job: ActivityJob, route: ResolvedRoute, *,
+                       queue: str | None) -> Publication:
+    """The Celery job that runs ``job`` as the mapped task, with the relay callbacks.
+
+    Args:
+        job: The polled attempt.
+        route: Where the type is mapped.
+        queue: The dispatcher's queue, used when the route names none.
+
+    Raises:
+        JobRejected: The input cannot be decoded in the route's wire format.
+    """
+    try:
+        args, kwargs = route.wire_format.decode_input(job.input)
+    except InputDecodeError as exc:
+        raise JobRejected(bridge_failure(
+            BridgeCause.INPUT_UNDECODABLE,
+            f"input could not be decoded ({route.wire_format.name} format) for Celery "
+            f"task {route.task!r}: {exc}",
+        )) from exc
+    target_queue = route.queue or queue
+    relay_kwargs = {
+        # The relays need the token and ids, not the (possibly large) input.
+        "job": dataclasses.replace(job, input=None).to_message(),
+        "wire_format": route.wire_format.name,
+        "task": route.task,
+    }
+    relay_options: dict[str, Any] = {"serializer": "json", "compression": "zlib"}
+    if target_queue is not None:
+        # The success relay is a new message: keep it on a queue the workers
+        # running the mapped task consume.
+        relay_options["queue"] = target_queue
+    options: dict[str, Any] = {
+        "link": _signature(RELAY_RESULT_TASK, relay_kwargs, relay_options),
+        "link_error": _signature(RELAY_FAILURE_TASK, relay_kwargs, relay_options),
+    }
+    if target_queue is not None:
+        options["queue"] = target_queue
+    return Publication(task=route.task, args=list(args), kwargs=dict(kwargs), options=options)
+
+
+def _signature(name: str, kwargs: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
+    # The dict form of a Celery signature: what send_task serialises anyway.
+    return {"task": name, "args": [], "kwargs": kwargs, "options": dict(options),
+            "subtask_type": None, "immutable": False}
+
+
+def result_outcome(value: Any, fmt: WireFormat, task: str,
+                   store: PayloadStore | None = None) -> Outcome:
+    """The outcome for a mapped task's return value (encoded in ``fmt``).
+
+    A result over SWF's limit goes to S3 when ``store`` is given (offload on),
+    else fails with a reason that says how to enable offload.
+    """
+    try:
+        result = fmt.encode_result(value)
+    except ResultEncodeError as exc:
+        return bridge_failure(BridgeCause.RESULT_NOT_SERIALIZABLE,
+                              f"result of Celery task {task!r} is not JSON-serialisable: {exc}")
+    try:
+        return Completed(fit_to_swf(result, swf_limit=MAX_RESULT, store=store,
+                                    what=f"result of Celery task {task!r}"))
+    except PayloadError as exc:
+        return payload_failure(exc, BridgeCause.RESULT_TOO_LARGE)
+
+
+def failure_outcome(exc: BaseException | None, task: str, celery_task_id: str | None) -> Failed:
+    """The failure for a mapped task that raised ``exc`` (None: the errback got only its id)."""
+    from billiard.exceptions import WorkerLostError
+    from kombu.exceptions import EncodeError
+
+    if exc is None:
+        return bridge_failure(
+            BridgeCause.FAILURE_NOT_RELAYED,
+            f"Celery task {task!r} failed on a worker without swfbridge.install(app); its "
+            f"exception is in that worker's log (Celery task id {celery_task_id})",
+        )
+    if isinstance(exc, EncodeError):
+        # Raised while sending the success relay: the return value is not JSON.
+        return bridge_failure(BridgeCause.RESULT_NOT_SERIALIZABLE,
+                              f"result of Celery task {task!r} is not JSON-serialisable: {exc}")
+    if isinstance(exc, TimeLimitExceeded):
+        return bridge_failure(BridgeCause.DEADLINE_PASSED,
+                              f"Celery task {task!r} ran past its start-to-close deadline "
+                              f"({exc})")
+    if isinstance(exc, WorkerLostError):
+        return bridge_failure(BridgeCause.WORKER_LOST,
+                              f"the worker process running Celery task {task!r} was lost "
+                              f"({exc})")
+    return failure_from_exception(exc)
+
+
+UNKNOWN_TASK_BACKLOG = 256
+"""Unknown-task failures waiting for the background reporter, at most (more are dropped)."""
+
+
+class _Relay:
+    """The relays' state: one SWF client per process, made after fork."""
+
+    def __init__(self, swf: SwfClientConfig, payloads: OffloadConfig | None,
+                 on_reported: Callable[[ActivityJob], None] | None) -> None:
+        self._config = swf
+        self._on_reported = on_reported
+        # PayloadStore makes its S3 client lazily, in the process that uses it.
+        self._store = None if payloads is None else PayloadStore(payloads)
+        self._client: SwfClient | None = None
+        self._pid: int | None = None
+        self._backlog: queue.Queue[Callable[[], None]] | None = None
+        self._backlog_pid: int | None = None
+        self._backlog_lock = threading.Lock()
+
+    @property
+    def swf(self) -> SwfClient:
+        if self._client is None or self._pid != os.getpid():
+            self._client = SwfClient(config=self._config)
+            self._pid = os.getpid()
+        return self._client
+
+    def report(self, job_message: Any, outcome_for: Callable[[str], Outcome]) -> None:
+        try:
+            job = ActivityJob.from_message(job_message)
+        except MalformedJob as exc:
+            log.error("dropping a relay with a malformed job: %s", exc)
+            return
+        report_outcome(self.swf, job.task_token, outcome_for(job.type_label), job.log_context())
+        if self._on_reported is not None:
+            try:
+                self._on_reported(job)
+            except Exception:  # freeing a slot must never break a relay
+                log.exception("after-report hook failed: %s", job.log_context())
+
+    def relay_result(self, value: Any, job: Any, wire_format: Any, task: Any) -> None:
+        fmt = _format(wire_format)
+        self.report(job, lambda label: result_outcome(value, fmt, str(task), self._store))
+
+    def relay_failure(self, request_or_id: Any, exc: Any, job: Any, task: Any) -> None:
+        celery_id = request_or_id if isinstance(request_or_id, str) else \
+            getattr(request_or_id, "id", None)
+        error = exc if isinstance(exc, BaseException) else None
+        self.report(job, lambda label: failure_outcome(error, str(task), celery_id))
+
+    def on_task_unknown(self, message: Any = None, name: Any = None, **_: Any) -> None:
+        """Fail the activity at once when its mapped task is unknown to this worker."""
+        relay = _our_errback(message)
+        if relay is None:
+            return
+        task = str(name)
+        job = relay.get("job")
+        # Celery calls this in the worker's consumer thread: never make SWF calls
+        # (with their retries) there, or every other job waits behind them.
+        self._in_background(lambda: self.report(job, lambda label: bridge_failure(
+            BridgeCause.UNKNOWN_CELERY_TASK,
+            f"Celery task {task!r} (mapped from activity {label}) is not registered on "
+            "the worker that received it: check the task map and the worker's imports",
+        )), job)
+
+    def _in_background(self, work: Callable[[], None], job: Any) -> None:
+        with self._backlog_lock:
+            if self._backlog is None or self._backlog_pid != os.getpid():
+                self._backlog = queue.Queue(maxsize=UNKNOWN_TASK_BACKLOG)
+                self._backlog_pid = os.getpid()
+                threading.Thread(target=self._drain, args=(self._backlog,), daemon=True,
+                                 name="swfbridge-unknown-task-reporter").start()
+            backlog = self._backlog
+        try:
+            backlog.put_nowait(work)
+        except queue.Full:
+            attempt = job.get("activity_id") if isinstance(job, dict) else None
+            log.error("too many unknown-task failures waiting to be reported; dropped "
+                      "one (activity %s): SWF will time it out", attempt)
+
+    @staticmethod
+    def _drain(backlog: queue.Queue[Callable[[], None]]) -> None:
+        while True:
+            work = backlog.get()
+            try:
+                work()
+            except Exception:  # one report failing must not stop the next
+                log.exception("could not report an unknown Celery task's failure")
+
+
+def _our_errback(message: Any) -> dict[str, Any] | None:
+    """The relay kwargs carried by an unknown task's message, if swfbridge sent it."""
+    try:
+        body = message.decode() if message is not None else None
+    except Exception:  # undecodable bodies are Celery's to report
+        return None
+    if not isinstance(body, (list, tuple)) or len(body) != 3 or not isinstance(body[2], dict):
+        return None
+    for errback in body[2].get("errbacks") or ():
+        if isinstance(errback, dict) and errback.get("task") == RELAY_FAILURE_TASK:
+            kwargs = errback.get("kwargs")
+            if isinstance(kwargs, dict):
+                return kwargs
+    return None
+
+
+def _format(name: Any) -> WireFormat:
+    try:
+        return wire_format_named(str(name))
+    except ValueError:
+        log.warning("relay names unknown wire format %r; using flowy", name)
+        return FLOWY
+
+
+def install_relays(app: Celery, *, swf: SwfClientConfig,
+                   payloads: OffloadConfig | None = None,
+                   on_reported: Callable[[ActivityJob], None] | None = None) -> None:
+    """Register ``swfbridge.relay_result`` and ``swfbridge.relay_failure`` on ``app``,
+    and the ``task_unknown`` handler that fails activities mapped to unknown tasks.
+
+    Args:
+        app: The Celery app whose workers run mapped tasks.
+        swf: How the relays reach SWF.
+        payloads: S3 offload for results over SWF's limit (None: off).
+        on_reported: Called with the job once its outcome is reported (frees
+            its capacity slot).
+    """
+    relay = _Relay(swf, payloads, on_reported)
+
+    # Plain functions with explicit parameters: Celery calls an errback inline
+    # (new style, with the exception) only when its signature takes more than
+    # one positional argument; otherwise it sends it with the task id alone.
+    def relay_result(value: Any = None, *, job: Any = None, wire_format: Any = None,
+                     task: Any = None) -> None:
+        relay.relay_result(value, job, wire_format, task)
+
+    def relay_failure(request: Any = None, exc: Any = None, traceback: Any = None, *,
+                      job: Any = None, wire_format: Any = None, task: Any = None) -> None:
+        relay.relay_failure(request, exc, job, task)
+
+    app.task(name=RELAY_RESULT_TASK, **RELAY_TASK_OPTIONS)(  # type: ignore[no-untyped-call]
+        relay_result)
+    app.task(name=RELAY_FAILURE_TASK, **RELAY_TASK_OPTIONS)(  # type: ignore[no-untyped-call]
+        relay_failure)
+    task_unknown.connect(relay.on_task_unknown, weak=False,
+                         dispatch_uid=f"swfbridge.task_unknown.{id(app)}")

@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+from typing import Any
+
+from swfbridge.poller.dispatch import CeleryDispatcher
+from swfbridge.wire.job import TASK_NAME, ActivityJob
+
+
+class RecordingApp:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, dict[str, Any]]] = []
+
+    def send_task(self, name: str, **options: Any) -> None:
+        self.sent.append((name, options))
+
+
+def _job() -> ActivityJob:
+    return ActivityJob(task_token="very-secret-token", domain="d", task_list="l",
+                       activity_id="a", activity_name="Add", activity_version="1",
+                       workflow_id="w", run_id="r", started_event_id=1,
+                       input='["private input"]', polled_at=100.0, deadline=130.0)
+
+
+def test_jobs_are_sent_under_the_fixed_name_with_the_attempt_id_and_deadline() -> None:
+    app = RecordingApp()
+    CeleryDispatcher(app=app, queue="q").publish(_job())  # type: ignore[arg-type]
+    ((name, options),) = app.sent
+    assert name == TASK_NAME
+    assert options["task_id"] == _job().attempt_id
+    assert options["queue"] == "q"
+    assert options["expires"].timestamp() == 130.0
+    assert options["serializer"] == "json"
+
+
+def test_what_celery_shows_of_a_job_holds_neither_token_nor_input() -> None:
+    app = RecordingApp()
+    CeleryDispatcher(app=app).publish(_job())  # type: ignore[arg-type]
+    ((_, options),) = app.sent
+    shown = options["argsrepr"] + options["kwargsrepr"]
+    assert "very-secret-token" not in shown and "private input" not in shown
+    assert _job().attempt_id in shown

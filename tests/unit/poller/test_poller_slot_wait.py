@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from swfbridge.poller.loop import Poller, PollerConfig
+from swfbridge.poller.timeouts import TaskTimeouts
+from tests.unit.poller.test_poller_loop import (
+    FAST,
+    FakeDispatcher,
+    FakeState,
+    FakeSwf,
+    task,
+    wait_until,
+)
+
+
+class Timeouts:
+    def for_task(self, response: dict[str, Any]) -> TaskTimeouts:
+        return TaskTimeouts(start_to_close_s=60.0, heartbeat_s=None)
+
+
+def test_a_poll_thread_waiting_for_a_slot_takes_a_freed_one_long_before_the_check_interval(
+) -> None:
+    swf = FakeSwf([task(1), task(2)])
+    dispatcher, state = FakeDispatcher(), FakeState()
+    poller = Poller(
+        config=PollerConfig(domain="d", task_list="tl", identity="test", error_backoff=FAST,
+                            broker_backoff=FAST, max_in_flight=1, slot_check_interval_s=30.0),
+        swf=swf,  # type: ignore[arg-type]
+        dispatcher=dispatcher,
+        timeouts=Timeouts(),  # type: ignore[arg-type]
+        state=state,  # type: ignore[arg-type]
+    )
+    poller.start()
+    try:
+        wait_until(lambda: len(dispatcher.published) == 1)
+        wait_until(lambda: poller.counts.get("slot_waits", 0) >= 1)
+        time.sleep(0.05)  # the fleet is full for a short job's length
+        state.release("d", "tl", dispatcher.published[0].attempt_id)
+        # A fixed pause would wait out the 30 s interval; the first looks come within ms.
+        wait_until(lambda: len(dispatcher.published) == 2, timeout_s=5.0)
+    finally:
+        poller.stop()
+        assert poller.join(5)
