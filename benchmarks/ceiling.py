@@ -29,7 +29,7 @@ from benchmarks import procstat
 from benchmarks.workloads import NOOP, TASK_LIST, VERSION
 from swfbridge.aws.swf import SwfClient
 from swfbridge.poller.loop import Poller, PollerConfig
-from swfbridge.poller.timeouts import TimeoutResolver
+from swfbridge.poller.timeouts import TimeoutPolicy, TimeoutResolver
 from swfbridge.state.store import BridgeState, StateConfig
 from swfbridge.wire.job import ActivityJob
 
@@ -158,7 +158,10 @@ class _Bench:
                                 pollers=variant.threads, max_in_flight=variant.max_in_flight),
             swf=swf,
             dispatcher=self.dispatcher,
-            timeouts=TimeoutResolver(registry=default_registry, swf=swf, domain="bench"),
+            timeouts=TimeoutResolver(registry=default_registry, swf=swf, domain="bench",
+                                     # The dispatch path alone: history reads are
+                                     # measured by the history workload.
+                                     policy=TimeoutPolicy.REGISTRATION),
             state=state,
         )
         self.poller.start()

@@ -83,13 +83,20 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--pollers", type=int, default=env("SWFBRIDGE_POLLERS", "1"),
                         help="concurrent long polls (env SWFBRIDGE_POLLERS; default 1)")
     parser.add_argument(
-        "--timeouts-from-history",
-        action="store_true",
-        default=(env("SWFBRIDGE_TIMEOUTS_FROM_HISTORY", "") or "").lower() in ("1", "true", "yes"),
-        help="read each task's timeouts from its ActivityTaskScheduled event (one history "
-        "read per task), for deciders that override the type's timeouts per task "
-        "(env SWFBRIDGE_TIMEOUTS_FROM_HISTORY=1; default: the type's registered timeouts)",
+        "--timeouts-from",
+        default=env("SWFBRIDGE_TIMEOUTS_FROM", "history"),
+        choices=["history", "registration"],
+        help="where each task's start-to-close and heartbeat timeouts come from: 'history' "
+        "(default), the task's ActivityTaskScheduled event, which holds what SWF applies, "
+        "including a decider's per-task values (one history read serves every task of a "
+        "run it covers); 'registration', the type's registered defaults only, no history "
+        "reads: a task whose decider sets shorter timeouts is then timed out by SWF "
+        "while it runs (env SWFBRIDGE_TIMEOUTS_FROM)",
     )
+    parser.add_argument("--timeouts-from-history", dest="timeouts_from",
+                        action="store_const", const="history",
+                        help="same as --timeouts-from history (the default; kept for old "
+                        "scripts)")
     parser.add_argument(
         "--max-in-flight",
         type=int,
@@ -177,11 +184,14 @@ def _build(args: argparse.Namespace, metrics: Any = None) -> Any:
     from swfbridge.aws.swf import SwfClient
     from swfbridge.poller.dispatch import CeleryDispatcher
     from swfbridge.poller.loop import Poller, PollerConfig, default_identity
-    from swfbridge.poller.timeouts import TimeoutResolver
+    from swfbridge.poller.timeouts import TimeoutPolicy, TimeoutResolver
     from swfbridge.state.store import BridgeState, StateConfig
 
     domain = require(args.domain, "--domain", "SWFBRIDGE_DOMAIN")
     task_list = require(args.task_list, "--task-list", "SWFBRIDGE_TASK_LIST")
+    if args.timeouts_from not in ("history", "registration"):
+        raise UsageError(f"SWFBRIDGE_TIMEOUTS_FROM must be 'history' or 'registration', got "
+                         f"{args.timeouts_from!r}")
     load_modules(parse_module_list(args.activities))
     task_map = None
     if args.task_map:
@@ -213,13 +223,17 @@ def _build(args: argparse.Namespace, metrics: Any = None) -> Any:
                     broker_connection_retry_on_startup=True)
     log.info(
         "swfbridge poll starting: domain=%s task_list=%s queue=%s pollers=%d "
-        "max_in_flight=%s broker=%s state=%s identity=%s activities=%d known "
-        "celery_tasks=%d mapped",
-        domain, task_list, args.queue or "(app default)", config.pollers,
+        "max_in_flight=%s timeouts_from=%s broker=%s state=%s identity=%s activities=%d "
+        "known celery_tasks=%d mapped",
+        domain, task_list, args.queue or "(app default)", config.pollers, args.timeouts_from,
         config.max_in_flight or "unlimited", redact_url(args.broker),
         redact_url(state_url) if state_url else "(none)", config.identity,
         len(default_registry), len(task_map) if task_map is not None else 0,
     )
+    if args.timeouts_from == "registration":
+        log.warning("--timeouts-from registration: a task whose decider sets its own "
+                    "start-to-close or heartbeat timeout is paced and bounded by the type's "
+                    "registered ones instead, and SWF may time it out while it runs")
     if config.max_in_flight is None:
         log.warning("no --max-in-flight: polling regardless of the fleet's capacity; under "
                     "load, tasks wait in the broker while their SWF clocks run")
@@ -228,7 +242,7 @@ def _build(args: argparse.Namespace, metrics: Any = None) -> Any:
         swf=swf,
         dispatcher=CeleryDispatcher(app=app, queue=args.queue, task_map=task_map),
         timeouts=TimeoutResolver(registry=default_registry, swf=swf, domain=domain,
-                                 from_history=args.timeouts_from_history),
+                                 policy=TimeoutPolicy(args.timeouts_from)),
         state=state,
     )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from typing import Any
 
 from swfbridge.cli._common import (
@@ -17,10 +18,12 @@ from swfbridge.cli._common import (
     setup_logging,
     swf_client_config,
 )
+from swfbridge.wire.job import TIMEOUT_SOURCES
 
 DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/0"
 DEFAULT_QUEUE = "celery"
 ATTEMPT_ID_PREFIX = "swf-"  # every job the poller publishes has a task id "swf-<hash>"
+_SOURCE_IN_REPR = re.compile(r"timeouts=([a-z-]+)")
 
 
 def add_parser(subparsers: Any) -> None:
@@ -141,19 +144,35 @@ def _queued(app: Any, queue: str) -> int:
         return int(declared.message_count)
 
 
-def _in_flight(app: Any, timeout_s: float) -> dict[str, int]:
+def _in_flight(app: Any, timeout_s: float) -> dict[str, Any]:
     # Each inspect call waits the whole timeout for answers: two calls, no more.
     inspect = app.control.inspect(timeout=timeout_s)
     active = inspect.active() or {}
     reserved = inspect.reserved() or {}
-    running, waiting = _count_jobs(active), _count_jobs(reserved)
-    return {"in_flight": running + waiting, "running": running, "reserved": waiting,
-            "workers_answered": len(set(active) | set(reserved))}
+    running, waiting = _jobs(active), _jobs(reserved)
+    sources: dict[str, int] = {}
+    for job in running + waiting:
+        source = _timeouts_source(job)
+        sources[source] = sources.get(source, 0) + 1
+    return {"in_flight": len(running) + len(waiting), "running": len(running),
+            "reserved": len(waiting), "workers_answered": len(set(active) | set(reserved)),
+            "timeouts_from": sources}
 
 
-def _count_jobs(replies: dict[str, list[dict[str, Any]]] | None) -> int:
-    return sum(1 for jobs in (replies or {}).values() for job in jobs
-               if str(job.get("id", "")).startswith(ATTEMPT_ID_PREFIX))
+def _jobs(replies: dict[str, list[dict[str, Any]]] | None) -> list[dict[str, Any]]:
+    return [job for jobs in (replies or {}).values() for job in jobs
+            if str(job.get("id", "")).startswith(ATTEMPT_ID_PREFIX)]
+
+
+def _timeouts_source(job: dict[str, Any]) -> str:
+    """Where the poller took a held job's timeouts from (see swfbridge.poller.timeouts)."""
+    args = job.get("args")
+    if isinstance(args, (list, tuple)) and args and isinstance(args[0], dict):
+        source = args[0].get("timeouts_source")  # a bridge job: its own message
+        if isinstance(source, str):
+            return source if source in TIMEOUT_SOURCES else "unknown"
+    found = _SOURCE_IN_REPR.search(str(args))  # Celery's safe form: the argsrepr
+    return found.group(1) if found and found.group(1) in TIMEOUT_SOURCES else "unknown"
 
 
 def _text(report: dict[str, Any]) -> str:
@@ -175,6 +194,12 @@ def _text(report: dict[str, Any]) -> str:
              f"{report.get('reserved')} reserved; {report.get('workers_answered')} workers "
              "answered)"),
     ]
+    if report.get("timeouts_from"):
+        shown = ", ".join(f"{source} {count}"
+                          for source, count in sorted(report["timeouts_from"].items()))
+        lines.append(line("timeouts from:", "in_flight",
+                          f"{shown}  (of the jobs in flight; 'history' is each task's "
+                          "scheduled event, what SWF applies)"))
     if "slots_held" in report or "slots_held" in problems:
         lines.append(line("capacity slots:", "slots_held",
                           f"{report.get('slots_held')}  (jobs in flight and polls under "

@@ -187,12 +187,16 @@ class Poller:
         (checks that found them down), ``slot_waits`` (polls that waited for a
         slot) and ``slot_wait_ms`` (total time waited), ``keepalive_beats`` and
         ``keepalive_closed`` (queued tasks SWF closed), ``abandoned_at_shutdown``;
+        ``history_pages`` and ``history_cache_hits`` (reads of the tasks' scheduled
+        events, and tasks answered without one), ``timeouts_fallback`` (tasks whose
+        history could not be used: timeouts from the registration);
         and the gauges ``held`` (tokens received, not yet handed over) and
         ``queued_kept_alive``.
         """
         with self._counts_lock:
             counts = dict(self._counts)
             counts["held"] = len(self._held)
+        counts.update(self._timeouts.counts)
         counts["queued_kept_alive"] = self._keepalive.tracked if self._keepalive else 0
         return counts
 
@@ -403,6 +407,7 @@ class Poller:
                 polled_at=polled_at,
                 start_to_close_s=timeouts.start_to_close_s,
                 heartbeat_s=timeouts.heartbeat_s,
+                timeouts_source=timeouts.source.value,
             )
         except (MalformedJob, KeyError, TypeError) as exc:
             if self._release_held(token):
@@ -440,7 +445,9 @@ class Poller:
         slot.dispatched()
         self._release_held(token)
         self._count("dispatched")
-        log.info("dispatched: %s", job.log_context())
+        log.info("dispatched (start_to_close=%s heartbeat=%s): %s",
+                 _seconds(job.deadline - job.polled_at if job.deadline is not None else None),
+                 _seconds(job.heartbeat_timeout_s), job.log_context())
         if self._keepalive is not None:
             self._keepalive.track(job)
 
@@ -452,3 +459,7 @@ class Poller:
     def _fail(self, token: str, failure: Failed, context: str) -> None:
         self._count("failed_by_bridge")
         report_outcome(self._swf, token, failure, f"{context} task={token_hint(token)}")
+
+
+def _seconds(value: float | None) -> str:
+    return "none" if value is None else f"{value:g}s"

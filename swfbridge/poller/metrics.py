@@ -50,6 +50,14 @@ _POLLER_COUNTERS: dict[str, tuple[str, str, float]] = {
                         "Heartbeats sent for jobs still queued in the broker.", 1.0),
     "keepalive_closed": ("swfbridge_keepalive_closed_total",
                          "Queued jobs whose task SWF closed meanwhile.", 1.0),
+    "history_pages": ("swfbridge_history_pages_total",
+                      "History pages read to find tasks' ActivityTaskScheduled events.", 1.0),
+    "history_cache_hits": ("swfbridge_history_cache_hits_total",
+                           "Tasks whose scheduled event was known without a history read.",
+                           1.0),
+    "timeouts_fallback": ("swfbridge_timeouts_fallback_total",
+                          "Tasks whose history could not be used: timeouts from the "
+                          "registration (a decider's per-task override is not seen).", 1.0),
     "abandoned_at_shutdown": ("swfbridge_abandoned_at_shutdown_total",
                               "Polled tasks failed because the poller was stopping.", 1.0),
 }

@@ -21,6 +21,9 @@ MESSAGE_VERSION = 1
 MAX_DURATION_S = 366 * 24 * 3600.0
 """Longest time-out SWF accepts (a year), with a day to spare: no job lasts longer."""
 
+TIMEOUT_SOURCES = frozenset({"history", "registration", "type-defaults", "unknown"})
+"""Values of :attr:`ActivityJob.timeouts_source` (see swfbridge.poller.timeouts)."""
+
 LATEST_POLL_TIME = float(2**32)
 """Latest plausible ``polled_at`` (epoch seconds, year 2106)."""
 
@@ -62,6 +65,9 @@ class ActivityJob:
     polled_at: float
     deadline: float | None = None
     heartbeat_timeout_s: float | None = None
+    timeouts_source: str = "unknown"
+    """Where the poller took the timeouts from (``history``, ``registration``,
+    ``type-defaults``, ``unknown``); for logs and ``swfbridge status`` only."""
 
     @property
     def attempt_id(self) -> str:
@@ -82,7 +88,8 @@ class ActivityJob:
         """Ids for every log line about this task (never the token or input)."""
         return (
             f"workflow={self.workflow_id} activity={self.activity_id} "
-            f"type={self.type_label} attempt={self.attempt_id}"
+            f"type={self.type_label} attempt={self.attempt_id} "
+            f"timeouts={self.timeouts_source}"
         )
 
     def to_message(self) -> dict[str, Any]:
@@ -108,12 +115,19 @@ class ActivityJob:
                 if f.name in ("deadline", "heartbeat_timeout_s"):
                     values[f.name] = None
                     continue
+                if f.name == "timeouts_source":  # jobs from pollers before it existed
+                    values[f.name] = "unknown"
+                    continue
                 raise MalformedJob(f"job is missing {f.name!r}")
             values[f.name] = data[f.name]
         for name in ("task_token", "domain", "task_list", "activity_id", "activity_name",
                      "activity_version", "workflow_id", "run_id"):
             if not isinstance(values[name], str) or not values[name]:
                 raise MalformedJob(f"job field {name!r} must be a non-empty string")
+        source = values["timeouts_source"]
+        if not isinstance(source, str) or source not in TIMEOUT_SOURCES:
+            # Only ever logged; a value from a newer poller must not refuse the job.
+            values["timeouts_source"] = "unknown"
         if values["input"] is not None and not isinstance(values["input"], str):
             raise MalformedJob("job field 'input' must be a string or null")
         if isinstance(values["started_event_id"], bool) or not isinstance(
@@ -143,6 +157,7 @@ class ActivityJob:
         polled_at: float,
         start_to_close_s: float | None,
         heartbeat_s: float | None,
+        timeouts_source: str = "unknown",
     ) -> ActivityJob:
         """Build the job for a non-empty ``PollForActivityTask`` response.
 
@@ -166,6 +181,7 @@ class ActivityJob:
                 polled_at=polled_at,
                 deadline=None if start_to_close_s is None else polled_at + start_to_close_s,
                 heartbeat_timeout_s=heartbeat_s,
+                timeouts_source=timeouts_source,
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise MalformedJob(f"poll response lacks {exc}") from exc

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from pathlib import Path
+from typing import Any
 
 from swfbridge.testing import LocalSWF, ScheduledActivity, start_activities
 from tests.cli.activities import TASK_LIST
@@ -48,8 +49,15 @@ def test_status_shows_tasks_pending_then_queued_then_in_flight(
 
             worker = processes.start_worker(env, tmp_path, extra=["-Q", queue])
             try:
-                processes.wait_for(lambda: _status(env, domain, queue)["in_flight"] == 2, 15,
-                                   "two jobs in flight")
+                seen: dict[str, Any] = {}
+
+                def two_in_flight() -> bool:
+                    seen.update(_status(env, domain, queue))
+                    return bool(seen["in_flight"] == 2)
+
+                processes.wait_for(two_in_flight, 15, "two jobs in flight")
+                # The default: each task's timeouts from its ActivityTaskScheduled event.
+                assert seen["timeouts_from"] == {"history": 2}
                 run.wait(timeout_s=60)
                 final = _status(env, domain, queue)
                 assert (final["queued_in_broker"], final["in_flight"]) == (0, 0)

@@ -228,14 +228,15 @@ def test_an_activity_whose_task_timed_out_in_swf_is_stopped_and_does_not_respond
     hb: HeartbeatBridge, endpoint: EndpointCalls,
 ) -> None:
     marker = hb.tmp / f"stubborn-{uuid.uuid4().hex[:6]}"
-    # The decider cuts start-to-close to 2 s; the worker only knows the type's 60 s.
+    # SWF closes the task by its schedule-to-close (3 s) while the attempt's own
+    # bounds (start-to-close 60 s, heartbeats) are fine: only a heartbeat can tell.
     outcomes = run_activities(
         hb.client(), domain=hb.domain, task_list=TASK_LIST, timeout_s=30,
-        activities=[ScheduledActivity(STUBBORN, "Stubborn", "1", start_to_close="2",
+        activities=[ScheduledActivity(STUBBORN, "Stubborn", "1", schedule_to_close="3",
                                       input=_input(30, str(marker)))],
     )
     outcome = outcomes[STUBBORN]
-    assert outcome.status == "timed_out" and outcome.timeout_type == "START_TO_CLOSE"
+    assert outcome.status == "timed_out" and outcome.timeout_type == "SCHEDULE_TO_CLOSE"
     # Next heartbeat (≤ 1.6 s later) learns the task is gone; interrupted 1 s after.
     processes.wait_for(marker.exists, 10, "the activity to be stopped")
     assert marker.read_text() == "interrupted"

@@ -118,6 +118,8 @@ class FakeState:
 
 
 class FixedTimeouts:
+    counts: dict[str, int] = {}
+
     def for_task(self, response: dict[str, Any]) -> TaskTimeouts:
         return TaskTimeouts(start_to_close_s=60.0, heartbeat_s=None)
 

@@ -16,6 +16,8 @@ from tests.unit.poller.test_poller_loop import (
 
 
 class Timeouts:
+    counts: dict[str, int] = {}
+
     def for_task(self, response: dict[str, Any]) -> TaskTimeouts:
         return TaskTimeouts(start_to_close_s=60.0, heartbeat_s=None)
 
