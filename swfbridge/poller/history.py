@@ -36,10 +36,12 @@ from typing import Any
 
 from swfbridge.aws.swf import SwfClient
 
-# A first page this small answers the common case (the newest task of a run)
-# cheaply; later pages take SWF's largest page to keep fan-outs to few calls.
-FIRST_PAGE_SIZE = 100
-PAGE_SIZE = 1000
+# A small first page answers the common case cheaply (a task scheduled by the
+# latest decision is among the newest events); later pages are larger, so a
+# fan-out costs few calls, but not SWF's largest (1,000), since every
+# scheduled event carries its input (up to 32 KB) and a page is parsed whole.
+FIRST_PAGE_SIZE = 25
+PAGE_SIZE = 500
 
 _CLOSE_EVENTS = {
     "ActivityTaskCompleted": "activityTaskCompletedEventAttributes",
