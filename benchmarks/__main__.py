@@ -19,7 +19,12 @@ from typing import Any
 
 from benchmarks import report
 from benchmarks.scenarios import run_scenario
-from benchmarks.workloads import Workload, full_workloads, quick_workloads
+from benchmarks.workloads import (
+    Workload,
+    full_workloads,
+    quick_workloads,
+    timeout_source_workloads,
+)
 from tests.support import processes
 
 DEFAULT_JSON = Path(__file__).parent / "results" / "latest.json"
@@ -47,14 +52,18 @@ def machine() -> dict[str, Any]:
     }
 
 
-def sides(concurrency: int, quick: bool) -> list[tuple[str, str, list[str]]]:
+def sides(concurrency: int, quick: bool,
+          workload: Workload | None = None) -> list[tuple[str, str, list[str]]]:
     """(label, kind, extra ``swfbridge poll`` flags) of each side to run.
 
     ``swfbridge`` is the CLI's defaults (one poll thread, no capacity limit,
     the Redis broker as state store); the capacity-aware set-up polls only
     for free worker slots (``--max-in-flight`` = the fleet's concurrency),
-    with as many poll threads as the native side has pollers.
+    with as many poll threads as the native side has pollers. A workload that
+    names its own bridge set-ups (``bridge_sides``) runs those alone.
     """
+    if workload is not None and workload.bridge_sides is not None:
+        return [(label, "bridge", list(flags)) for label, flags in workload.bridge_sides]
     chosen: list[tuple[str, str, list[str]]] = [
         ("native", "native", []), (report.BRIDGE, "bridge", [])]
     if not quick:
@@ -68,10 +77,11 @@ def run_workload(workload: Workload, *, concurrency: int, quick: bool, broker_ur
                  log_dir: Path, poll_timeout_s: float) -> list[dict[str, Any]]:
     results = []
     concurrency = workload.concurrency or concurrency
-    for label, kind, poll_flags in sides(concurrency, quick):
+    for label, kind, poll_flags in sides(concurrency, quick, workload):
         print(f"  {workload.title}: {label} ...", file=sys.stderr, flush=True)
         entry: dict[str, Any] = {"workload": workload.key, "title": workload.title,
-                                 "side": label, "concurrency": concurrency}
+                                 "side": label, "concurrency": concurrency,
+                                 "compares_bridge_sides": workload.bridge_sides is not None}
         began = time.monotonic()
         try:
             entry.update(run_scenario(
@@ -118,7 +128,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--markdown", type=Path, default=None,
                         help="also write the Markdown table here")
     parser.add_argument("--workloads", default=None,
-                        help="comma-separated subset: noop,sleep50,heartbeat,latency")
+                        help="comma-separated subset: noop,sleep50,heartbeat,latency; "
+                        "timeouts-fanout,timeouts-sequential (only when named) compare "
+                        "--timeouts-from registration with the default (history)")
     parser.add_argument("--no-poller-alone", action="store_true",
                         help="skip the poller-alone ceiling and growth runs")
     parser.add_argument("--poll-timeout", type=float, default=5.0,
@@ -130,7 +142,8 @@ def main(argv: list[str] | None = None) -> int:
     workloads = quick_workloads() if args.quick else full_workloads()
     if args.workloads:
         wanted = set(args.workloads.split(","))
-        workloads = [w for w in workloads if w.key in wanted]
+        workloads = [w for w in workloads + timeout_source_workloads(args.quick)
+                     if w.key in wanted]
     began = time.monotonic()
     results: dict[str, Any] = {
         "command": " ".join(["python -m benchmarks", *(argv if argv is not None

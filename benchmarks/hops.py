@@ -18,7 +18,8 @@ from pathlib import Path
 from benchmarks.scheduler import ActivityTiming
 
 _STAMP = r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3})"
-_DISPATCHED = re.compile(_STAMP + r" INFO swfbridge\.poller: dispatched: workflow=(\S+) "
+# The poller's module logger (swfbridge.poller.loop since the package layout).
+_DISPATCHED = re.compile(_STAMP + r" INFO swfbridge\.poller[.\w]*: dispatched: workflow=(\S+) "
                          r"activity=(\S+) .* attempt=(\S+)")
 _RECEIVED = re.compile(r"\[" + _STAMP + r": INFO/MainProcess\] Task swfbridge\.run_activity"
                        r"\[(\S+)\] received")

@@ -120,6 +120,7 @@ def markdown(results: dict[str, Any]) -> str:
                       "from the processes' millisecond log stamps and SWF history): "
                       + "; ".join(f"{name} {ms:.1f} ms" for name, ms in s["hops_ms"].items())
                       + "."]
+    lines += _side_by_side(results)
     alone = results.get("poller_alone")
     if alone:
         lines += [
@@ -146,6 +147,32 @@ def markdown(results: dict[str, Any]) -> str:
     for row in results["targets"]:
         lines.append(f"| {row['target']} | {row['value']} | {'yes' if row['met'] else 'no'} |")
     return "\n".join(lines) + "\n"
+
+
+def _side_by_side(results: dict[str, Any]) -> list[str]:
+    """Workloads run on several bridge set-ups only (e.g. where timeouts come from)."""
+    compared = [s for s in results["scenarios"]
+                if s.get("compares_bridge_sides") and "error" not in s]
+    if not compared:
+        return []
+    lines = [
+        "",
+        "### Bridge set-ups side by side",
+        "",
+        "History calls are the activity side's GetWorkflowExecutionHistory calls "
+        "(the decider's own are not counted), per task, at the endpoint.",
+        "",
+        "| workload | side | history calls/task | SWF calls/task | latency p50 / p99 ms "
+        "| tasks/s | timed out |",
+        "|---|---|--:|--:|--:|--:|--:|",
+    ]
+    for s in compared:
+        lines.append(
+            f"| {s['title']} | {s['side']} | {s.get('history_calls_per_task', 0):.2f} "
+            f"| {s['swf_calls_per_task']:.2f} | {_ms(s['latency_ms'])} "
+            f"| {s['tasks_per_s']:.1f} | {s['timed_out']} |"
+        )
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -28,8 +28,9 @@ from tests.support import processes
 
 DOMAIN = "bench"
 ACTIVITIES_MODULE = "benchmarks.activities"
+HISTORY_OP = "GetWorkflowExecutionHistory"
 ACTIVITY_OPS = ("PollForActivityTask", "RecordActivityTaskHeartbeat", "DescribeActivityType",
-                *RESPOND_OPS)
+                HISTORY_OP, *RESPOND_OPS)
 
 
 @dataclass
@@ -143,6 +144,7 @@ def summarize(workload: Workload, run: RunResult, cpu_s: dict[str, float],
         "swf_calls_per_task": sum(activity_calls.values()) / n,
         "swf_calls": activity_calls,
         "heartbeats_per_task": calls.get("RecordActivityTaskHeartbeat", 0) / n,
+        "history_calls_per_task": calls.get(HISTORY_OP, 0) / n,
         "cpu_s_per_1000": {role: 1000 * spent / n for role, spent in cpu_s.items()},
         "decider_s": run.decider_s,
         "wall_s": run.wall_s,
@@ -170,10 +172,13 @@ def run_scenario(
             roles = {**side.roles, "endpoint": [swf.process.popen.pid]}
             window = procstat.CpuWindow(roles)
             before = swf.admin.counts()
+            decider_history_calls = scheduler.history_calls
             window.start()
             run = scheduler.run(workload, timeout_s)
             cpu_s = window.stop()
             calls = swf.admin.counts() - before
+            # The activity side's history reads only, not the decider's own.
+            calls[HISTORY_OP] -= scheduler.history_calls - decider_history_calls
             result = summarize(workload, run, cpu_s, dict(calls))
             result["peak_rss_mb"] = _peak_rss(side)
             if side_name == "bridge" and workload.mode == "sequential":

@@ -44,6 +44,9 @@ class Workload:
     mode: str = "batch"
     # Worker processes on each side; None: the run's --concurrency.
     concurrency: int | None = None
+    # Bridge set-ups to compare, as (label, extra ``swfbridge poll`` flags);
+    # None: the standard sides (native, the bridge's defaults, ...).
+    bridge_sides: tuple[tuple[str, tuple[str, ...]], ...] | None = None
 
     @property
     def input(self) -> str:
@@ -79,6 +82,29 @@ def quick_workloads() -> list[Workload]:
         Workload("heartbeat", "4 activities heartbeating for 2 s, C = 4", BEAT, 4, (2.0,),
                  concurrency=4),
         Workload("latency", "20 no-op activities, one at a time", NOOP, 20, mode="sequential"),
+    ]
+
+
+#: Where the poller takes each task's timeouts from (issue 12): the type's
+#: registration (no SWF call per task) or the task's ActivityTaskScheduled event
+#: (a GetWorkflowExecutionHistory read, cached per workflow run), the default.
+TIMEOUT_SOURCE_SIDES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("swfbridge --timeouts-from registration", ("--timeouts-from", "registration")),
+    ("swfbridge (timeouts from history, the default)", ()),
+)
+
+
+def timeout_source_workloads(quick: bool = False) -> list[Workload]:
+    """History reads per task and latency, timeouts from the registration vs the history.
+
+    Run only when named (``--workloads timeouts-fanout,timeouts-sequential``).
+    """
+    fanout, sequential = (100, 10) if quick else (1000, 50)
+    return [
+        Workload("timeouts-fanout", f"{fanout:,} no-op activities scheduled in one decision",
+                 NOOP, fanout, bridge_sides=TIMEOUT_SOURCE_SIDES),
+        Workload("timeouts-sequential", f"{sequential} no-op activities, one per decision",
+                 NOOP, sequential, mode="sequential", bridge_sides=TIMEOUT_SOURCE_SIDES),
     ]
 
 
