@@ -81,11 +81,13 @@ def _history_page(
     wfe: Any, params: dict[str, Any], state: dict[str, Any]
 ) -> tuple[list[dict[str, Any]], str | None]:
     """A page of ``wfe``'s history as of ``state["n"]`` events, and the token of the next."""
-    events = [evt.to_dict() for evt in wfe.events()[: state["n"]]]
+    events = wfe.events()[: state["n"]]
     if state["reverse"]:
-        events.reverse()
+        events = events[::-1]
+    # Only the page is serialised: a short page of a long history stays cheap.
     page, nxt = _page(events, state["offset"], _page_size(params))
-    return page, None if nxt is None else _encode_token({**state, "offset": nxt})
+    return ([evt.to_dict() for evt in page],
+            None if nxt is None else _encode_token({**state, "offset": nxt}))
 
 
 def _get_workflow_execution_history(self: Any) -> str:
