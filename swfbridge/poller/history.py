@@ -37,10 +37,11 @@ from typing import Any
 from swfbridge.aws.swf import SwfClient
 
 # A small first page answers the common case cheaply (a task scheduled by the
-# latest decision is among the newest events); later pages are larger, so a
+# latest decision is among the newest events; on the local endpoint a 25-event
+# page cost 0.6 ms more than a 5-event one); later pages are larger, so a
 # fan-out costs few calls, but not SWF's largest (1,000), since every
 # scheduled event carries its input (up to 32 KB) and a page is parsed whole.
-FIRST_PAGE_SIZE = 25
+FIRST_PAGE_SIZE = 10
 PAGE_SIZE = 500
 
 _CLOSE_EVENTS = {

@@ -46,7 +46,7 @@ def test_the_scheduled_event_is_found_on_a_later_page_of_a_long_history() -> Non
         history.add("MarkerRecorded", markerName=f"m{i}")
     record = _cache(history).scheduled_for(history.start(first))
     assert record is not None and record.start_to_close == "7"
-    assert history.pages == 6  # 25 + 5 × 500 covers the 2,506 events
+    assert history.pages == 6  # 10 + 5 × 500 covers the 2,506 events
 
 
 def test_a_retry_under_the_same_activity_id_gets_its_own_timeouts_not_the_cached_ones() -> None:
