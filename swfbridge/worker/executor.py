@@ -271,8 +271,9 @@ class ActivityExecutor:
             ``Activity.heartbeat`` call, in the activity's thread (the test
             environment records them); None in workers.
 
-    ``async def run`` coroutines run on one event loop per executor (so per
-    pool process), created at the first async job and reused.
+    ``async def run`` coroutines run on one event loop per executor and
+    thread (so per prefork pool process), created at the first async job and
+    reused.
     """
 
     def __init__(
@@ -297,20 +298,30 @@ class ActivityExecutor:
         self._interrupt = interrupt
         self._clock = clock
         self._heartbeat_observer = heartbeat_observer
-        self._loop: asyncio.AbstractEventLoop | None = None
+        # Per thread: one loop per prefork child, one per thread in a threads pool.
+        self._loops = threading.local()
 
     def close(self) -> None:
-        """Close the event loop of async activities, if one was made."""
-        if self._loop is not None:
-            self._loop.close()
-            self._loop = None
+        """Close this thread's event loop of async activities, if one was made."""
+        loop = self._current_loop()
+        if loop is not None:
+            loop.close()
+            self._forget_loop()
+
+    def _current_loop(self) -> asyncio.AbstractEventLoop | None:
+        loop: asyncio.AbstractEventLoop | None = getattr(self._loops, "loop", None)
+        return loop
+
+    def _forget_loop(self) -> None:
+        self._loops.loop = None
 
     def _event_loop(self) -> asyncio.AbstractEventLoop:
         # A plain loop, not asyncio.run / Runner: those install a SIGINT handler,
         # and library code installs no signal handlers.
-        if self._loop is None or self._loop.is_closed():
-            self._loop = asyncio.new_event_loop()
-        return self._loop
+        loop = self._current_loop()
+        if loop is None or loop.is_closed():
+            loop = self._loops.loop = asyncio.new_event_loop()
+        return loop
 
     def execute(self, job: ActivityJob) -> Outcome:
         """Run the attempt and say how it ended. Never raises for bad data."""
@@ -504,7 +515,7 @@ class ActivityExecutor:
         if stops_loop and interrupter.fired is not None:
             # The loop may still hold the stop: the next job must not inherit it.
             interrupter.note_arrived()
-            self._loop = None
+            self._forget_loop()
             if task.done():
                 loop.close()
         if task.done():
@@ -523,7 +534,7 @@ class ActivityExecutor:
             log.warning("the coroutine would not close (%s): %s", exc, job.log_context())
         with contextlib.suppress(AttributeError):  # logged above, not again at collection
             task._log_destroy_pending = False  # type: ignore[attr-defined]
-        self._loop = None
+        self._forget_loop()
         with contextlib.suppress(Exception):
             loop.close()
         if stops_loop and interrupter.fired is not None:
