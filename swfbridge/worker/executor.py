@@ -522,6 +522,8 @@ class ActivityExecutor:
             if task.cancelled():
                 return None, _cancelled_error(task)
             error = task.exception()
+            if error is not None and not isinstance(error, Exception):
+                raise error  # SystemExit, KeyboardInterrupt: as from a sync run
             return (task.result(), None) if error is None else (None, error)
         # The interrupt landed in the loop itself (the coroutine was waiting and
         # ignored the cancellation): close the coroutine (its finally blocks
