@@ -228,24 +228,33 @@ class _CoroutineCanceller:
         self._loop = loop
         self._lock = threading.Lock()
         self._task: asyncio.Task[Any] | None = None
+        self._over = False
         #: Why the task was cancelled, if it was.
         self.reason: StopReason | None = None
 
     def attach(self, task: asyncio.Task[Any]) -> None:
+        """The task to cancel; cancelled at once if a stop was requested before."""
         with self._lock:
             self._task = task
+            if self.reason is not None:
+                task.cancel(f"swfbridge: {self.reason.value}")
 
     def detach(self) -> None:
         with self._lock:
             self._task = None
+            self._over = True
 
     def cancel(self, reason: StopReason) -> None:
         """Cancel the task for ``reason`` (from any thread), unless it has ended."""
         with self._lock:
+            if self._over or self.reason is not None:
+                return
             task = self._task
-            if task is None or task.done() or self.reason is not None:
+            if task is not None and task.done():
                 return
             self.reason = reason
+            if task is None:
+                return  # not created yet: attach() cancels it
             with contextlib.suppress(RuntimeError):  # the loop closed: the task is over
                 self._loop.call_soon_threadsafe(task.cancel, f"swfbridge: {reason.value}")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import threading
 import time
@@ -73,3 +74,26 @@ def test_async_jobs_in_two_threads_of_one_executor_run_at_once_on_their_own_loop
         thread.join(60)
 
     assert len(loops) == 2 and loops[0] != loops[1]
+
+
+def test_a_stop_requested_before_the_coroutine_starts_cancels_it_as_it_is_created() -> None:
+    from swfbridge.worker.executor import StopReason, _CoroutineCanceller
+
+    started: list[bool] = []
+
+    async def work() -> None:
+        started.append(True)
+
+    loop = asyncio.new_event_loop()
+    try:
+        canceller = _CoroutineCanceller(loop)
+        canceller.cancel(StopReason.CANCELLED)  # from the heartbeat thread, early
+        task = loop.create_task(work())
+        canceller.attach(task)
+        with contextlib.suppress(asyncio.CancelledError):
+            loop.run_until_complete(task)
+    finally:
+        loop.close()
+
+    assert task.cancelled() and started == []
+    assert canceller.reason is StopReason.CANCELLED
