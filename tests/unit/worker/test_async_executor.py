@@ -77,7 +77,7 @@ def test_async_jobs_in_two_threads_of_one_executor_run_at_once_on_their_own_loop
 
 
 def test_a_stop_requested_before_the_coroutine_starts_cancels_it_as_it_is_created() -> None:
-    from swfbridge.worker.executor import StopReason, _CoroutineCanceller
+    from swfbridge.worker.interrupts import CoroutineCanceller, StopReason
 
     started: list[bool] = []
 
@@ -86,7 +86,7 @@ def test_a_stop_requested_before_the_coroutine_starts_cancels_it_as_it_is_create
 
     loop = asyncio.new_event_loop()
     try:
-        canceller = _CoroutineCanceller(loop)
+        canceller = CoroutineCanceller(loop)
         canceller.cancel(StopReason.CANCELLED)  # from the heartbeat thread, early
         task = loop.create_task(work())
         canceller.attach(task)
