@@ -172,3 +172,15 @@ class AsyncLoop(Activity):
         loop._swfbridge_test_jobs = jobs  # type: ignore[attr-defined]
         await asyncio.sleep(0.05)  # long enough for both pool processes to take jobs
         return [os.getpid(), id(loop), jobs]
+
+
+@activity("1", heartbeat=2, start_to_close=60, auto_heartbeat=True, **COMMON)
+class AsyncBlocking(Activity):
+    """Blocks its event loop in synchronous code: cancellation cannot reach an await."""
+
+    async def run(self, seconds: float, marker: str) -> str:
+        try:
+            time.sleep(seconds)
+        finally:
+            _note(marker, "ended after 1 cancellation(s)")  # the interrupt, not an await
+        return "blocked"

@@ -158,11 +158,12 @@ def test_an_async_activity_stuck_in_asyncio_sleep_is_cancelled_without_an_interr
     assert marker.read_text() == "cancelled"
 
 
+@pytest.mark.parametrize("activity_type", ["AsyncDeaf", "AsyncBlocking"])
 def test_a_coroutine_ignoring_cancellation_is_interrupted_after_the_grace_period(
-    bridge: AsyncBridge, endpoint: EndpointCalls,
+    bridge: AsyncBridge, endpoint: EndpointCalls, activity_type: str,
 ) -> None:
-    marker = bridge.tmp / _id("deaf")
-    outcome = _cancel_once_running(bridge, endpoint, "AsyncDeaf", marker)
+    marker = bridge.tmp / _id(activity_type)
+    outcome = _cancel_once_running(bridge, endpoint, activity_type, marker)
 
     assert outcome.status == "canceled", (outcome, bridge.logs())
     assert outcome.details == f"interrupted {CANCEL_GRACE_S:g}s after cancellation was requested"
