@@ -25,6 +25,12 @@ class BenchNoop(Activity):
 
 
 @activity(VERSION, **_TIMEOUTS)  # type: ignore[arg-type]
+class BenchAsyncNoop(Activity):
+    async def run(self) -> None:
+        return None
+
+
+@activity(VERSION, **_TIMEOUTS)  # type: ignore[arg-type]
 class BenchSleep(Activity):
     def run(self, ms: float) -> None:
         time.sleep(ms / 1000)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from benchmarks.workloads import (
+    ASYNC_NOOP,
     BEAT,
     HEARTBEAT_TIMEOUT_S,
     NOOP,
@@ -50,7 +51,7 @@ def prepare_domain(client: Any, domain: str) -> None:
     except Exception as exc:
         if "TypeAlreadyExists" not in str(exc):
             raise
-    for name in (NOOP, SLEEP, BEAT):
+    for name in (NOOP, ASYNC_NOOP, SLEEP, BEAT):
         register_activity_type(
             client, domain=domain, name=name, version=VERSION, task_list=TASK_LIST,
             heartbeat_timeout=str(HEARTBEAT_TIMEOUT_S) if name == BEAT else "NONE",

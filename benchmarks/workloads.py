@@ -27,6 +27,7 @@ HEARTBEAT_TIMEOUT_S = 2.0
 BEAT_PAUSE_S = 0.001
 
 NOOP = "BenchNoop"
+ASYNC_NOOP = "BenchAsyncNoop"  # benchmarks/async_noop.py only
 SLEEP = "BenchSleep"
 BEAT = "BenchBeat"
 

@@ -37,6 +37,8 @@ class Activity:
     ``run`` may have any Python signature; the task input is decoded into its
     positional and keyword arguments, and its return value is sent back to SWF
     as the result. Both travel as JSON by default (see :attr:`wire_format`).
+    ``run`` may be ``async def``: the worker then runs it on its process's
+    event loop, and cancellation arrives as :class:`asyncio.CancelledError`.
 
     Example::
 
@@ -48,6 +50,11 @@ class Activity:
 
     #: How input is decoded and results encoded (flowy's ``[args, kwargs]`` by default).
     wire_format: ClassVar[WireFormat] = FLOWY
+
+    #: Convert arguments to the types annotated on ``run`` (dataclasses, Pydantic
+    #: models, enums, dates ...) and the result back to JSON. Off by default:
+    #: annotations are then only documentation. The wire stays JSON either way.
+    typed: ClassVar[bool] = False
 
     _runtime: TaskRuntime | None = None
 

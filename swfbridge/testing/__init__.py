@@ -5,9 +5,12 @@
   size limits, priorities, pruning, fault injection), served over HTTP.
 - :func:`run_activities` / :func:`start_activities`: run a workflow that
   schedules activities and collect their outcomes.
+- :class:`ActivityEnvironment`: run one activity in-process, as a worker
+  would, and read what SWF would get (unit tests of activities).
 - The pytest plugin (``swfbridge.testing.pytest_plugin``) provides fixtures.
 """
 
+from swfbridge.testing.activity_env import ActivityEnvironment, ActivityReport
 from swfbridge.testing.decider import (
     ActivityOutcome,
     ActivityRun,
@@ -22,7 +25,9 @@ from swfbridge.testing.faults import FaultPlan
 from swfbridge.testing.server import LocalSWF, LocalSWFConfig
 
 __all__ = [
+    "ActivityEnvironment",
     "ActivityOutcome",
+    "ActivityReport",
     "ActivityRun",
     "DeciderTimeout",
     "FaultPlan",

@@ -8,7 +8,9 @@ it to SWF. Whatever the input, result or exception, it returns an outcome.
 
 from __future__ import annotations
 
-import enum
+import asyncio
+import contextlib
+import functools
 import inspect
 import logging
 import math
@@ -49,7 +51,20 @@ from swfbridge.wire.outcome import (
     failure_from_exception,
 )
 from swfbridge.wire.serialization import WireFormat
+from swfbridge.wire.typed import (
+    AnnotationError,
+    ArgumentConversionError,
+    convert_arguments,
+    to_json,
+)
 from swfbridge.worker.heartbeat import HeartbeatConfig, Heartbeater
+from swfbridge.worker.interrupts import (
+    CoroutineCanceller,
+    Interrupter,
+    StopReason,
+    cancelled_error,
+    stop_soon,
+)
 
 log = logging.getLogger(__name__)
 
@@ -90,9 +105,11 @@ class WorkerConfig:
 class _Runtime:
     """The bridge side of a running activity (``Activity.heartbeat`` and friends)."""
 
-    def __init__(self, token: str, heartbeater: Heartbeater) -> None:
+    def __init__(self, token: str, heartbeater: Heartbeater,
+                 observer: Callable[[Any], None] | None = None) -> None:
         self._token = token
         self._heartbeater = heartbeater
+        self._observer = observer
 
     @property
     def token(self) -> str:
@@ -103,103 +120,12 @@ class _Runtime:
         return self._heartbeater.cancel_requested
 
     def heartbeat(self, details: Any = None) -> bool:
+        if self._observer is not None:
+            self._observer(details)
         if self._heartbeater.cancel_requested:
             raise ActivityCancelled(details)
         self._heartbeater.record(details)
         return not self._heartbeater.task_closed
-
-
-class StopReason(str, enum.Enum):
-    """Why the worker interrupted a running activity."""
-
-    CANCELLED = "cancelled"
-    TASK_CLOSED = "task_closed"
-    DEADLINE = "deadline"
-
-
-# How long to wait for an interrupt already sent to arrive once run() is over.
-_LATE_INTERRUPT_WAIT_S = 2.0
-
-
-class _Interrupter:
-    """Interrupts ``run`` once, for the first reason that comes due, only while it runs.
-
-    The interrupt is asynchronous (prefork: SIGUSR1 to our own process, turned
-    into SoftTimeLimitExceeded in the main thread by billiard), so it can land
-    after ``run`` returned. :meth:`settle` runs on the main thread right after
-    ``run``: it stops the timers and, if an interrupt was sent but has not
-    arrived, waits for it and swallows it, so it can neither hide a result
-    nor hit the reporting code or the pool's next job.
-    """
-
-    def __init__(self, interrupt: Callable[[], None] | None, log_context: str) -> None:
-        self._interrupt = interrupt
-        self._log_context = log_context
-        self._lock = threading.Lock()
-        self._running = True
-        self._timers: list[threading.Timer] = []
-        self._fired: StopReason | None = None
-        self._arrived = False
-
-    @property
-    def can_interrupt(self) -> bool:
-        return self._interrupt is not None
-
-    @property
-    def fired(self) -> StopReason | None:
-        """The reason the interrupt was sent for, if it was."""
-        return self._fired
-
-    def schedule(self, reason: StopReason, delay_s: float) -> None:
-        """Interrupt ``run`` in ``delay_s`` seconds, for ``reason``, unless it has ended."""
-        if self._interrupt is None:
-            return
-        with self._lock:
-            if not self._running:
-                return
-            timer = threading.Timer(min(max(0.0, delay_s), threading.TIMEOUT_MAX),
-                                    self._fire, args=(reason,))
-            timer.daemon = True
-            self._timers.append(timer)
-            timer.start()
-
-    def _fire(self, reason: StopReason) -> None:
-        with self._lock:
-            if not self._running or self._fired is not None or self._interrupt is None:
-                return
-            self._fired = reason
-            log.warning("interrupting the activity (%s): %s", reason.value, self._log_context)
-            try:
-                self._interrupt()
-            except Exception:
-                log.exception("could not interrupt the activity: %s", self._log_context)
-
-    def note_arrived(self) -> None:
-        """``run`` raised SoftTimeLimitExceeded: a sent interrupt has arrived."""
-        if self._fired is not None:
-            self._arrived = True
-
-    def settle(self) -> None:
-        """Stop the timers; absorb an interrupt that was sent but has not arrived yet."""
-        while True:
-            try:
-                self._settle_once()
-                return
-            except SoftTimeLimitExceeded:
-                self._arrived = True
-
-    def _settle_once(self) -> None:
-        with self._lock:
-            self._running = False
-            for timer in self._timers:
-                timer.cancel()
-        if self._fired is None or self._arrived:
-            return
-        waited_until = time.monotonic() + _LATE_INTERRUPT_WAIT_S
-        while time.monotonic() < waited_until:
-            time.sleep(0.01)  # the signal is handled between two of these
-        log.warning("an interrupt was sent but never arrived: %s", self._log_context)
-        self._arrived = True
 
 
 class ActivityExecutor:
@@ -219,6 +145,13 @@ class ActivityExecutor:
             (simpleflow style); None runs registered types only.
         payloads: S3 offload for values over SWF's limits (None: off, such
             values fail the task or are truncated).
+        heartbeat_observer: Called with the details of every
+            ``Activity.heartbeat`` call, in the activity's thread (the test
+            environment records them); None in workers.
+
+    ``async def run`` coroutines run on one event loop per executor and
+    thread (so per prefork pool process), created at the first async job and
+    reused.
     """
 
     def __init__(
@@ -232,6 +165,7 @@ class ActivityExecutor:
         wire_format: WireFormat | None = None,
         functions: FunctionActivities | None = None,
         payloads: PayloadStore | None = None,
+        heartbeat_observer: Callable[[Any], None] | None = None,
     ) -> None:
         self.registry = registry
         self.wire_format = wire_format
@@ -241,6 +175,31 @@ class ActivityExecutor:
         self.config = config or WorkerConfig()
         self._interrupt = interrupt
         self._clock = clock
+        self._heartbeat_observer = heartbeat_observer
+        # Per thread: one loop per prefork child, one per thread in a threads pool.
+        self._loops = threading.local()
+
+    def close(self) -> None:
+        """Close this thread's event loop of async activities, if one was made."""
+        loop = self._current_loop()
+        if loop is not None:
+            loop.close()
+            self._forget_loop()
+
+    def _current_loop(self) -> asyncio.AbstractEventLoop | None:
+        loop: asyncio.AbstractEventLoop | None = getattr(self._loops, "loop", None)
+        return loop
+
+    def _forget_loop(self) -> None:
+        self._loops.loop = None
+
+    def _event_loop(self) -> asyncio.AbstractEventLoop:
+        # A plain loop, not asyncio.run / Runner: those install a SIGINT handler,
+        # and library code installs no signal handlers.
+        loop = self._current_loop()
+        if loop is None or loop.is_closed():
+            loop = self._loops.loop = asyncio.new_event_loop()
+        return loop
 
     def execute(self, job: ActivityJob) -> Outcome:
         """Run the attempt and say how it ended. Never raises for bad data."""
@@ -298,25 +257,45 @@ class ActivityExecutor:
         mismatch = _signature_mismatch(instance, args, kwargs)
         if mismatch is not None:
             return bridge_failure(BridgeCause.INPUT_SIGNATURE_MISMATCH, mismatch)
+        if instance.typed:
+            try:
+                args, kwargs = convert_arguments(instance.run, args, kwargs)
+            except ArgumentConversionError as exc:
+                return bridge_failure(BridgeCause.INPUT_UNDECODABLE,
+                                      f"input could not be converted: {exc}",
+                                      parameter=exc.parameter)
+            except AnnotationError as exc:
+                return bridge_failure(BridgeCause.INPUT_UNDECODABLE,
+                                      f"input could not be converted: {exc}")
+        is_async = inspect.iscoroutinefunction(instance.run)
 
         context = job.log_context()
-        interrupter = _Interrupter(self._interrupt, context)
+        interrupt = self._interrupt
+        if interrupt is None and is_async:
+            # No signal to interrupt with (not a prefork child): stopping the loop
+            # still ends a coroutine that waits in an await and ignores cancellation.
+            interrupt = functools.partial(stop_soon, self._event_loop())
+        interrupter = Interrupter(interrupt, context)
+        canceller = CoroutineCanceller(self._event_loop()) if is_async else None
         grace_s = self.config.heartbeat.cancel_grace_s
+
+        def stop_requested() -> None:
+            reason = StopReason.TASK_CLOSED if heartbeater.task_closed else StopReason.CANCELLED
+            if canceller is not None:
+                canceller.cancel(reason)
+            interrupter.schedule(reason, grace_s)
+
         heartbeater = Heartbeater(
             swf=self.swf,
             task_token=job.task_token,
             interval_s=self.config.heartbeat.interval_for(job.heartbeat_timeout_s),
             liveness=entry.options.auto_heartbeat,
             fit_details=self._fit_heartbeat_details(),
-            on_stop_requested=lambda: interrupter.schedule(
-                StopReason.TASK_CLOSED if heartbeater.task_closed else StopReason.CANCELLED,
-                grace_s,
-            ),
+            on_stop_requested=stop_requested,
             log_context=context,
         )
         value: Any = None
-        error: Exception | None = None
-        returned = False
+        error: BaseException | None = None
         try:
             if job.heartbeat_timeout_s is not None:
                 # The heartbeat clock has run since the poll: restart it, and
@@ -329,48 +308,147 @@ class ActivityExecutor:
                     return Canceled(
                         details="cancellation was requested before the activity started"
                     )
-            instance._bind(_Runtime(job.task_token, heartbeater))
+            instance._bind(_Runtime(job.task_token, heartbeater, self._heartbeat_observer))
             deadline = self._worker_deadline(job)
-            if deadline is not None:
-                interrupter.schedule(StopReason.DEADLINE, deadline - self._clock())
             heartbeater.start()
-            try:
-                try:
-                    value = instance.run(*args, **kwargs)
-                    returned = True
-                except Exception as exc:  # classified below, once the interrupter is settled
-                    error = exc
-                    if isinstance(exc, SoftTimeLimitExceeded):
-                        interrupter.note_arrived()
-                interrupter.settle()
-            except SoftTimeLimitExceeded as late:
-                # A sent interrupt landed between the end of run() and settle().
-                interrupter.note_arrived()
-                if not returned and error is None:
-                    error = late
+            if canceller is None:
+                if deadline is not None:
+                    interrupter.schedule(StopReason.DEADLINE, deadline - self._clock())
+                value, error = self._call_sync(instance, args, kwargs, interrupter)
+            else:
+                value, error = self._call_async(job, instance, args, kwargs, deadline,
+                                                interrupter, canceller)
         finally:
             # Whatever happened, no interrupt may outlive this attempt.
             interrupter.settle()
             heartbeater.stop()
-        return self._classify(job, instance, value, error, heartbeater, interrupter)
+        return self._classify(job, instance, value, error, heartbeater, interrupter,
+                              None if canceller is None else canceller.reason)
+
+    def _call_sync(self, instance: Activity, args: list[Any], kwargs: dict[str, Any],
+                   interrupter: Interrupter) -> tuple[Any, BaseException | None]:
+        """Call a plain ``run``: its value, or what it raised."""
+        value: Any = None
+        error: BaseException | None = None
+        returned = False
+        try:
+            try:
+                value = instance.run(*args, **kwargs)
+                returned = True
+            except Exception as exc:  # classified later, once the interrupter is settled
+                error = exc
+                if isinstance(exc, SoftTimeLimitExceeded):
+                    interrupter.note_arrived()
+            interrupter.settle()
+        except SoftTimeLimitExceeded as late:
+            # A sent interrupt landed between the end of run() and settle().
+            interrupter.note_arrived()
+            if not returned and error is None:
+                error = late
+        return value, error
+
+    def _call_async(
+        self,
+        job: ActivityJob,
+        instance: Activity,
+        args: list[Any],
+        kwargs: dict[str, Any],
+        deadline: float | None,
+        interrupter: Interrupter,
+        canceller: CoroutineCanceller,
+    ) -> tuple[Any, BaseException | None]:
+        """Run an ``async def run`` on this process's loop: its value, or what it raised.
+
+        At the worker's deadline the coroutine is cancelled; one that ignores
+        it is interrupted (SIGUSR1) half the deadline margin later. On a stop
+        request (cancellation, task closed) it is cancelled at once, and
+        interrupted after the grace period.
+        """
+        loop = self._event_loop()
+        coroutine = instance.run(*args, **kwargs)
+        task = loop.create_task(coroutine)
+        canceller.attach(task)
+        timer: asyncio.TimerHandle | None = None
+        if deadline is not None:
+            left = deadline - self._clock()
+            timer = loop.call_later(max(0.0, left), canceller.cancel, StopReason.DEADLINE)
+            interrupter.schedule(StopReason.DEADLINE, left + self._deadline_margin(job) / 2)
+        stops_loop = self._interrupt is None
+        escaped: BaseException | None = None
+        try:
+            try:
+                loop.run_until_complete(task)
+            except BaseException as exc:  # the task's own outcome is read below
+                escaped = exc
+                if isinstance(exc, SoftTimeLimitExceeded):
+                    interrupter.note_arrived()
+            interrupter.settle(wait_for_arrival=not stops_loop)
+        except SoftTimeLimitExceeded as late:
+            interrupter.note_arrived()
+            escaped = escaped or late
+        finally:
+            canceller.detach()
+            if timer is not None:
+                timer.cancel()
+        if stops_loop and interrupter.fired is not None:
+            # The loop may still hold the stop: the next job must not inherit it.
+            interrupter.note_arrived()
+            self._forget_loop()
+            if task.done():
+                loop.close()
+        if task.done():
+            if task.cancelled():
+                return None, cancelled_error(task)
+            error = task.exception()
+            if error is not None and not isinstance(error, Exception):
+                raise error  # SystemExit, KeyboardInterrupt: as from a sync run
+            return (task.result(), None) if error is None else (None, error)
+        # The interrupt landed in the loop itself (the coroutine was waiting and
+        # ignored the cancellation): close the coroutine (its finally blocks
+        # run) and leave this loop, whose state the interrupt may have broken.
+        log.warning("the coroutine ignored its cancellation; closing it: %s",
+                    job.log_context())
+        try:
+            coroutine.close()
+        except RuntimeError as exc:
+            log.warning("the coroutine would not close (%s): %s", exc, job.log_context())
+        with contextlib.suppress(AttributeError):  # logged above, not again at collection
+            task._log_destroy_pending = False  # type: ignore[attr-defined]
+        self._forget_loop()
+        with contextlib.suppress(Exception):
+            loop.close()
+        if stops_loop and interrupter.fired is not None:
+            # Our own loop.stop(), not something the activity raised.
+            return None, asyncio.CancelledError("the coroutine ignored its cancellation")
+        if isinstance(escaped, (Exception, asyncio.CancelledError)):
+            return None, escaped
+        raise escaped if escaped is not None else RuntimeError("the event loop stopped early")
+
+    def _deadline_margin(self, job: ActivityJob) -> float:
+        if job.deadline is None:
+            return 0.0
+        return min(self.config.deadline_margin_s, max(0.0, job.deadline - job.polled_at) / 4)
 
     def _worker_deadline(self, job: ActivityJob) -> float | None:
         """When this worker ends the activity: SWF's deadline minus the margin (epoch s)."""
         if job.deadline is None:
             return None
-        budget_s = max(0.0, job.deadline - job.polled_at)
-        return job.deadline - min(self.config.deadline_margin_s, budget_s / 4)
+        return job.deadline - self._deadline_margin(job)
 
     def _classify(
         self,
         job: ActivityJob,
         instance: Activity,
         value: Any,
-        error: Exception | None,
+        error: BaseException | None,
         heartbeater: Heartbeater,
-        interrupter: _Interrupter,
+        interrupter: Interrupter,
+        cancelled: StopReason | None = None,
     ) -> Outcome:
-        """The outcome of a finished ``run``, given what SWF and the worker did meanwhile."""
+        """The outcome of a finished ``run``, given what SWF and the worker did meanwhile.
+
+        ``cancelled`` says why an async ``run``'s coroutine was cancelled, if it was.
+        """
         if heartbeater.task_closed:
             return Abandoned("SWF no longer knows the task (it timed out or was closed "
                              "elsewhere while the activity ran)")
@@ -378,16 +456,20 @@ class ActivityExecutor:
             return self._encode_result(instance, value)
         if isinstance(error, ActivityCancelled):
             return canceled_from_exception(error)
-        interrupted = interrupter.fired is not None or isinstance(error, SoftTimeLimitExceeded)
+        interrupted = (interrupter.fired is not None or cancelled is not None
+                       or isinstance(error, SoftTimeLimitExceeded))
         if not interrupted:
             return failure_from_exception(error)
         if heartbeater.cancel_requested:
+            if interrupter.fired is None and cancelled is not None:
+                # The coroutine stopped on its CancelledError: report its last progress.
+                return Canceled(details=heartbeater.latest_details)
             return Canceled(details=(
                 f"interrupted {self.config.heartbeat.cancel_grace_s:g}s after cancellation "
                 "was requested"
             ))
         # The worker's deadline, or Celery's soft time limit (set from the same deadline).
-        raised = "" if isinstance(error, SoftTimeLimitExceeded) else (
+        raised = "" if isinstance(error, (SoftTimeLimitExceeded, asyncio.CancelledError)) else (
             f"; it then raised {type(error).__name__}"
         )
         budget = "" if job.deadline is None else (
@@ -419,6 +501,8 @@ class ActivityExecutor:
 
     def _encode_result(self, instance: Activity, value: Any) -> Outcome:
         try:
+            if instance.typed:
+                value = to_json(value)
             result = instance._serialize_result(value)
         except Exception as exc:
             return bridge_failure(BridgeCause.RESULT_NOT_SERIALIZABLE,

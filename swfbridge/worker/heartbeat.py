@@ -137,6 +137,7 @@ class Heartbeater:
         self._clock = clock
         self._cond = threading.Condition()
         self._pending: str | None = None
+        self._latest: str | None = None
         self._has_pending = False
         self._next_send = -math.inf
         self._failures = 0
@@ -149,6 +150,11 @@ class Heartbeater:
         self.task_closed = False
         #: Heartbeat calls attempted (successful or not).
         self.calls = 0
+
+    @property
+    def latest_details(self) -> str | None:
+        """The details of the latest :meth:`record` (as text), sent or not."""
+        return self._latest
 
     @property
     def interval_s(self) -> float:
@@ -189,7 +195,7 @@ class Heartbeater:
         """
         text = encode_details(details)
         with self._cond:
-            self._pending = text
+            self._pending = self._latest = text
             self._has_pending = True
             if self._started:
                 self._spawn_locked()

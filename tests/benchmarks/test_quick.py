@@ -50,3 +50,15 @@ def test_quick_mode_produces_every_scenario_with_sane_figures(tmp_path: Path) ->
     assert {t["target"] for t in results["targets"]}  # every target evaluated
     assert "| target | reached | met |" in table.read_text()
     assert results["machine"]["nproc"] >= 1
+
+
+def test_the_async_noop_benchmark_prints_both_kinds_in_process_and_on_a_real_worker() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.async_noop", "--tasks", "5", "--rounds", "1",
+         "--in-process-tasks", "50"],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=280,
+    )
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "in-process executor, CPU per task: sync " in done.stdout
+    assert "real worker (-c 1), CPU per task" in done.stdout

@@ -84,3 +84,7 @@ def test_existing_celery_task_completes_the_activity_and_its_exception_fails_it(
         "tax-ok": ("completed", {"net": 100.0, "gross": 120.0}),
         "tax-bad": ("failed", "ValueError: negative amount: -5.0"),
     }
+
+
+def test_async_typed_quotes_the_basket_with_typed_values() -> None:
+    assert _run_example("async_typed") == "{'total_cents': 230, 'lines': 2}"

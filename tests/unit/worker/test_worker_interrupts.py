@@ -22,8 +22,9 @@ from swfbridge import Activity, ActivityCancelled, ActivityRegistry, activity
 from swfbridge.aws.swf import SwfClient, UnknownResource
 from swfbridge.wire.job import ActivityJob
 from swfbridge.wire.outcome import Abandoned, Canceled, Completed, Failed
-from swfbridge.worker.executor import ActivityExecutor, StopReason, WorkerConfig, _Interrupter
+from swfbridge.worker.executor import ActivityExecutor, WorkerConfig
 from swfbridge.worker.heartbeat import HeartbeatConfig
+from swfbridge.worker.interrupts import Interrupter, StopReason
 
 REGISTRY = ActivityRegistry()
 
@@ -209,7 +210,7 @@ def test_an_interrupt_sent_but_not_yet_arrived_when_run_returns_is_absorbed_by_s
     def lagging_interrupt() -> None:
         threading.Timer(0.05, _interrupt).start()
 
-    interrupter = _Interrupter(lagging_interrupt, "test")
+    interrupter = Interrupter(lagging_interrupt, "test")
     interrupter.schedule(StopReason.DEADLINE, 0.0)
     deadline = time.monotonic() + 2
     while interrupter.fired is None and time.monotonic() < deadline:
@@ -221,7 +222,7 @@ def test_an_interrupt_sent_but_not_yet_arrived_when_run_returns_is_absorbed_by_s
 
 
 def test_settling_without_any_interrupt_returns_at_once() -> None:
-    interrupter = _Interrupter(_interrupt, "test")
+    interrupter = Interrupter(_interrupt, "test")
     interrupter.schedule(StopReason.DEADLINE, 5.0)
     started = time.monotonic()
     interrupter.settle()
