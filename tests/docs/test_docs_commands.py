@@ -20,8 +20,9 @@ from tests.support import processes
 
 ROOT = processes.REPO_ROOT
 FIRST_WORKFLOW = ROOT / "docs" / "first-workflow.rst"
-# Other pages whose commands run end to end (the guide has a test of its own below).
-RUNNABLE_PAGES = [ROOT / "README.md", ROOT / "docs" / "deploying.rst"]
+# Other pages whose commands run end to end (the guide has a test of its own below;
+# deploying.rst's service definitions are run by tests/deploy).
+RUNNABLE_PAGES = [ROOT / "README.md"]
 # Every page: none may hold a command block that says nothing about its test.
 ALL_PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.rst"))]
 DOCUMENTED_PORTS = (6379, 8765)
