@@ -64,7 +64,10 @@ class Activity:
 
     @property
     def token(self) -> str:
-        """The SWF task token of the task being run (a secret: do not log it)."""
+        """The SWF task token of the task being run.
+
+        It is a secret, so never log it.
+        """
         return self._require_runtime().token
 
     @property

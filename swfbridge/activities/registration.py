@@ -11,6 +11,12 @@ from typing import Any
 from swfbridge.activities.options import ActivityOptions
 from swfbridge.aws.swf import SwfClient, TypeAlreadyExists
 
+# Defaults of a workflow type registered for a decider; a decider can override
+# each when it starts an execution.
+WORKFLOW_DECISION_TIMEOUT_S = 30
+WORKFLOW_EXECUTION_TIMEOUT_S = 86400
+WORKFLOW_CHILD_POLICY = "TERMINATE"
+
 
 class Status(str, enum.Enum):
     MISSING = "missing"          # will be registered
@@ -152,4 +158,76 @@ def register_missing(swf: SwfClient, domain: str, items: Iterable[PlanItem]) -> 
             result.append(PlanItem(item.options, Status.REGISTERED, created=True))
         except TypeAlreadyExists:
             result.append(_compare(swf, domain, item.options))
+    return result
+
+
+@dataclass(frozen=True)
+class WorkflowPlanItem:
+    """What registration would do for one workflow type (existing ones are not
+    compared: their defaults only apply when a decider does not give its own)."""
+
+    name: str
+    version: str
+    status: Status
+    created: bool = False
+
+    def describe(self, *, dry_run: bool = False) -> str:
+        """One line for the operator."""
+        label = f"workflow type {self.name} {self.version}"
+        if self.status is Status.DEPRECATED:
+            return f"{label}: deprecated in SWF; it cannot be registered again (new version)"
+        if self.status is Status.MISSING:
+            return f"{label}: not registered yet" + (", would be registered" if dry_run else "")
+        return f"{label}: " + ("registered now" if self.created else "already registered")
+
+
+def _list_workflow_types(swf: SwfClient, domain: str, status: str) -> set[tuple[str, str]]:
+    found: set[tuple[str, str]] = set()
+    token: str | None = None
+    while True:
+        params: dict[str, Any] = {"domain": domain, "registrationStatus": status,
+                                  "maximumPageSize": 1000}
+        if token:
+            params["nextPageToken"] = token
+        page = swf.call("list_workflow_types", **params)
+        for info in page.get("typeInfos", []):
+            found.add((info["workflowType"]["name"], info["workflowType"]["version"]))
+        token = page.get("nextPageToken")
+        if not token:
+            return found
+
+
+def plan_workflow_types(swf: SwfClient, domain: str,
+                        types: Iterable[tuple[str, str]]) -> list[WorkflowPlanItem]:
+    """Which of the (name, version) workflow types exist, are deprecated or missing."""
+    types = list(types)
+    if not types:
+        return []
+    registered = _list_workflow_types(swf, domain, "REGISTERED")
+    deprecated = _list_workflow_types(swf, domain, "DEPRECATED")
+    return [WorkflowPlanItem(name, version,
+                             Status.DEPRECATED if (name, version) in deprecated
+                             else Status.REGISTERED if (name, version) in registered
+                             else Status.MISSING)
+            for name, version in types]
+
+
+def register_missing_workflow_types(swf: SwfClient, domain: str,
+                                    items: Iterable[WorkflowPlanItem]) -> list[WorkflowPlanItem]:
+    """Register the MISSING workflow types of a plan, with the defaults above."""
+    result = []
+    for item in items:
+        if item.status is not Status.MISSING:
+            result.append(item)
+            continue
+        try:
+            swf.call("register_workflow_type", domain=domain, name=item.name,
+                     version=item.version,
+                     defaultTaskStartToCloseTimeout=str(WORKFLOW_DECISION_TIMEOUT_S),
+                     defaultExecutionStartToCloseTimeout=str(WORKFLOW_EXECUTION_TIMEOUT_S),
+                     defaultChildPolicy=WORKFLOW_CHILD_POLICY)
+            result.append(WorkflowPlanItem(item.name, item.version, Status.REGISTERED,
+                                           created=True))
+        except TypeAlreadyExists:
+            result.append(WorkflowPlanItem(item.name, item.version, Status.REGISTERED))
     return result

@@ -13,6 +13,6 @@ class CommandModule(Protocol):
 
 
 def all_commands() -> list[ModuleType]:
-    from swfbridge.cli import demo, local_swf, poll, register, status
+    from swfbridge.cli import demo, local_swf, poll, register, run, status
 
-    return [demo, poll, register, status, local_swf]
+    return [demo, poll, register, run, status, local_swf]

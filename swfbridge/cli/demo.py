@@ -5,9 +5,14 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import shutil
+import signal
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from swfbridge.cli._common import env, error, redact_url, setup_logging
@@ -39,7 +44,9 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--concurrency", type=int, default=4,
                         help="worker pool processes (default 4)")
     parser.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS",
-                        help="give up if the workflow has not finished by then (default 60)")
+                        help="give up if the Celery worker is not ready by then (it connects "
+                        "to the broker first), or the workflow has not finished by then "
+                        "(default 60)")
     parser.add_argument("--log-level", default=env("SWFBRIDGE_LOG_LEVEL", "WARNING"),
                         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                         help="log level of this process (env SWFBRIDGE_LOG_LEVEL; default "
@@ -57,23 +64,30 @@ def run(args: argparse.Namespace) -> int:
         import moto  # noqa: F401
     except ImportError:
         return error("the demo needs the local SWF endpoint: pip install 'swfbridge[testing]'")
+    try:
+        with _stopped_by_signals():
+            return _run_in(args, Path(tempfile.mkdtemp(prefix="swfbridge-demo-")))
+    except _Stopped as stopped:
+        print(f"swfbridge demo: stopped by {stopped.signal_name}; cleaned up", file=sys.stderr)
+        return 128 + stopped.signum
+
+
+def _run_in(args: argparse.Namespace, work: Path) -> int:
+    """The demo in the scratch directory ``work``, removed whatever happens."""
     from swfbridge.demo.bridge import BridgeStartError
     from swfbridge.demo.broker import choose_broker
     from swfbridge.demo.runner import DemoConfig, run_demo, summarize
 
-    with tempfile.TemporaryDirectory(prefix="swfbridge-demo-") as work:
+    try:
         broker = choose_broker(args.broker, env_broker_url=env("CELERY_BROKER_URL"),
-                               work_dir=Path(work))
+                               work_dir=work)
         print(f"swfbridge demo: broker {redact_url(broker.url)} ({broker.origin})", flush=True)
-        config = DemoConfig(broker=broker, work_dir=Path(work), base_env=dict(os.environ),
+        config = DemoConfig(broker=broker, work_dir=work, base_env=dict(os.environ),
                             concurrency=args.concurrency, timeout_s=args.timeout)
         try:
             result = run_demo(config, emit=lambda line: print(line, flush=True))
         except BridgeStartError as exc:
             return error(str(exc))
-        except KeyboardInterrupt:
-            print("swfbridge demo: interrupted", file=sys.stderr)
-            return 130
         except Exception as exc:  # e.g. DeciderTimeout, an unreachable broker
             return error(f"the demo failed: {type(exc).__name__}: {exc}")
         for line in summarize(result):
@@ -82,3 +96,36 @@ def run(args: argparse.Namespace) -> int:
             tail = result.worker_log.read_text(errors="replace")[-3000:]
             print(f"worker log (last lines):\n{tail}", file=sys.stderr)
         return 0 if result.ok else 1
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+class _Stopped(BaseException):
+    """SIGINT or SIGTERM arrived: unwind, so the worker is stopped and the
+    temporary directory removed (a BaseException, so no ``except Exception``
+    on the way swallows it)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+        self.signal_name = signal.Signals(signum).name
+
+
+@contextmanager
+def _stopped_by_signals() -> Iterator[None]:
+    """The first SIGINT/SIGTERM raises :class:`_Stopped` in the main thread; later
+    ones are ignored while the demo cleans up (stopping the worker is bounded)."""
+    stopping = False
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        nonlocal stopping
+        if stopping:
+            return
+        stopping = True
+        raise _Stopped(signum)
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -9,26 +9,32 @@ environment the worker starts from.
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from swfbridge.cli._common import redact_url
 from swfbridge.demo.broker import DemoBroker
 from swfbridge.demo.tap import HeartbeatListener, SwfTap
+
+log = logging.getLogger(__name__)
 
 CONFIG_MODULE = "swfbridge_demo_celeryconfig"
 REGION = "us-east-1"
 # Short, so pollers and deciders stop promptly once the work is done.
 POLL_TIMEOUT_S = 2.0
 WORKER_READY_TIMEOUT_S = 60.0
+# Say what the start is waiting for once it takes longer than a healthy start.
+WORKER_WAIT_NOTICE_S = 3.0
 
 
 class BridgeStartError(Exception):
@@ -53,6 +59,8 @@ class LocalBridgeConfig:
         pollers: Poll threads per task list.
         task_map: Activity types served by existing Celery tasks (for the poller).
         python: Interpreter for the worker process.
+        ready_timeout_s: How long to wait for the worker to be ready (it
+            connects to the broker first: a broker that is down shows here).
     """
 
     broker: DemoBroker
@@ -67,6 +75,7 @@ class LocalBridgeConfig:
     pollers: int = 2
     task_map: Any = None
     python: str = sys.executable
+    ready_timeout_s: float = WORKER_READY_TIMEOUT_S
 
 
 @dataclass
@@ -95,8 +104,19 @@ class LocalBridge:
 
 @contextmanager
 def local_bridge(config: LocalBridgeConfig,
-                 on_heartbeat: HeartbeatListener | None = None) -> Iterator[LocalBridge]:
+                 on_heartbeat: HeartbeatListener | None = None,
+                 on_wait: Callable[[str], None] | None = None) -> Iterator[LocalBridge]:
     """Start everything, yield the running bridge, stop everything.
+
+    Stopping also deletes the run's Celery queue and its bindings from the
+    broker (each run has a queue of its own), so a shared Redis keeps no
+    ``_kombu.binding*`` keys of finished runs.
+
+    Args:
+        config: What to run.
+        on_heartbeat: Called with each heartbeat that reaches SWF.
+        on_wait: Called with one line saying what the start is waiting for,
+            once it takes longer than a healthy start.
 
     Raises:
         BridgeStartError: the worker did not start (its log is in the message).
@@ -113,11 +133,13 @@ def local_bridge(config: LocalBridgeConfig,
         tap.start()
         stack.callback(tap.stop)
         register_types(swf.client(), config.domain)
+        # Runs after the worker and the pollers have stopped (ExitStack unwinds backwards).
+        stack.callback(_forget_queue, config.broker, queue)
         pollers: list[Any] = []
         # Stopping runs bottom-up: pollers told to stop, then the worker shut
         # down while their last polls end, then the pollers joined.
         stack.callback(_join_all, pollers)
-        stack.enter_context(_worker(config, queue, tap.url, worker_log))
+        stack.enter_context(_worker(config, queue, tap.url, worker_log, on_wait))
         pollers += [_poller(config, task_list, queue, tap.url) for task_list in config.task_lists]
         stack.callback(_stop_all, pollers)
         for poller in pollers:
@@ -184,9 +206,31 @@ def _worker_env(config: LocalBridgeConfig, swf_url: str) -> dict[str, str]:
     return env
 
 
+def _forget_queue(broker: DemoBroker, queue: str) -> None:
+    """Delete the run's queue and its exchange binding from the broker (best effort).
+
+    The embedded broker lives in the run's temporary directory and goes with it.
+    """
+    if broker.settings:
+        return
+    from kombu import Connection, Exchange, Queue
+
+    try:
+        with Connection(broker.url, connect_timeout=5) as connection:
+            connection.ensure_connection(max_retries=1)
+            # Declared here so this channel knows the binding it deletes (what
+            # `celery worker -Q` declared: a direct exchange named like the queue).
+            bound = Queue(queue, Exchange(queue, type="direct"), routing_key=queue)(
+                connection.default_channel)
+            bound.declare()
+            bound.delete()
+    except Exception as exc:  # the demo's outcome does not depend on the cleanup
+        log.warning("could not delete the demo's queue %s from the broker: %s", queue, exc)
+
+
 @contextmanager
-def _worker(config: LocalBridgeConfig, queue: str, swf_url: str,
-            log_path: Path) -> Iterator[None]:
+def _worker(config: LocalBridgeConfig, queue: str, swf_url: str, log_path: Path,
+            on_wait: Callable[[str], None] | None = None) -> Iterator[None]:
     argv = [config.python, "-m", "celery", "-A", config.celery_app, "worker", "-P", "prefork",
             "-c", str(config.concurrency), "-Q", queue, "-n", f"{queue}@%h",
             "--loglevel", "INFO", "--without-gossip", "--without-mingle",
@@ -196,15 +240,23 @@ def _worker(config: LocalBridgeConfig, queue: str, swf_url: str,
                                    cwd=config.work_dir, stdout=log_file,
                                    stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        deadline = time.monotonic() + WORKER_READY_TIMEOUT_S
+        started = time.monotonic()
+        told = False
         while " ready." not in log_path.read_text(errors="replace"):
             if process.poll() is not None:
                 raise BridgeStartError(f"the Celery worker exited ({process.returncode}); "
                                        f"its log:\n{tail(log_path)}")
-            if time.monotonic() > deadline:
+            waited_s = time.monotonic() - started
+            if waited_s > config.ready_timeout_s:
                 raise BridgeStartError(
-                    f"the Celery worker was not ready after {WORKER_READY_TIMEOUT_S:.0f}s; "
-                    f"its log:\n{tail(log_path)}")
+                    f"the Celery worker was not ready after {config.ready_timeout_s:g}s: is "
+                    f"the broker at {redact_url(config.broker.url)} up? Its log:\n"
+                    f"{tail(log_path)}")
+            if not told and waited_s > WORKER_WAIT_NOTICE_S and on_wait is not None:
+                on_wait(f"waiting for the Celery worker to connect to the broker at "
+                        f"{redact_url(config.broker.url)} and be ready (up to "
+                        f"{config.ready_timeout_s:g}s)")
+                told = True
             time.sleep(0.1)
         yield
     finally:

@@ -40,7 +40,8 @@ class DemoConfig:
             Celery variables in it are replaced).
         concurrency: Worker pool processes (prefork).
         pollers: Poll threads.
-        timeout_s: Deadline for the whole workflow.
+        timeout_s: Deadline for the worker to be ready, and then for the
+            whole workflow.
         python: Interpreter for the worker process.
     """
 
@@ -98,13 +99,15 @@ def run_demo(config: DemoConfig, emit: Emit = print) -> DemoResult:
     bridge_config = LocalBridgeConfig(
         broker=config.broker, work_dir=config.work_dir, activities=[ACTIVITIES_MODULE],
         task_lists=[TASK_LIST], domain=DOMAIN, base_env=config.base_env,
-        concurrency=config.concurrency, pollers=config.pollers, python=config.python)
+        concurrency=config.concurrency, pollers=config.pollers, python=config.python,
+        ready_timeout_s=config.timeout_s)
     clock.line("starting", "", "local SWF, Celery worker, poller")
 
     def on_heartbeat(activity_id: str, details: Any) -> None:
         clock.line("heartbeat", activity_id, _progress(details))
 
-    with local_bridge(bridge_config, on_heartbeat=on_heartbeat) as bridge:
+    with local_bridge(bridge_config, on_heartbeat=on_heartbeat,
+                      on_wait=lambda what: clock.line("waiting", "", what)) as bridge:
         clock.line("started", "local SWF", bridge.swf.endpoint_url)
         clock.line("started", "worker", f"celery prefork x{config.concurrency}, "
                    f"queue {bridge.queue}")

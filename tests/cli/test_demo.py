@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -56,3 +59,66 @@ def test_demo_rejects_a_bad_concurrency_in_one_line() -> None:
 
     assert result.returncode == 2
     assert result.stderr.strip() == "swfbridge: error: --concurrency must be at least 1"
+
+
+def _processes_working_in(directory: Path) -> list[int]:
+    """Pids of the processes whose working directory is inside ``directory``."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            with contextlib.suppress(OSError):
+                if Path(os.readlink(proc / "cwd")).is_relative_to(directory):
+                    found.append(int(proc.name))
+    return found
+
+
+def test_demo_stopped_by_sigterm_stops_its_worker_and_removes_its_directory(
+    tmp_path: Path,
+) -> None:
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CELERY_"))}
+    env.update(PYTHONPATH=str(processes.REPO_ROOT), TMPDIR=str(scratch))
+    out = tmp_path / "demo.out"
+    with open(out, "wb") as sink:
+        demo = subprocess.Popen([sys.executable, "-m", "swfbridge", "demo", "--broker",
+                                 "embedded"], env=env, stdout=sink, stderr=subprocess.STDOUT)
+    try:
+        processes.wait_for(lambda: "started          worker" in out.read_text()
+                           or demo.poll() is not None, 120, "the demo's worker started")
+        assert _processes_working_in(scratch), out.read_text()  # the worker runs there
+
+        demo.send_signal(signal.SIGTERM)
+        status = demo.wait(60)
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+
+    assert status == 128 + signal.SIGTERM, out.read_text()
+    assert "stopped by SIGTERM; cleaned up" in out.read_text()
+    processes.wait_for(lambda: not _processes_working_in(scratch), 30, "no worker left")
+    assert list(scratch.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_demo_leaves_no_kombu_binding_keys_in_the_redis_it_used() -> None:
+    import redis
+
+    with processes.redis_server() as url:
+        result = _run_demo(broker_url=url)
+        keys = sorted(k.decode() for k in redis.Redis.from_url(url).keys("_kombu.binding*"))
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert [k for k in keys if "swfbridge-demo" in k] == []
+
+
+def test_demo_with_its_broker_down_says_what_it_waits_for_and_gives_up_at_timeout() -> None:
+    url = f"redis://127.0.0.1:{processes.free_port()}/0"  # nothing listens there
+
+    result = _run_demo("--timeout", "5", broker_url=url)
+
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert (f"waiting for the Celery worker to connect to the broker at {url} and be ready "
+            "(up to 5s)") in result.stdout
+    assert (f"swfbridge: error: the Celery worker was not ready after 5s: is the broker at "
+            f"{url} up?") in result.stderr

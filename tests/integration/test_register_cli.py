@@ -117,3 +117,49 @@ def test_a_dry_run_on_a_missing_domain_says_whether_it_would_be_created(
     names = [d["name"] for d in local_swf_server.client().list_domains(
         registrationStatus="REGISTERED")["domainInfos"]]
     assert missing not in names
+
+
+def _workflow_types(swf: LocalSWF, domain: str) -> set[str]:
+    page = swf.client().list_workflow_types(domain=domain, registrationStatus="REGISTERED")
+    return {f"{t['workflowType']['name']} {t['workflowType']['version']}"
+            for t in page["typeInfos"]}
+
+
+def test_workflow_types_are_planned_registered_once_and_then_found(
+    env: dict[str, str], domain: str, local_swf_server: LocalSWF
+) -> None:
+    dry = _register(env, domain, "--workflow-type", "orders@1", "--dry-run")
+    first = _register(env, domain, "--workflow-type", "orders@1")
+    again = _register(env, domain, "--workflow-type", "orders@1")
+
+    assert dry.stdout.splitlines()[0] == "workflow type orders 1: not registered yet, would " \
+        "be registered"
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.splitlines()[0] == "workflow type orders 1: registered now"
+    assert again.stdout.splitlines()[0] == "workflow type orders 1: already registered"
+    assert _workflow_types(local_swf_server, domain) == {"orders 1"}
+    described = local_swf_server.client().describe_workflow_type(
+        domain=domain, workflowType={"name": "orders", "version": "1"})["configuration"]
+    assert described["defaultTaskStartToCloseTimeout"] == "30"
+    assert described["defaultChildPolicy"] == "TERMINATE"
+
+
+def test_workflow_types_alone_need_no_activities_module(
+    env: dict[str, str], domain: str, local_swf_server: LocalSWF
+) -> None:
+    without_modules = {k: v for k, v in env.items() if k != "SWFBRIDGE_ACTIVITIES"}
+
+    done = _register(without_modules, domain, "--workflow-type", "billing@2")
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["workflow type billing 2: registered now"]
+
+
+def test_a_workflow_type_that_is_not_name_at_version_is_refused_in_one_line(
+    env: dict[str, str], domain: str
+) -> None:
+    done = _register(env, domain, "--workflow-type", "orders")
+
+    assert done.returncode == 2
+    assert done.stderr.strip() == ("swfbridge: error: --workflow-type 'orders' must be "
+                                   "NAME@VERSION")
