@@ -1,6 +1,9 @@
 """The exceptions swfbridge raises or lets activities raise.
 
-Everything swfbridge itself raises derives from :class:`SwfBridgeError`. The two
+Everything swfbridge itself raises derives from :class:`SwfBridgeError`, and
+every invalid setting of a config object raises :class:`ConfigurationError`.
+Errors that were a ``ValueError`` before the hierarchy was rooted (malformed
+jobs, undecodable inputs, unencodable results) still are. The two
 exceptions activity code uses, :class:`ActivityFailed` and
 :class:`ActivityCancelled`, are separate: they are signals from the activity to
 the bridge, not errors of the bridge.
@@ -15,8 +18,12 @@ class SwfBridgeError(Exception):
     """Root of the errors raised by swfbridge itself."""
 
 
-class ConfigurationError(SwfBridgeError):
-    """Invalid configuration: bad option values, unknown modules, clashing names."""
+class ConfigurationError(SwfBridgeError, ValueError):
+    """Invalid configuration: bad option values, unknown modules, clashing names.
+
+    Also a :class:`ValueError`, which config objects raised before: code that
+    catches ``ValueError`` around them keeps working.
+    """
 
 
 class DuplicateActivityError(ConfigurationError):

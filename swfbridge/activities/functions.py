@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 from swfbridge.activities.activity import Activity
 from swfbridge.activities.options import ActivityOptions
 from swfbridge.activities.registry import RegisteredActivity
-from swfbridge.errors import ConfigurationError
+from swfbridge.errors import ConfigurationError, SwfBridgeError
 from swfbridge.wire.outcome import BridgeCause, Failed, bridge_failure
 from swfbridge.wire.serialization import SIMPLEFLOW, WireFormat
 
@@ -34,7 +34,7 @@ _DOTTED = re.compile(rf"{_IDENTIFIER}(\.{_IDENTIFIER})*")
 _PATH = re.compile(rf"{_IDENTIFIER}(\.{_IDENTIFIER})+")
 
 
-class FunctionUnavailable(Exception):
+class FunctionUnavailable(SwfBridgeError):
     """The import path cannot be run; ``failure`` says why, for SWF."""
 
     def __init__(self, failure: Failed) -> None:

@@ -23,6 +23,7 @@ from typing import Any
 
 from swfbridge.demo.broker import DemoBroker
 from swfbridge.demo.tap import HeartbeatListener, SwfTap
+from swfbridge.errors import SwfBridgeError
 
 CONFIG_MODULE = "swfbridge_demo_celeryconfig"
 REGION = "us-east-1"
@@ -31,7 +32,7 @@ POLL_TIMEOUT_S = 2.0
 WORKER_READY_TIMEOUT_S = 60.0
 
 
-class BridgeStartError(Exception):
+class BridgeStartError(SwfBridgeError):
     """A part of the local bridge could not start; the message says which, and why."""
 
 

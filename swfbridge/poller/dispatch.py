@@ -9,6 +9,7 @@ from typing import Any, Protocol
 from celery import Celery
 
 from swfbridge.activities.task_map import CeleryTaskMap
+from swfbridge.errors import SwfBridgeError
 from swfbridge.wire.job import TASK_NAME, ActivityJob
 from swfbridge.worker.relays import JobRejected, mapped_publication
 
@@ -22,7 +23,7 @@ HARD_LIMIT_SLACK_S = 10.0
 CHECK_TIMEOUT_S = 3.0
 
 
-class PublishError(Exception):
+class PublishError(SwfBridgeError):
     """The job could not be handed to the broker."""
 
 

@@ -35,6 +35,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from swfbridge.aws.swf import SwfClient
+from swfbridge.checks import check_seconds
+from swfbridge.errors import ConfigurationError
 
 # A first page this small answers the common case (the newest task of a run)
 # cheaply; later pages take SWF's largest page to keep fan-outs to few calls.
@@ -65,8 +67,9 @@ class HistoryCacheConfig:
     idle_s: float = 300.0
 
     def __post_init__(self) -> None:
-        if self.max_runs < 1 or self.max_scheduled < 1 or not self.idle_s > 0:
-            raise ValueError("HistoryCacheConfig: bounds must be positive")
+        if self.max_runs < 1 or self.max_scheduled < 1:
+            raise ConfigurationError("HistoryCacheConfig: bounds must be positive")
+        check_seconds("HistoryCacheConfig: idle_s", self.idle_s, allow_zero=False)
 
 
 @dataclass(frozen=True)

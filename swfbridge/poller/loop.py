@@ -27,6 +27,7 @@ from typing import Any
 from swfbridge.aws.respond import report_outcome
 from swfbridge.aws.retry import Backoff
 from swfbridge.aws.swf import POLL_READ_TIMEOUT_S, SwfClient, SwfError, is_misconfiguration
+from swfbridge.errors import ConfigurationError
 from swfbridge.poller.dispatch import Dispatcher, JobNotPublishable, PublishError
 from swfbridge.poller.keepalive import KeepaliveConfig, QueuedHeartbeats
 from swfbridge.poller.timeouts import TimeoutResolver
@@ -88,13 +89,13 @@ class PollerConfig:
 
     def __post_init__(self) -> None:
         if not self.domain or not self.task_list:
-            raise ValueError("domain and task_list are required")
+            raise ConfigurationError("domain and task_list are required")
         if self.pollers < 1:
-            raise ValueError("pollers must be at least 1")
+            raise ConfigurationError("pollers must be at least 1")
         if self.max_in_flight is not None and self.max_in_flight < 1:
-            raise ValueError("max_in_flight must be at least 1 (or None for no limit)")
+            raise ConfigurationError("max_in_flight must be at least 1 (or None for no limit)")
         if len(self.identity) > MAX_IDENTITY:
-            raise ValueError(f"identity is longer than {MAX_IDENTITY} characters")
+            raise ConfigurationError(f"identity is longer than {MAX_IDENTITY} characters")
 
 
 class _Slot:
@@ -156,7 +157,7 @@ class Poller:
         clock: Callable[[], float] = time.time,
     ) -> None:
         if config.max_in_flight is not None and state is None:
-            raise ValueError("max_in_flight needs a state store (BridgeState)")
+            raise ConfigurationError("max_in_flight needs a state store (BridgeState)")
         self.config = config
         self._swf = swf
         self._dispatcher = dispatcher

@@ -31,7 +31,8 @@ from typing import Any
 
 import redis
 
-from swfbridge.errors import SwfBridgeError
+from swfbridge.checks import check_seconds
+from swfbridge.errors import ConfigurationError, SwfBridgeError
 
 MAX_CLAIM_TTL_S = 400 * 24 * 3600.0
 """Longest a claim lives, whatever the deadline (longer than any SWF time-out)."""
@@ -83,9 +84,10 @@ class StateConfig:
 
     def __post_init__(self) -> None:
         if not self.url.startswith(("redis://", "rediss://", "unix://")):
-            raise ValueError(f"state URL must be a Redis URL, got {self.url.split(':')[0]}://…")
-        if self.deadline_grace_s < 0 or self.no_deadline_ttl_s <= 0:
-            raise ValueError("deadline_grace_s must be >= 0 and no_deadline_ttl_s > 0")
+            raise ConfigurationError(f"state URL must be a Redis URL, got {self.url.split(':')[0]}://…")
+        check_seconds("deadline_grace_s", self.deadline_grace_s)
+        check_seconds("no_deadline_ttl_s", self.no_deadline_ttl_s, allow_zero=False)
+        check_seconds("socket_timeout_s", self.socket_timeout_s, allow_zero=False)
 
 
 class BridgeState:

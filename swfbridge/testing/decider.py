@@ -15,6 +15,8 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from swfbridge.errors import SwfBridgeError
+
 OutcomeStatus = Literal["completed", "failed", "timed_out", "canceled", "schedule_failed"]
 CancelTrigger = Collection[str] | Callable[[str], bool]
 
@@ -24,7 +26,7 @@ CANCEL_SIGNAL = "swfbridge.cancel-activity"
 DEFAULT_DECIDER_IDENTITY = "swfbridge-test-decider"
 
 
-class DeciderTimeout(TimeoutError):
+class DeciderTimeout(SwfBridgeError, TimeoutError):
     """The workflow did not finish within ``timeout_s`` (it was terminated)."""
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import enum
 import inspect
 import logging
-import math
 import threading
 import time
 from collections.abc import Callable
@@ -25,7 +24,8 @@ from swfbridge.activities.functions import FunctionActivities, FunctionUnavailab
 from swfbridge.activities.registry import ActivityRegistry, RegisteredActivity
 from swfbridge.aws.respond import report_outcome
 from swfbridge.aws.swf import SwfClient
-from swfbridge.errors import ActivityCancelled, ConfigurationError
+from swfbridge.checks import check_seconds
+from swfbridge.errors import ActivityCancelled
 from swfbridge.payloads.store import (
     ENABLE_HINT,
     InvalidReference,
@@ -78,13 +78,8 @@ class WorkerConfig:
     deadline_margin_s: float = 2.0
 
     def __post_init__(self) -> None:
-        for name in ("min_time_left_s", "deadline_margin_s"):
-            value = getattr(self, name)
-            if (isinstance(value, bool) or not isinstance(value, (int, float))
-                    or not math.isfinite(value) or value < 0):
-                raise ConfigurationError(
-                    f"{name} must be a non-negative number of seconds, got {value!r}"
-                )
+        check_seconds("min_time_left_s", self.min_time_left_s)
+        check_seconds("deadline_margin_s", self.deadline_margin_s)
 
 
 class _Runtime:

@@ -34,6 +34,7 @@ from celery.signals import task_unknown
 from swfbridge.activities.task_map import ResolvedRoute
 from swfbridge.aws.respond import report_outcome
 from swfbridge.aws.swf import SwfClient, SwfClientConfig
+from swfbridge.errors import SwfBridgeError
 from swfbridge.payloads.store import (
     OffloadConfig,
     PayloadError,
@@ -69,7 +70,7 @@ RELAY_TASK_OPTIONS: dict[str, Any] = {
 }
 
 
-class JobRejected(Exception):
+class JobRejected(SwfBridgeError):
     """The poller cannot publish this job; ``failure`` says why, for SWF."""
 
     def __init__(self, failure: Failed) -> None:
