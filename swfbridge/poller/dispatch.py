@@ -10,8 +10,8 @@ from celery import Celery
 
 from swfbridge.activities.task_map import CeleryTaskMap
 from swfbridge.errors import SwfBridgeError
+from swfbridge.poller.mapped import JobRejected, mapped_publication
 from swfbridge.wire.job import TASK_NAME, ActivityJob
-from swfbridge.worker.relays import JobRejected, mapped_publication
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ class CeleryDispatcher:
             one a plain ``celery -A swfbridge worker`` consumes.
         task_map: Activity types run by existing Celery tasks: those are
             published under the mapped task's name, with relay callbacks
-            (see :mod:`swfbridge.worker.relays`).
+            (see :mod:`swfbridge.poller.mapped`).
     """
 
     def __init__(self, *, app: Celery, queue: str | None = None,

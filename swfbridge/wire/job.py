@@ -15,6 +15,10 @@ from swfbridge.checks import is_finite_number
 from swfbridge.errors import SwfBridgeError
 
 TASK_NAME = "swfbridge.run_activity"
+RELAY_RESULT_TASK = "swfbridge.relay_result"
+"""The task that reports a mapped Celery task's return value (see swfbridge.worker.relays)."""
+RELAY_FAILURE_TASK = "swfbridge.relay_failure"
+"""The errback that reports a mapped Celery task's failure."""
 """The fixed Celery task name the poller sends and workers register."""
 
 MESSAGE_VERSION = 1

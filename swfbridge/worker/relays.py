@@ -1,7 +1,8 @@
-"""Existing Celery tasks as SWF activities: publishing them and relaying their outcome.
+"""Existing Celery tasks as SWF activities: relaying their outcome (worker side).
 
-The poller decodes a mapped task's SWF input into args and kwargs and
-publishes the Celery task under its own name, with two callbacks on the job:
+The poller (:mod:`swfbridge.poller.mapped`) decodes a mapped task's SWF input
+into args and kwargs and publishes the Celery task under its own name, with
+two callbacks on the job:
 
 * ``link`` → ``swfbridge.relay_result``: Celery sends it as a new message
   (to the job's queue) once the task returns; it encodes the return value
@@ -19,7 +20,6 @@ idempotent: answering a task SWF has already closed is a logged no-op.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import queue
@@ -31,10 +31,8 @@ from celery import Celery
 from celery.exceptions import TimeLimitExceeded
 from celery.signals import task_unknown
 
-from swfbridge.activities.task_map import ResolvedRoute
 from swfbridge.aws.respond import report_outcome
 from swfbridge.aws.swf import SwfClient, SwfClientConfig
-from swfbridge.errors import SwfBridgeError
 from swfbridge.payloads.store import (
     OffloadConfig,
     PayloadError,
@@ -42,7 +40,7 @@ from swfbridge.payloads.store import (
     fit_to_swf,
     payload_failure,
 )
-from swfbridge.wire.job import ActivityJob, MalformedJob
+from swfbridge.wire.job import RELAY_FAILURE_TASK, RELAY_RESULT_TASK, ActivityJob, MalformedJob
 from swfbridge.wire.limits import MAX_RESULT
 from swfbridge.wire.outcome import (
     BridgeCause,
@@ -52,13 +50,10 @@ from swfbridge.wire.outcome import (
     bridge_failure,
     failure_from_exception,
 )
-from swfbridge.wire.serialization import FLOWY, InputDecodeError, ResultEncodeError, WireFormat
+from swfbridge.wire.serialization import FLOWY, ResultEncodeError, WireFormat
 from swfbridge.wire.serialization import wire_format as wire_format_named
 
 log = logging.getLogger(__name__)
-
-RELAY_RESULT_TASK = "swfbridge.relay_result"
-RELAY_FAILURE_TASK = "swfbridge.relay_failure"
 
 # Relays are short SWF calls; JSON only; acknowledged after the call so a
 # crash re-runs them (harmless: SWF ignores a second answer).
@@ -68,71 +63,6 @@ RELAY_TASK_OPTIONS: dict[str, Any] = {
     "ignore_result": True,
     "typing": False,
 }
-
-
-class JobRejected(SwfBridgeError):
-    """The poller cannot publish this job; ``failure`` says why, for SWF."""
-
-    def __init__(self, failure: Failed) -> None:
-        super().__init__(failure.reason)
-        self.failure = failure
-
-
-@dataclasses.dataclass(frozen=True)
-class Publication:
-    """One ``send_task`` call for a mapped activity task."""
-
-    task: str
-    args: list[Any]
-    kwargs: dict[str, Any]
-    options: dict[str, Any]
-
-
-def mapped_publication(job: ActivityJob, route: ResolvedRoute, *,
-                       queue: str | None) -> Publication:
-    """The Celery job that runs ``job`` as the mapped task, with the relay callbacks.
-
-    Args:
-        job: The polled attempt.
-        route: Where the type is mapped.
-        queue: The dispatcher's queue, used when the route names none.
-
-    Raises:
-        JobRejected: The input cannot be decoded in the route's wire format.
-    """
-    try:
-        args, kwargs = route.wire_format.decode_input(job.input)
-    except InputDecodeError as exc:
-        raise JobRejected(bridge_failure(
-            BridgeCause.INPUT_UNDECODABLE,
-            f"input could not be decoded ({route.wire_format.name} format) for Celery "
-            f"task {route.task!r}: {exc}",
-        )) from exc
-    target_queue = route.queue or queue
-    relay_kwargs = {
-        # The relays need the token and ids, not the (possibly large) input.
-        "job": dataclasses.replace(job, input=None).to_message(),
-        "wire_format": route.wire_format.name,
-        "task": route.task,
-    }
-    relay_options: dict[str, Any] = {"serializer": "json", "compression": "zlib"}
-    if target_queue is not None:
-        # The success relay is a new message: keep it on a queue the workers
-        # running the mapped task consume.
-        relay_options["queue"] = target_queue
-    options: dict[str, Any] = {
-        "link": _signature(RELAY_RESULT_TASK, relay_kwargs, relay_options),
-        "link_error": _signature(RELAY_FAILURE_TASK, relay_kwargs, relay_options),
-    }
-    if target_queue is not None:
-        options["queue"] = target_queue
-    return Publication(task=route.task, args=list(args), kwargs=dict(kwargs), options=options)
-
-
-def _signature(name: str, kwargs: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
-    # The dict form of a Celery signature: what send_task serialises anyway.
-    return {"task": name, "args": [], "kwargs": kwargs, "options": dict(options),
-            "subtask_type": None, "immutable": False}
 
 
 def result_outcome(value: Any, fmt: WireFormat, task: str,
