@@ -30,7 +30,7 @@ from celery.signals import (
     worker_shutdown,
 )
 
-from swfbridge.poller.metrics import Histogram, MetricsServer
+from swfbridge.prometheus import Counter, Histogram, MetricsServer
 from swfbridge.wire.job import TASK_NAME
 
 log = logging.getLogger(__name__)
@@ -81,9 +81,8 @@ class _ProcessTotals:
 
 def render_directory(directory: Path) -> str:
     """The sum of every pool process's totals, in Prometheus' text format."""
-    histogram = Histogram(_DURATION, _DURATION_HELP, ("type",), buckets=ACTIVITY_BUCKETS_S)
-    merged: dict[str, tuple[list[int], float]] = {}
-    attempts: dict[tuple[str, str], int] = {}
+    durations = Histogram(_DURATION, _DURATION_HELP, ("type",), buckets=ACTIVITY_BUCKETS_S)
+    attempts = Counter(_ATTEMPTS, _ATTEMPTS_HELP, ("type", "outcome"))
     for path in sorted(directory.glob("*.json")):
         try:
             data = json.loads(path.read_text())
@@ -91,31 +90,10 @@ def render_directory(directory: Path) -> str:
             continue  # being replaced right now: counted at the next scrape
         for type_label, by_outcome in data.get("outcomes", {}).items():
             for outcome, count in by_outcome.items():
-                attempts[(type_label, outcome)] = attempts.get((type_label, outcome), 0) + count
+                attempts.inc(type_label, outcome, amount=count)
         for type_label, series in data.get("durations", {}).items():
-            buckets, total = merged.get(type_label, ([0] * (len(ACTIVITY_BUCKETS_S) + 1), 0.0))
-            merged[type_label] = ([a + b for a, b in zip(buckets, series["buckets"],
-                                                          strict=True)],
-                                  total + float(series["sum"]))
-    lines = histogram.header()
-    for type_label, (buckets, total) in sorted(merged.items()):
-        cumulative = 0
-        for bound, count in zip((*ACTIVITY_BUCKETS_S, float("inf")), buckets, strict=True):
-            cumulative += count
-            le = "+Inf" if bound == float("inf") else f"{bound:g}"
-            lines.append(f'{_DURATION}_bucket{{type="{_escape(type_label)}",le="{le}"}} '
-                         f"{cumulative}")
-        lines.append(f'{_DURATION}_sum{{type="{_escape(type_label)}"}} {total!r}')
-        lines.append(f'{_DURATION}_count{{type="{_escape(type_label)}"}} {cumulative}')
-    lines += [f"# HELP {_ATTEMPTS} {_ATTEMPTS_HELP}", f"# TYPE {_ATTEMPTS} counter"]
-    for (type_label, outcome), count in sorted(attempts.items()):
-        lines.append(f'{_ATTEMPTS}{{type="{_escape(type_label)}",outcome="{_escape(outcome)}"}} '
-                     f"{count}")
-    return "\n".join(lines) + "\n"
-
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+            durations.add(series["buckets"], float(series["sum"]), type_label)
+    return "\n".join(durations.render() + attempts.render()) + "\n"
 
 
 def _type_label(task: Any) -> str:
