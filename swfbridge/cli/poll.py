@@ -138,14 +138,6 @@ def _int_env(name: str) -> int | None:
         raise SystemExit(f"swfbridge: error: {name} must be an integer, got {value!r}") from None
 
 
-def _state_url(args: argparse.Namespace) -> str | None:
-    if args.state_url:
-        return str(args.state_url)
-    if str(args.broker).startswith(("redis://", "rediss://")):
-        return str(args.broker)
-    return None
-
-
 def run(args: argparse.Namespace) -> int:
     from swfbridge.poller.metrics import MetricsServer, PollerMetrics
 
@@ -186,6 +178,7 @@ def _build(args: argparse.Namespace, metrics: Any = None) -> Any:
     from swfbridge.poller.loop import Poller, PollerConfig, default_identity
     from swfbridge.poller.timeouts import TimeoutPolicy, TimeoutResolver
     from swfbridge.state.store import BridgeState, StateConfig
+    from swfbridge.state.store import state_url as state_url_for
 
     domain = require(args.domain, "--domain", "SWFBRIDGE_DOMAIN")
     task_list = require(args.task_list, "--task-list", "SWFBRIDGE_TASK_LIST")
@@ -196,7 +189,7 @@ def _build(args: argparse.Namespace, metrics: Any = None) -> Any:
     task_map = None
     if args.task_map:
         task_map = load_task_map(args.task_map, wire_format=wire_format(args.wire_format))
-    state_url = _state_url(args)
+    state_url = state_url_for(args.state_url, str(args.broker))
     if args.max_in_flight is not None and state_url is None:
         raise UsageError("--max-in-flight needs a Redis for its slots: give --state-url "
                          "(or SWFBRIDGE_STATE_URL) when the broker is not Redis")

@@ -62,6 +62,16 @@ class StateUnavailable(SwfBridgeError):
     """The Redis that holds slots and claims cannot be reached."""
 
 
+def state_url(explicit: str | None, broker_url: Any) -> str | None:
+    """Where slots and claims live: ``explicit`` if given, else the broker when
+    it is a Redis (``redis://``, ``rediss://``), else nowhere (None)."""
+    if explicit:
+        return explicit
+    if isinstance(broker_url, str) and broker_url.startswith(("redis://", "rediss://")):
+        return broker_url
+    return None
+
+
 @dataclass(frozen=True)
 class StateConfig:
     """Where and how slots and claims are kept.

@@ -15,6 +15,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from swfbridge.aws.errors import error_code
 from swfbridge.errors import SwfBridgeError
 
 OutcomeStatus = Literal["completed", "failed", "timed_out", "canceled", "schedule_failed"]
@@ -77,17 +78,12 @@ class ActivityOutcome:
     timeout_type: str | None = None
 
 
-def _error_code(exc: Exception) -> str:
-    response = getattr(exc, "response", None) or {}
-    return str(response.get("Error", {}).get("Code", ""))
-
-
 def register_domain(client: Any, domain: str, *, retention_days: str = "1") -> None:
     """Register ``domain`` unless it exists."""
     try:
         client.register_domain(name=domain, workflowExecutionRetentionPeriodInDays=retention_days)
     except Exception as exc:
-        if "DomainAlreadyExists" not in _error_code(exc):
+        if "DomainAlreadyExists" not in error_code(exc):
             raise
 
 
@@ -122,7 +118,7 @@ def register_activity_type(
     try:
         client.register_activity_type(**kwargs)
     except Exception as exc:
-        if "TypeAlreadyExists" not in _error_code(exc):
+        if "TypeAlreadyExists" not in error_code(exc):
             raise
 
 
@@ -137,7 +133,7 @@ def _register_workflow_type(client: Any, domain: str) -> None:
             defaultChildPolicy="TERMINATE",
         )
     except Exception as exc:
-        if "TypeAlreadyExists" not in _error_code(exc):
+        if "TypeAlreadyExists" not in error_code(exc):
             raise
 
 
@@ -308,7 +304,7 @@ class _Decider:
             try:
                 self.client.respond_decision_task_completed(taskToken=token, decisions=decisions)
             except Exception as exc:
-                if "UnknownResource" in _error_code(exc):
+                if "UnknownResource" in error_code(exc):
                     continue  # this decision task timed out; a new one is scheduled
                 raise
             if done:

@@ -27,7 +27,8 @@ from swfbridge.activities.registry import ActivityRegistry, default_registry
 from swfbridge.aws.respond import report_outcome
 from swfbridge.aws.swf import Misconfigured, SwfClient, SwfClientConfig, check_can_sign
 from swfbridge.payloads.store import OffloadConfig, PayloadStore
-from swfbridge.state.store import BridgeState, StateConfig, StateUnavailable
+from swfbridge.per_process import per_process
+from swfbridge.state.store import BridgeState, StateConfig, StateUnavailable, state_url
 from swfbridge.wire.job import TASK_NAME, ActivityJob, MalformedJob, token_hint
 from swfbridge.wire.outcome import (
     BridgeCause,
@@ -78,36 +79,35 @@ class RunActivityTask(Task):  # type: ignore[type-arg]
     swf_functions: FunctionActivities | None = None
     swf_payloads_config: OffloadConfig | None = None
     swf_state_config: StateConfig | None = None
-    _executor: ActivityExecutor | None = None
-    _executor_pid: int | None = None
-    _state: BridgeState | None = None
-    _state_pid: int | None = None
 
     @property
     def state(self) -> BridgeState | None:
         """Claims and slots (per process); the broker's Redis unless configured."""
-        if self._state_pid != os.getpid():
-            config = self.swf_state_config or _state_from_broker(self.app.conf.broker_url)
-            self._state = None if config is None else BridgeState(config=config)
-            self._state_pid = os.getpid()
-        return self._state
+        return per_process(self, "_state", self._make_state)
 
     @property
     def executor(self) -> ActivityExecutor:
         """This process's executor; built after fork, so each child has its own client."""
-        if self._executor is None or self._executor_pid != os.getpid():
-            self._executor = ActivityExecutor(
-                registry=self.swf_registry,
-                swf=SwfClient(config=self.swf_client_config),
-                config=self.swf_worker_config,
-                interrupt=_prefork_interrupt(),
-                wire_format=self.swf_wire_format,
-                functions=self.swf_functions,
-                payloads=(None if self.swf_payloads_config is None
-                          else PayloadStore(self.swf_payloads_config)),
-            )
-            self._executor_pid = os.getpid()
-        return self._executor
+        return per_process(self, "_executor", self._make_executor)
+
+    def _make_state(self) -> BridgeState | None:
+        config = self.swf_state_config
+        if config is None:
+            url = state_url(None, self.app.conf.broker_url)
+            config = None if url is None else StateConfig(url=url)
+        return None if config is None else BridgeState(config=config)
+
+    def _make_executor(self) -> ActivityExecutor:
+        return ActivityExecutor(
+            registry=self.swf_registry,
+            swf=SwfClient(config=self.swf_client_config),
+            config=self.swf_worker_config,
+            interrupt=_prefork_interrupt(),
+            wire_format=self.swf_wire_format,
+            functions=self.swf_functions,
+            payloads=(None if self.swf_payloads_config is None
+                      else PayloadStore(self.swf_payloads_config)),
+        )
 
 
 def _prefork_interrupt() -> Any:
@@ -120,12 +120,6 @@ def _prefork_interrupt() -> Any:
         return None
     pid = os.getpid()
     return lambda: os.kill(pid, signal.SIGUSR1)
-
-
-def _state_from_broker(broker_url: Any) -> StateConfig | None:
-    if isinstance(broker_url, str) and broker_url.startswith(("redis://", "rediss://")):
-        return StateConfig(url=broker_url)
-    return None
 
 
 def _claim(task: RunActivityTask, job: ActivityJob) -> bool:

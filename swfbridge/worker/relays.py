@@ -21,7 +21,6 @@ idempotent: answering a task SWF has already closed is a logged no-op.
 from __future__ import annotations
 
 import logging
-import os
 import queue
 import threading
 from collections.abc import Callable
@@ -40,6 +39,7 @@ from swfbridge.payloads.store import (
     fit_to_swf,
     payload_failure,
 )
+from swfbridge.per_process import PerProcess
 from swfbridge.wire.job import RELAY_FAILURE_TASK, RELAY_RESULT_TASK, ActivityJob, MalformedJob
 from swfbridge.wire.limits import MAX_RESULT
 from swfbridge.wire.outcome import (
@@ -123,18 +123,12 @@ class _Relay:
         self._on_reported = on_reported
         # PayloadStore makes its S3 client lazily, in the process that uses it.
         self._store = None if payloads is None else PayloadStore(payloads)
-        self._client: SwfClient | None = None
-        self._pid: int | None = None
-        self._backlog: queue.Queue[Callable[[], None]] | None = None
-        self._backlog_pid: int | None = None
-        self._backlog_lock = threading.Lock()
+        self._client = PerProcess(lambda: SwfClient(config=swf))
+        self._backlog = PerProcess(self._start_backlog)
 
     @property
     def swf(self) -> SwfClient:
-        if self._client is None or self._pid != os.getpid():
-            self._client = SwfClient(config=self._config)
-            self._pid = os.getpid()
-        return self._client
+        return self._client.get()
 
     def report(self, job_message: Any, outcome_for: Callable[[str], Outcome]) -> None:
         try:
@@ -175,19 +169,18 @@ class _Relay:
         )), job)
 
     def _in_background(self, work: Callable[[], None], job: Any) -> None:
-        with self._backlog_lock:
-            if self._backlog is None or self._backlog_pid != os.getpid():
-                self._backlog = queue.Queue(maxsize=UNKNOWN_TASK_BACKLOG)
-                self._backlog_pid = os.getpid()
-                threading.Thread(target=self._drain, args=(self._backlog,), daemon=True,
-                                 name="swfbridge-unknown-task-reporter").start()
-            backlog = self._backlog
         try:
-            backlog.put_nowait(work)
+            self._backlog.get().put_nowait(work)
         except queue.Full:
             attempt = job.get("activity_id") if isinstance(job, dict) else None
             log.error("too many unknown-task failures waiting to be reported; dropped "
                       "one (activity %s): SWF will time it out", attempt)
+
+    def _start_backlog(self) -> queue.Queue[Callable[[], None]]:
+        backlog: queue.Queue[Callable[[], None]] = queue.Queue(maxsize=UNKNOWN_TASK_BACKLOG)
+        threading.Thread(target=self._drain, args=(backlog,), daemon=True,
+                         name="swfbridge-unknown-task-reporter").start()
+        return backlog
 
     @staticmethod
     def _drain(backlog: queue.Queue[Callable[[], None]]) -> None:
