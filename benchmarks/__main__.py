@@ -17,10 +17,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks import report
+from benchmarks import processes, report
 from benchmarks.scenarios import run_scenario
 from benchmarks.workloads import Workload, full_workloads, quick_workloads
-from tests.support import processes
 
 DEFAULT_JSON = Path(__file__).parent / "results" / "latest.json"
 

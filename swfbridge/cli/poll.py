@@ -171,12 +171,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _build(args: argparse.Namespace, metrics: Any = None) -> Any:
-    from celery import Celery
-
     from swfbridge.aws.swf import SwfClient
-    from swfbridge.poller.dispatch import CeleryDispatcher
-    from swfbridge.poller.loop import Poller, PollerConfig, default_identity
-    from swfbridge.poller.timeouts import TimeoutPolicy, TimeoutResolver
+    from swfbridge.poller.build import build_poller, celery_dispatcher
+    from swfbridge.poller.loop import PollerConfig, default_identity
+    from swfbridge.poller.timeouts import TimeoutPolicy
     from swfbridge.state.store import BridgeState, StateConfig
     from swfbridge.state.store import state_url as state_url_for
 
@@ -211,9 +209,6 @@ def _build(args: argparse.Namespace, metrics: Any = None) -> Any:
         if is_misconfiguration(exc):
             raise
         log.warning("could not check the domain (%s); polling anyway", exc)
-    app = Celery("swfbridge-poller", broker=args.broker)
-    app.conf.update(task_serializer="json", accept_content=["json"],
-                    broker_connection_retry_on_startup=True)
     log.info(
         "swfbridge poll starting: domain=%s task_list=%s queue=%s pollers=%d "
         "max_in_flight=%s timeouts_from=%s broker=%s state=%s identity=%s activities=%d "
@@ -230,12 +225,11 @@ def _build(args: argparse.Namespace, metrics: Any = None) -> Any:
     if config.max_in_flight is None:
         log.warning("no --max-in-flight: polling regardless of the fleet's capacity; under "
                     "load, tasks wait in the broker while their SWF clocks run")
-    return Poller(
+    return build_poller(
         config=config,
         swf=swf,
-        dispatcher=CeleryDispatcher(app=app, queue=args.queue, task_map=task_map),
-        timeouts=TimeoutResolver(registry=default_registry, swf=swf, domain=domain,
-                                 policy=TimeoutPolicy(args.timeouts_from)),
+        dispatcher=celery_dispatcher(args.broker, queue=args.queue, task_map=task_map),
+        timeouts_from=TimeoutPolicy(args.timeouts_from),
         state=state,
     )
 
