@@ -31,7 +31,7 @@ from swfbridge.errors import ConfigurationError
 from swfbridge.poller.dispatch import Dispatcher, JobNotPublishable, PublishError
 from swfbridge.poller.keepalive import KeepaliveConfig, QueuedHeartbeats
 from swfbridge.poller.timeouts import TimeoutResolver
-from swfbridge.state.store import BridgeState, StateUnavailable
+from swfbridge.state.store import BridgeState, StateUnavailable, free_slot
 from swfbridge.wire.job import ActivityJob, MalformedJob, token_hint
 from swfbridge.wire.limits import MAX_IDENTITY
 from swfbridge.wire.outcome import BridgeCause, Failed, bridge_failure
@@ -123,11 +123,7 @@ class _Slot:
         if self._state is None or self._member is None:
             return
         member, self._member = self._member, None
-        try:
-            self._state.release(self._config.domain, self._config.task_list, member)
-        except StateUnavailable as exc:
-            # The entry expires by itself (poll window or deadline).
-            log.warning("could not give back a slot (%s); it expires by itself", exc)
+        free_slot(self._state, self._config.domain, self._config.task_list, member)
 
 
 class Poller:

@@ -237,3 +237,20 @@ class BridgeState:
             return fn(*args, **kwargs)
         except redis.RedisError as exc:
             raise StateUnavailable(f"bridge state (Redis) unavailable: {exc}") from exc
+
+
+def free_slot(state: BridgeState, domain: str, task_list: str, member: str, *,
+              log_context: str = "") -> bool:
+    """Give a slot back, never raising: the one way poller and worker free slots.
+
+    A slot that cannot be freed now (Redis down) expires by itself: a
+    placeholder at the end of its poll window, an attempt at its deadline plus
+    the grace. Returns True if it was freed.
+    """
+    try:
+        state.release(domain, task_list, member)
+    except StateUnavailable as exc:
+        log.warning("could not free a slot (%s); it expires by itself%s", exc,
+                    f": {log_context}" if log_context else "")
+        return False
+    return True

@@ -35,6 +35,7 @@ from swfbridge.payloads.store import (
     is_reference,
     payload_failure,
 )
+from swfbridge.wire.deadlines import deadline_passed, too_late_to_start, worker_deadline
 from swfbridge.wire.job import ActivityJob
 from swfbridge.wire.limits import MAX_DETAILS, MAX_HEARTBEAT_DETAILS, MAX_RESULT
 from swfbridge.wire.outcome import (
@@ -247,16 +248,11 @@ class ActivityExecutor:
                 return exc.failure
         if entry is None:
             return self._unknown_type(job)
-        deadline = self._worker_deadline(job)
-        if deadline is not None:
-            left = deadline - self._clock()
-            if left < self.config.min_time_left_s:
-                return bridge_failure(
-                    BridgeCause.DEADLINE_PASSED,
-                    f"not started: {max(left, 0):.1f}s left before the start-to-close "
-                    f"deadline (the job waited too long in the queue)",
-                    stage="queued",
-                )
+        too_late = too_late_to_start(job, now=self._clock(),
+                                     margin_s=self.config.deadline_margin_s,
+                                     min_time_left_s=self.config.min_time_left_s)
+        if too_late is not None:
+            return too_late
         return self._run(job, entry)
 
     def _unknown_type(self, job: ActivityJob) -> Outcome:
@@ -325,7 +321,7 @@ class ActivityExecutor:
                         details="cancellation was requested before the activity started"
                     )
             instance._bind(_Runtime(job.task_token, heartbeater))
-            deadline = self._worker_deadline(job)
+            deadline = worker_deadline(job, margin_s=self.config.deadline_margin_s)
             if deadline is not None:
                 interrupter.schedule(StopReason.DEADLINE, deadline - self._clock())
             heartbeater.start()
@@ -348,13 +344,6 @@ class ActivityExecutor:
             interrupter.settle()
             heartbeater.stop()
         return self._classify(job, instance, value, error, heartbeater, interrupter)
-
-    def _worker_deadline(self, job: ActivityJob) -> float | None:
-        """When this worker ends the activity: SWF's deadline minus the margin (epoch s)."""
-        if job.deadline is None:
-            return None
-        budget_s = max(0.0, job.deadline - job.polled_at)
-        return job.deadline - min(self.config.deadline_margin_s, budget_s / 4)
 
     def _classify(
         self,
@@ -388,8 +377,7 @@ class ActivityExecutor:
         budget = "" if job.deadline is None else (
             f" ({job.deadline - job.polled_at:g}s after the poll)"
         )
-        return bridge_failure(
-            BridgeCause.DEADLINE_PASSED,
+        return deadline_passed(
             f"interrupted at the start-to-close deadline{budget}, before SWF would time it "
             f"out{raised}",
             stage="running",

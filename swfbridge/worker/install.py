@@ -17,9 +17,8 @@ import socket
 from collections.abc import Iterable
 from typing import Any, cast
 
-from billiard.exceptions import WorkerLostError
 from celery import Celery, Task
-from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
+from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import task_failure, worker_init, worker_ready
 
 from swfbridge.activities.functions import FunctionActivities
@@ -28,7 +27,14 @@ from swfbridge.aws.respond import report_outcome
 from swfbridge.aws.swf import Misconfigured, SwfClient, SwfClientConfig, check_can_sign
 from swfbridge.payloads.store import OffloadConfig, PayloadStore
 from swfbridge.per_process import per_process
-from swfbridge.state.store import BridgeState, StateConfig, StateUnavailable, state_url
+from swfbridge.state.store import (
+    BridgeState,
+    StateConfig,
+    StateUnavailable,
+    free_slot,
+    state_url,
+)
+from swfbridge.wire.deadlines import deadline_passed
 from swfbridge.wire.job import TASK_NAME, ActivityJob, MalformedJob, token_hint
 from swfbridge.wire.outcome import (
     BridgeCause,
@@ -39,6 +45,7 @@ from swfbridge.wire.outcome import (
 )
 from swfbridge.wire.serialization import WireFormat
 from swfbridge.worker.executor import ActivityExecutor, WorkerConfig
+from swfbridge.worker.killed import killed_failure
 from swfbridge.worker.relays import install_relays
 
 log = logging.getLogger(__name__)
@@ -145,11 +152,7 @@ def _free_slot(task: RunActivityTask, job: ActivityJob) -> None:
     state = task.state
     if state is None:
         return
-    try:
-        state.release(job.domain, job.task_list, job.attempt_id)
-    except StateUnavailable as exc:
-        log.warning("could not free the slot (%s); it expires at the deadline: %s", exc,
-                    job.log_context())
+    free_slot(state, job.domain, job.task_list, job.attempt_id, log_context=job.log_context())
 
 
 def _job_from_args(args: Any) -> ActivityJob | None:
@@ -186,8 +189,7 @@ def run_activity(task: RunActivityTask, message: Any = None, *args: Any, **kwarg
         except SoftTimeLimitExceeded:
             # Celery's soft time limit (set from the SWF deadline) outside run(),
             # e.g. while decoding the input.
-            outcome = bridge_failure(
-                BridgeCause.DEADLINE_PASSED,
+            outcome = deadline_passed(
                 "the start-to-close deadline was reached before the activity could run",
                 stage="starting",
             )
@@ -333,16 +335,9 @@ def _on_task_failure(
     job = _job_from_args(args)
     if sender is None or job is None:
         return
-    if isinstance(exception, TimeLimitExceeded):
-        message = f"the activity ran past its start-to-close deadline ({exception})"
-        cause = BridgeCause.DEADLINE_PASSED
-    elif isinstance(exception, WorkerLostError):
-        message = f"the worker process running the activity was lost ({exception})"
-        cause = BridgeCause.WORKER_LOST
-    else:
-        message = f"internal error in swfbridge: {exception!r}"
-        cause = BridgeCause.INTERNAL_ERROR
-    sender.executor.report(job, bridge_failure(cause, message))
+    failure = killed_failure(exception, "the activity") or bridge_failure(
+        BridgeCause.INTERNAL_ERROR, f"internal error in swfbridge: {exception!r}")
+    sender.executor.report(job, failure)
     _free_slot(sender, job)
 
 

@@ -27,7 +27,6 @@ from collections.abc import Callable
 from typing import Any
 
 from celery import Celery
-from celery.exceptions import TimeLimitExceeded
 from celery.signals import task_unknown
 
 from swfbridge.aws.respond import report_outcome
@@ -52,6 +51,7 @@ from swfbridge.wire.outcome import (
 )
 from swfbridge.wire.serialization import FLOWY, ResultEncodeError, WireFormat
 from swfbridge.wire.serialization import wire_format as wire_format_named
+from swfbridge.worker.killed import killed_failure
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,6 @@ def result_outcome(value: Any, fmt: WireFormat, task: str,
 
 def failure_outcome(exc: BaseException | None, task: str, celery_task_id: str | None) -> Failed:
     """The failure for a mapped task that raised ``exc`` (None: the errback got only its id)."""
-    from billiard.exceptions import WorkerLostError
     from kombu.exceptions import EncodeError
 
     if exc is None:
@@ -99,15 +98,7 @@ def failure_outcome(exc: BaseException | None, task: str, celery_task_id: str | 
         # Raised while sending the success relay: the return value is not JSON.
         return bridge_failure(BridgeCause.RESULT_NOT_SERIALIZABLE,
                               f"result of Celery task {task!r} is not JSON-serialisable: {exc}")
-    if isinstance(exc, TimeLimitExceeded):
-        return bridge_failure(BridgeCause.DEADLINE_PASSED,
-                              f"Celery task {task!r} ran past its start-to-close deadline "
-                              f"({exc})")
-    if isinstance(exc, WorkerLostError):
-        return bridge_failure(BridgeCause.WORKER_LOST,
-                              f"the worker process running Celery task {task!r} was lost "
-                              f"({exc})")
-    return failure_from_exception(exc)
+    return killed_failure(exc, f"Celery task {task!r}") or failure_from_exception(exc)
 
 
 UNKNOWN_TASK_BACKLOG = 256
