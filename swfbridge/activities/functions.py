@@ -20,7 +20,7 @@ import inspect
 import re
 import threading
 from collections.abc import Callable, Iterable
-from typing import Any, ClassVar
+from typing import Any
 
 from swfbridge.activities.activity import Activity
 from swfbridge.activities.options import ActivityOptions
@@ -161,7 +161,7 @@ def _unwrap(value: Any) -> Callable[..., Any] | None:
 def _activity_class(name: str, function: Callable[..., Any],
                     fmt: WireFormat) -> type[Activity]:
     class FunctionActivity(Activity):
-        wire_format: ClassVar[WireFormat] = fmt
+        wire_format = fmt
         # A static attribute: run's signature is the function's, which the
         # worker checks the input against before calling it.
         run = staticmethod(function)

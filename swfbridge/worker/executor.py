@@ -276,13 +276,13 @@ class ActivityExecutor:
         except Exception as exc:
             return failure_from_exception(exc)
         if self.wire_format is not None and not declares_wire_format(entry.cls):
-            vars(instance)["wire_format"] = self.wire_format
+            instance.wire_format = self.wire_format
         try:
             text = self._resolve_input(job.input)
         except PayloadError as exc:
             return payload_failure(exc, BridgeCause.INPUT_REFERENCE_REJECTED)
         try:
-            args, kwargs = instance._deserialize_arguments(text)  # type: ignore[arg-type]
+            args, kwargs = instance._deserialize_arguments(text)
         except Exception as exc:
             return bridge_failure(BridgeCause.INPUT_UNDECODABLE,
                                   f"input could not be decoded: {exc}")
