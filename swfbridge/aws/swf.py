@@ -14,10 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import boto3
 import botocore.config
 import botocore.exceptions
 
+from swfbridge.aws.clients import make_boto_client
 from swfbridge.aws.errors import aws_answer
 from swfbridge.aws.retry import Backoff, Failure, call_with_retries
 from swfbridge.errors import SwfBridgeError
@@ -284,19 +284,10 @@ class SwfClient:
 
 
 def _make_boto_client(config: SwfClientConfig) -> Any:
-    boto_config = botocore.config.Config(
-        read_timeout=config.read_timeout_s,
-        connect_timeout=config.connect_timeout_s,
-        max_pool_connections=config.max_pool_connections,
-        # swfbridge retries itself, with knowledge of what is safe to retry.
-        retries={"mode": "standard", "total_max_attempts": 1},
-    )
     try:
-        return boto3.session.Session().client(
-            "swf",
-            region_name=config.region,
-            endpoint_url=config.endpoint_url,
-            config=boto_config,
-        )
+        return make_boto_client("swf", region=config.region, endpoint_url=config.endpoint_url,
+                                connect_timeout_s=config.connect_timeout_s,
+                                read_timeout_s=config.read_timeout_s,
+                                max_pool_connections=config.max_pool_connections)
     except botocore.exceptions.NoRegionError as exc:
         raise translate("CreateClient", exc) from exc

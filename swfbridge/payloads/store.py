@@ -31,10 +31,10 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
-import boto3
 import botocore.config
 import botocore.exceptions
 
+from swfbridge.aws.clients import make_boto_client
 from swfbridge.aws.errors import aws_answer
 from swfbridge.aws.retry import Backoff, Failure, call_with_retries
 from swfbridge.errors import ConfigurationError, SwfBridgeError
@@ -516,16 +516,10 @@ class _S3Process:
 
 
 def _make_s3_client(config: OffloadConfig) -> Any:
-    boto_config = botocore.config.Config(
-        connect_timeout=config.connect_timeout_s,
-        read_timeout=config.read_timeout_s,
-        # PayloadStore retries itself, so its retries are bounded and logged.
-        retries={"mode": "standard", "total_max_attempts": 1},
-    )
     try:
-        return boto3.session.Session().client(
-            "s3", region_name=config.region, endpoint_url=config.endpoint_url, config=boto_config
-        )
+        return make_boto_client("s3", region=config.region, endpoint_url=config.endpoint_url,
+                                connect_timeout_s=config.connect_timeout_s,
+                                read_timeout_s=config.read_timeout_s)
     except botocore.exceptions.BotoCoreError as exc:
         raise PayloadStoreUnavailable(f"cannot create an S3 client: {exc}",
                                       retryable=False) from exc
