@@ -213,8 +213,8 @@ def _build(args: argparse.Namespace, metrics: Any = None) -> Any:
         "swfbridge poll starting: domain=%s task_list=%s queue=%s pollers=%d "
         "max_in_flight=%s timeouts_from=%s broker=%s state=%s identity=%s activities=%d "
         "known celery_tasks=%d mapped",
-        domain, task_list, args.queue or "(app default)", config.pollers, args.timeouts_from,
-        config.max_in_flight or "unlimited", redact_url(args.broker),
+        domain, task_list, args.queue or "(app default)", config.pollers,
+        config.max_in_flight or "unlimited", args.timeouts_from, redact_url(args.broker),
         redact_url(state_url) if state_url else "(none)", config.identity,
         len(default_registry), len(task_map) if task_map is not None else 0,
     )
