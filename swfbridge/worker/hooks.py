@@ -13,8 +13,13 @@ The order for one attempt, all in the pool process that runs it:
 1. :meth:`~AttemptHooks.started` once the message is received;
 2. :meth:`~AttemptHooks.outcome_decided` once the activity's outcome is
    known (not for a malformed job or a duplicate delivery);
-3. :meth:`~AttemptHooks.ended` once it is reported to SWF, or dropped;
-4. :meth:`~AttemptHooks.slot_freed` once its capacity slot is given back.
+3. :meth:`~AttemptHooks.slot_freed` once its capacity slot is given back,
+   after the outcome was reported (only with a state store);
+4. :meth:`~AttemptHooks.ended` last, with how it ended (also when it was
+   dropped, or when swfbridge itself failed: ``worker_error``).
+
+A mapped Celery task's attempt (see :mod:`swfbridge.worker.relays`) only
+reaches :meth:`~AttemptHooks.slot_freed`, from the relay that reports it.
 """
 
 from __future__ import annotations
