@@ -11,7 +11,10 @@ the bridge, not errors of the bridge.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from swfbridge.wire.outcome import Failed
 
 
 class SwfBridgeError(Exception):
@@ -28,6 +31,14 @@ class ConfigurationError(SwfBridgeError, ValueError):
 
 class DuplicateActivityError(ConfigurationError):
     """Two different classes registered the same activity ``(name, version)``."""
+
+
+class TaskRefused(SwfBridgeError):
+    """The bridge cannot run this task; ``failure`` is what to tell SWF."""
+
+    def __init__(self, failure: Failed) -> None:
+        super().__init__(failure.reason)
+        self.failure = failure
 
 
 class ActivityFailed(Exception):

@@ -25,8 +25,8 @@ from typing import Any
 from swfbridge.activities.activity import Activity
 from swfbridge.activities.options import ActivityOptions
 from swfbridge.activities.registry import RegisteredActivity
-from swfbridge.errors import ConfigurationError, SwfBridgeError
-from swfbridge.wire.outcome import BridgeCause, Failed, bridge_failure
+from swfbridge.errors import ConfigurationError, TaskRefused
+from swfbridge.wire.outcome import BridgeCause, bridge_failure
 from swfbridge.wire.serialization import SIMPLEFLOW, WireFormat
 
 _IDENTIFIER = r"[A-Za-z_][A-Za-z0-9_]*"
@@ -34,12 +34,8 @@ _DOTTED = re.compile(rf"{_IDENTIFIER}(\.{_IDENTIFIER})*")
 _PATH = re.compile(rf"{_IDENTIFIER}(\.{_IDENTIFIER})+")
 
 
-class FunctionUnavailable(SwfBridgeError):
+class FunctionUnavailable(TaskRefused):
     """The import path cannot be run; ``failure`` says why, for SWF."""
-
-    def __init__(self, failure: Failed) -> None:
-        super().__init__(failure.reason)
-        self.failure = failure
 
 
 def parse_prefixes(prefixes: Iterable[str]) -> tuple[str, ...]:

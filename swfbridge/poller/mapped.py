@@ -13,18 +13,14 @@ import dataclasses
 from typing import Any
 
 from swfbridge.activities.task_map import ResolvedRoute
-from swfbridge.errors import SwfBridgeError
+from swfbridge.errors import TaskRefused
 from swfbridge.wire.job import RELAY_FAILURE_TASK, RELAY_RESULT_TASK, ActivityJob
-from swfbridge.wire.outcome import BridgeCause, Failed, bridge_failure
+from swfbridge.wire.outcome import BridgeCause, bridge_failure
 from swfbridge.wire.serialization import InputDecodeError
 
 
-class JobRejected(SwfBridgeError):
+class JobRejected(TaskRefused):
     """The poller cannot publish this job; ``failure`` says why, for SWF."""
-
-    def __init__(self, failure: Failed) -> None:
-        super().__init__(failure.reason)
-        self.failure = failure
 
 
 @dataclasses.dataclass(frozen=True)
