@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks import report
+from benchmarks import processes, report
 from benchmarks.scenarios import run_scenario
 from benchmarks.workloads import (
     Workload,
@@ -25,7 +25,6 @@ from benchmarks.workloads import (
     quick_workloads,
     timeout_source_workloads,
 )
-from tests.support import processes
 
 DEFAULT_JSON = Path(__file__).parent / "results" / "latest.json"
 

@@ -28,12 +28,11 @@ from typing import Any
 
 import redis
 
-from benchmarks import procstat
+from benchmarks import processes, procstat
 from benchmarks.native import make_client
 from benchmarks.scenarios import DOMAIN, endpoint, start_bridge
 from benchmarks.scheduler import Scheduler, prepare_domain
 from benchmarks.workloads import ASYNC_NOOP, NOOP, TASK_LIST, VERSION, Workload
-from tests.support import processes
 
 TARGET_EXTRA_MS = 0.2
 

@@ -28,8 +28,9 @@ from typing import Any
 from benchmarks import procstat
 from benchmarks.workloads import NOOP, TASK_LIST, VERSION
 from swfbridge.aws.swf import SwfClient
-from swfbridge.poller.loop import Poller, PollerConfig
-from swfbridge.poller.timeouts import TimeoutPolicy, TimeoutResolver
+from swfbridge.poller.build import build_poller
+from swfbridge.poller.loop import PollerConfig
+from swfbridge.poller.timeouts import TimeoutPolicy
 from swfbridge.state.store import BridgeState, StateConfig
 from swfbridge.wire.job import ActivityJob
 
@@ -153,15 +154,14 @@ class _Bench:
         inner = (NullDispatcher() if variant.dispatcher == "none"
                  else celery_dispatcher(str(broker_url)))
         self.dispatcher = _Counting(inner, state if variant.max_in_flight else None)
-        self.poller = Poller(
+        self.poller = build_poller(
             config=PollerConfig(domain="bench", task_list=TASK_LIST, identity="bench-poller",
                                 pollers=variant.threads, max_in_flight=variant.max_in_flight),
             swf=swf,
             dispatcher=self.dispatcher,
-            timeouts=TimeoutResolver(registry=default_registry, swf=swf, domain="bench",
-                                     # The dispatch path alone: history reads are
-                                     # measured by the history workload.
-                                     policy=TimeoutPolicy.REGISTRATION),
+            registry=default_registry,
+            # The dispatch path alone: history reads are measured by the history workload.
+            timeouts_from=TimeoutPolicy.REGISTRATION,
             state=state,
         )
         self.poller.start()
@@ -181,14 +181,9 @@ class _Bench:
 
 
 def celery_dispatcher(broker_url: str) -> Any:
-    from celery import Celery
+    from swfbridge.poller.build import celery_dispatcher as publishing_to
 
-    from swfbridge.poller.dispatch import CeleryDispatcher
-
-    app = Celery("swfbridge-bench-poller", broker=broker_url)
-    app.conf.update(task_serializer="json", accept_content=["json"],
-                    broker_connection_retry_on_startup=True)
-    return CeleryDispatcher(app=app, queue=QUEUE)
+    return publishing_to(broker_url, queue=QUEUE, app_name="swfbridge-bench-poller")
 
 
 class _PollerLogging:

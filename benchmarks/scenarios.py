@@ -19,12 +19,11 @@ from typing import Any
 
 import redis
 
-from benchmarks import hops, procstat
+from benchmarks import hops, processes, procstat
 from benchmarks.endpoint import EndpointClient
 from benchmarks.native import make_client
 from benchmarks.scheduler import RESPOND_OPS, RunResult, Scheduler, prepare_domain
 from benchmarks.workloads import NOOP, TASK_LIST, Workload
-from tests.support import processes
 
 DOMAIN = "bench"
 ACTIVITIES_MODULE = "benchmarks.activities"

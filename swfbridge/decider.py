@@ -18,6 +18,9 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from swfbridge.aws.errors import error_code
+from swfbridge.errors import SwfBridgeError
+
 OutcomeStatus = Literal["completed", "failed", "timed_out", "canceled", "schedule_failed"]
 CancelTrigger = Collection[str] | Callable[[str], bool]
 EventListener = Callable[[Mapping[str, Any]], None]
@@ -28,7 +31,7 @@ CANCEL_SIGNAL = "swfbridge.cancel-activity"
 DEFAULT_DECIDER_IDENTITY = "swfbridge-test-decider"
 
 
-class DeciderTimeout(TimeoutError):
+class DeciderTimeout(SwfBridgeError, TimeoutError):
     """The workflow did not finish within ``timeout_s`` (it was terminated)."""
 
 
@@ -79,17 +82,12 @@ class ActivityOutcome:
     timeout_type: str | None = None
 
 
-def _error_code(exc: Exception) -> str:
-    response = getattr(exc, "response", None) or {}
-    return str(response.get("Error", {}).get("Code", ""))
-
-
 def register_domain(client: Any, domain: str, *, retention_days: str = "1") -> None:
     """Register ``domain`` unless it exists."""
     try:
         client.register_domain(name=domain, workflowExecutionRetentionPeriodInDays=retention_days)
     except Exception as exc:
-        if "DomainAlreadyExists" not in _error_code(exc):
+        if "DomainAlreadyExists" not in error_code(exc):
             raise
 
 
@@ -124,7 +122,7 @@ def register_activity_type(
     try:
         client.register_activity_type(**kwargs)
     except Exception as exc:
-        if "TypeAlreadyExists" not in _error_code(exc):
+        if "TypeAlreadyExists" not in error_code(exc):
             raise
 
 
@@ -145,7 +143,7 @@ def register_workflow_type(client: Any, domain: str, *, name: str = WORKFLOW_NAM
             defaultChildPolicy="TERMINATE",
         )
     except Exception as exc:
-        if "TypeAlreadyExists" not in _error_code(exc):
+        if "TypeAlreadyExists" not in error_code(exc):
             raise
 
 
@@ -327,7 +325,7 @@ class _Decider:
             try:
                 self.client.respond_decision_task_completed(taskToken=token, decisions=decisions)
             except Exception as exc:
-                if "UnknownResource" in _error_code(exc):
+                if "UnknownResource" in error_code(exc):
                     continue  # this decision task timed out; a new one is scheduled
                 raise
             if done:

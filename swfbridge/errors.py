@@ -1,6 +1,9 @@
 """The exceptions swfbridge raises or lets activities raise.
 
-Everything swfbridge itself raises derives from :class:`SwfBridgeError`. The two
+Everything swfbridge itself raises derives from :class:`SwfBridgeError`, and
+every invalid setting of a config object raises :class:`ConfigurationError`.
+Errors that were a ``ValueError`` before the hierarchy was rooted (malformed
+jobs, undecodable inputs, unencodable results) still are. The two
 exceptions activity code uses, :class:`ActivityFailed` and
 :class:`ActivityCancelled`, are separate: they are signals from the activity to
 the bridge, not errors of the bridge.
@@ -8,19 +11,34 @@ the bridge, not errors of the bridge.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from swfbridge.wire.outcome import Failed
 
 
 class SwfBridgeError(Exception):
     """Root of the errors raised by swfbridge itself."""
 
 
-class ConfigurationError(SwfBridgeError):
-    """Invalid configuration: bad option values, unknown modules, clashing names."""
+class ConfigurationError(SwfBridgeError, ValueError):
+    """Invalid configuration: bad option values, unknown modules, clashing names.
+
+    Also a :class:`ValueError`, which config objects raised before: code that
+    catches ``ValueError`` around them keeps working.
+    """
 
 
 class DuplicateActivityError(ConfigurationError):
     """Two different classes registered the same activity ``(name, version)``."""
+
+
+class TaskRefused(SwfBridgeError):
+    """The bridge cannot run this task; ``failure`` is what to tell SWF."""
+
+    def __init__(self, failure: Failed) -> None:
+        super().__init__(failure.reason)
+        self.failure = failure
 
 
 class ActivityFailed(Exception):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from swfbridge.activities.options import (
     DEFAULT_HEARTBEAT_S,
@@ -49,12 +49,14 @@ class Activity:
     """
 
     #: How input is decoded and results encoded (flowy's ``[args, kwargs]`` by default).
-    wire_format: ClassVar[WireFormat] = FLOWY
+    #: Set it on the class; a worker started with another default wire format sets
+    #: it on the instances of classes that do not.
+    wire_format: WireFormat = FLOWY
 
     #: Convert arguments to the types annotated on ``run`` (dataclasses, Pydantic
     #: models, enums, dates ...) and the result back to JSON. Off by default:
     #: annotations are then only documentation. The wire stays JSON either way.
-    typed: ClassVar[bool] = False
+    typed: bool = False
 
     _runtime: TaskRuntime | None = None
 
@@ -96,12 +98,42 @@ class Activity:
         if self.cancel_requested:
             raise ActivityCancelled()
 
-    def _deserialize_arguments(self, input: str) -> Arguments:
-        """Decode the task input into ``(args, kwargs)``. Override to change the format."""
+    def _deserialize_arguments(self, input: str | None) -> Arguments:
+        """Decode the task input into ``run``'s positional and keyword arguments.
+
+        Part of the public contract despite the underscore (the name flowy
+        gave it): override it, with :meth:`_serialize_result`, to read another
+        input format. The worker calls it once per attempt, before ``run``.
+
+        Args:
+            input: The task input as SWF gave it (S3 references already
+                resolved); None when the task has no input.
+
+        Returns:
+            ``(args, kwargs)`` for ``run``.
+
+        Raises:
+            Exception: Any exception fails the task with reason
+                ``swfbridge: input could not be decoded: ...``.
+        """
         return self.wire_format.decode_input(input)
 
-    def _serialize_result(self, value: Any) -> str:
-        """Encode ``run``'s return value for SWF. Override to change the format."""
+    def _serialize_result(self, value: Any) -> str | None:
+        """Encode ``run``'s return value as the SWF result.
+
+        Part of the public contract despite the underscore (the name flowy
+        gave it); see :meth:`_deserialize_arguments`.
+
+        Args:
+            value: What ``run`` returned.
+
+        Returns:
+            The result text (None: a result-less completion).
+
+        Raises:
+            Exception: Any exception fails the task with reason
+                ``swfbridge: result is not JSON-serialisable: ...``.
+        """
         return self.wire_format.encode_result(value)
 
     def _require_runtime(self) -> TaskRuntime:

@@ -20,13 +20,13 @@ import inspect
 import re
 import threading
 from collections.abc import Callable, Iterable
-from typing import Any, ClassVar
+from typing import Any
 
 from swfbridge.activities.activity import Activity
 from swfbridge.activities.options import ActivityOptions
 from swfbridge.activities.registry import RegisteredActivity
-from swfbridge.errors import ConfigurationError
-from swfbridge.wire.outcome import BridgeCause, Failed, bridge_failure
+from swfbridge.errors import ConfigurationError, TaskRefused
+from swfbridge.wire.outcome import BridgeCause, bridge_failure
 from swfbridge.wire.serialization import SIMPLEFLOW, WireFormat
 
 _IDENTIFIER = r"[A-Za-z_][A-Za-z0-9_]*"
@@ -34,12 +34,8 @@ _DOTTED = re.compile(rf"{_IDENTIFIER}(\.{_IDENTIFIER})*")
 _PATH = re.compile(rf"{_IDENTIFIER}(\.{_IDENTIFIER})+")
 
 
-class FunctionUnavailable(Exception):
+class FunctionUnavailable(TaskRefused):
     """The import path cannot be run; ``failure`` says why, for SWF."""
-
-    def __init__(self, failure: Failed) -> None:
-        super().__init__(failure.reason)
-        self.failure = failure
 
 
 def parse_prefixes(prefixes: Iterable[str]) -> tuple[str, ...]:
@@ -161,7 +157,7 @@ def _unwrap(value: Any) -> Callable[..., Any] | None:
 def _activity_class(name: str, function: Callable[..., Any],
                     fmt: WireFormat) -> type[Activity]:
     class FunctionActivity(Activity):
-        wire_format: ClassVar[WireFormat] = fmt
+        wire_format = fmt
         # A static attribute: run's signature is the function's, which the
         # worker checks the input against before calling it.
         run = staticmethod(function)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
+from swfbridge.checks import check_seconds
 from swfbridge.errors import ConfigurationError
 
 # Defaults, in seconds; ``None`` is SWF's "NONE" (no limit).
@@ -70,19 +70,8 @@ class ActivityOptions:
             )
         for field in ("heartbeat_s", "schedule_to_start_s", "schedule_to_close_s",
                       "start_to_close_s"):
-            value = getattr(self, field)
-            if value is None:
-                continue
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, (int, float))
-                or not math.isfinite(value)
-                or value <= 0
-            ):
-                raise ConfigurationError(
-                    f"{where}: {field.removesuffix('_s')} must be a positive number of "
-                    f"seconds or None, got {value!r}"
-                )
+            check_seconds(f"{where}: {field.removesuffix('_s')}", getattr(self, field),
+                          allow_zero=False, optional=True)
         if self.priority is not None and (
             isinstance(self.priority, bool) or not isinstance(self.priority, int)
         ):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from swfbridge.aws.swf import InvalidRequest, SwfClient, SwfError, UnknownResource
-from swfbridge.wire.outcome import Abandoned, Canceled, Completed, Outcome, response_for
+from swfbridge.wire.outcome import Abandoned, Failed, Outcome, outcome_label, response_for
 
 log = logging.getLogger(__name__)
 
@@ -50,11 +50,8 @@ def report_outcome(swf: SwfClient, task_token: str, outcome: Outcome, context: s
 
 
 def describe(outcome: Outcome) -> str:
-    """A short label for logs."""
-    if isinstance(outcome, Completed):
-        return "completed"
-    if isinstance(outcome, Canceled):
-        return "canceled"
-    if isinstance(outcome, Abandoned):
-        return "abandoned"
-    return f"failed ({outcome.reason[:120]})"
+    """A short label for logs: :func:`~swfbridge.wire.outcome.outcome_label`'s, a
+    failure's with the head of its reason."""
+    if isinstance(outcome, Failed):
+        return f"failed ({outcome.reason[:120]})"
+    return outcome_label(outcome)

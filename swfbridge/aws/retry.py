@@ -1,10 +1,15 @@
-"""Exponential backoff with full jitter, bounded, interruptible."""
+"""Exponential backoff with full jitter, bounded, interruptible; the one retry loop."""
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -34,3 +39,54 @@ def sleep(delay_s: float, stop: threading.Event | None) -> bool:
         threading.Event().wait(delay_s)
         return False
     return stop.wait(delay_s)
+
+
+E = TypeVar("E", bound=Exception)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Failure(Generic[E]):
+    """How one failed try is seen: the error to raise if this is the last try,
+    whether trying again may help, and the short code logged between tries."""
+
+    error: E
+    retryable: bool
+    code: str
+
+
+def call_with_retries(
+    call: Callable[[], T],
+    *,
+    backoff: Backoff,
+    classify: Callable[[Exception, int], Failure[E]],
+    label: str,
+    stop: threading.Event | None = None,
+) -> T:
+    """``call()``, tried again with ``backoff`` while its failures are retryable.
+
+    Args:
+        call: One try.
+        backoff: Pacing and the number of tries.
+        classify: Reads a failed try (the exception and how many tries were
+            made); translating vendor errors happens there, once.
+        label: What is called, for the line logged before each retry.
+        stop: Set to give up while waiting between tries.
+
+    Raises:
+        Exception: ``classify``'s error for the last try (chained to the original).
+    """
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            return call()
+        except Exception as exc:  # classified by the caller's one translation
+            failure = classify(exc, attempt)
+            if not failure.retryable or backoff.gives_up_after(attempt):
+                raise failure.error from exc
+            delay = backoff.delay_s(attempt)
+            log.warning("%s failed (%s), retry %d in %.2fs", label, failure.code, attempt,
+                        delay)
+            if sleep(delay, stop):
+                raise failure.error from exc

@@ -14,12 +14,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import boto3
 import botocore.config
 import botocore.exceptions
 
-from swfbridge.aws.retry import Backoff, sleep
+from swfbridge.aws.clients import make_boto_client
+from swfbridge.aws.errors import aws_answer
+from swfbridge.aws.retry import Backoff, Failure, call_with_retries
 from swfbridge.errors import SwfBridgeError
+from swfbridge.per_process import PerProcess
 
 log = logging.getLogger(__name__)
 
@@ -115,15 +117,12 @@ def translate(operation: str, exc: Exception) -> SwfError:
     """Map a botocore exception to the :class:`SwfError` it means."""
     if isinstance(exc, SwfError):  # already translated (e.g. creating the client)
         return exc
-    if isinstance(exc, botocore.exceptions.ClientError):
-        error = exc.response.get("Error", {})
-        code = str(error.get("Code", "Unknown"))
-        message = str(error.get("Message", ""))
-        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
-        cls = _BY_CODE.get(code.split("#")[-1])
+    answer = aws_answer(exc)
+    if answer is not None:
+        cls = _BY_CODE.get(answer.code.split("#")[-1])
         if cls is None:
-            cls = ServiceUnavailable if status >= 500 else SwfError
-        return cls(operation, code, message)
+            cls = ServiceUnavailable if answer.status >= 500 else SwfError
+        return cls(operation, answer.code, answer.message)
     if isinstance(
         exc,
         (
@@ -236,18 +235,15 @@ class SwfClient:
         observer: CallObserver | None = None,
     ) -> None:
         self.config = config or SwfClientConfig()
-        self._client = client
-        self._client_lock = threading.Lock()
+        config_now = self.config
+        self._boto = PerProcess(
+            lambda: client if client is not None else _make_boto_client(config_now))
         self._observer = observer
 
     @property
     def boto(self) -> Any:
-        """The underlying boto3 client, created on first use (after any fork)."""
-        if self._client is None:
-            with self._client_lock:
-                if self._client is None:
-                    self._client = _make_boto_client(self.config)
-        return self._client
+        """The underlying boto3 client, created on first use in each process."""
+        return self._boto.get()
 
     def call(
         self,
@@ -262,26 +258,22 @@ class SwfClient:
         Raises:
             SwfError: The call failed for good (or ``stop`` was set while waiting).
         """
-        backoff = self.config.backoff
-        attempt = 0
-        while True:
-            attempt += 1
+        started = time.monotonic()
+
+        def once() -> dict[str, Any]:
+            nonlocal started
             started = time.monotonic()
-            try:
-                result: dict[str, Any] = getattr(self.boto, operation)(**params)
-            except Exception as exc:  # translated at this one boundary
-                error = translate(operation, exc)
-                self._observe(operation, started, error)
-                if not (retry and error.retryable) or backoff.gives_up_after(attempt):
-                    raise error from exc
-                delay = backoff.delay_s(attempt)
-                log.warning("%s failed (%s), retry %d in %.2fs", operation, error.code,
-                            attempt, delay)
-                if sleep(delay, stop):
-                    raise error from exc
-                continue
+            result: dict[str, Any] = getattr(self.boto, operation)(**params)
             self._observe(operation, started, None)
             return result
+
+        def classify(exc: Exception, attempt: int) -> Failure[SwfError]:
+            error = translate(operation, exc)  # translated at this one boundary
+            self._observe(operation, started, error)
+            return Failure(error, retry and error.retryable, error.code)
+
+        return call_with_retries(once, backoff=self.config.backoff, classify=classify,
+                                 label=operation, stop=stop)
 
     def _observe(self, operation: str, started: float, error: SwfError | None) -> None:
         if self._observer is not None:
@@ -292,19 +284,10 @@ class SwfClient:
 
 
 def _make_boto_client(config: SwfClientConfig) -> Any:
-    boto_config = botocore.config.Config(
-        read_timeout=config.read_timeout_s,
-        connect_timeout=config.connect_timeout_s,
-        max_pool_connections=config.max_pool_connections,
-        # swfbridge retries itself, with knowledge of what is safe to retry.
-        retries={"mode": "standard", "total_max_attempts": 1},
-    )
     try:
-        return boto3.session.Session().client(
-            "swf",
-            region_name=config.region,
-            endpoint_url=config.endpoint_url,
-            config=boto_config,
-        )
+        return make_boto_client("swf", region=config.region, endpoint_url=config.endpoint_url,
+                                connect_timeout_s=config.connect_timeout_s,
+                                read_timeout_s=config.read_timeout_s,
+                                max_pool_connections=config.max_pool_connections)
     except botocore.exceptions.NoRegionError as exc:
         raise translate("CreateClient", exc) from exc

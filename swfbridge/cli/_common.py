@@ -10,11 +10,12 @@ import sys
 import urllib.parse
 
 from swfbridge.aws.swf import SwfClientConfig
+from swfbridge.errors import SwfBridgeError
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
-class UsageError(Exception):
+class UsageError(SwfBridgeError):
     """Bad flags or configuration: reported as one line, exit status 2."""
 
 

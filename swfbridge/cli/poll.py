@@ -138,14 +138,6 @@ def _int_env(name: str) -> int | None:
         raise SystemExit(f"swfbridge: error: {name} must be an integer, got {value!r}") from None
 
 
-def _state_url(args: argparse.Namespace) -> str | None:
-    if args.state_url:
-        return str(args.state_url)
-    if str(args.broker).startswith(("redis://", "rediss://")):
-        return str(args.broker)
-    return None
-
-
 def run(args: argparse.Namespace) -> int:
     from swfbridge.poller.metrics import MetricsServer, PollerMetrics
 
@@ -179,13 +171,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _build(args: argparse.Namespace, metrics: Any = None) -> Any:
-    from celery import Celery
-
     from swfbridge.aws.swf import SwfClient
-    from swfbridge.poller.dispatch import CeleryDispatcher
-    from swfbridge.poller.loop import Poller, PollerConfig, default_identity
-    from swfbridge.poller.timeouts import TimeoutPolicy, TimeoutResolver
+    from swfbridge.poller.build import build_poller, celery_dispatcher
+    from swfbridge.poller.loop import PollerConfig, default_identity
+    from swfbridge.poller.timeouts import TimeoutPolicy
     from swfbridge.state.store import BridgeState, StateConfig
+    from swfbridge.state.store import state_url as state_url_for
 
     domain = require(args.domain, "--domain", "SWFBRIDGE_DOMAIN")
     task_list = require(args.task_list, "--task-list", "SWFBRIDGE_TASK_LIST")
@@ -196,7 +187,7 @@ def _build(args: argparse.Namespace, metrics: Any = None) -> Any:
     task_map = None
     if args.task_map:
         task_map = load_task_map(args.task_map, wire_format=wire_format(args.wire_format))
-    state_url = _state_url(args)
+    state_url = state_url_for(args.state_url, str(args.broker))
     if args.max_in_flight is not None and state_url is None:
         raise UsageError("--max-in-flight needs a Redis for its slots: give --state-url "
                          "(or SWFBRIDGE_STATE_URL) when the broker is not Redis")
@@ -218,9 +209,6 @@ def _build(args: argparse.Namespace, metrics: Any = None) -> Any:
         if is_misconfiguration(exc):
             raise
         log.warning("could not check the domain (%s); polling anyway", exc)
-    app = Celery("swfbridge-poller", broker=args.broker)
-    app.conf.update(task_serializer="json", accept_content=["json"],
-                    broker_connection_retry_on_startup=True)
     log.info(
         "swfbridge poll starting: domain=%s task_list=%s queue=%s pollers=%d "
         "max_in_flight=%s timeouts_from=%s broker=%s state=%s identity=%s activities=%d "
@@ -237,12 +225,11 @@ def _build(args: argparse.Namespace, metrics: Any = None) -> Any:
     if config.max_in_flight is None:
         log.warning("no --max-in-flight: polling regardless of the fleet's capacity; under "
                     "load, tasks wait in the broker while their SWF clocks run")
-    return Poller(
+    return build_poller(
         config=config,
         swf=swf,
-        dispatcher=CeleryDispatcher(app=app, queue=args.queue, task_map=task_map),
-        timeouts=TimeoutResolver(registry=default_registry, swf=swf, domain=domain,
-                                 policy=TimeoutPolicy(args.timeouts_from)),
+        dispatcher=celery_dispatcher(args.broker, queue=args.queue, task_map=task_map),
+        timeouts_from=TimeoutPolicy(args.timeouts_from),
         state=state,
     )
 

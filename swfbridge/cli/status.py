@@ -86,8 +86,9 @@ def run(args: argparse.Namespace) -> int:
         report.update(_in_flight(app, args.inspect_timeout))
     except Exception as exc:
         problems["in_flight"] = _describe(exc)
-    state_url = args.state_url or (
-        args.broker if str(args.broker).startswith(("redis://", "rediss://")) else None)
+    from swfbridge.state.store import state_url as state_url_for
+
+    state_url = state_url_for(args.state_url, str(args.broker))
     if state_url:
         try:
             report["slots_held"] = _slots_held(state_url, domain, task_list)

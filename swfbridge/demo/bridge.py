@@ -25,6 +25,7 @@ from typing import Any
 from swfbridge.cli._common import redact_url
 from swfbridge.demo.broker import DemoBroker
 from swfbridge.demo.tap import HeartbeatListener, SwfTap
+from swfbridge.errors import SwfBridgeError
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ WORKER_READY_TIMEOUT_S = 60.0
 WORKER_WAIT_NOTICE_S = 3.0
 
 
-class BridgeStartError(Exception):
+class BridgeStartError(SwfBridgeError):
     """A part of the local bridge could not start; the message says which, and why."""
 
 
@@ -278,24 +279,17 @@ def _stop_process(process: subprocess.Popen[bytes]) -> None:
 
 
 def _poller(config: LocalBridgeConfig, task_list: str, queue: str, swf_url: str) -> Any:
-    from celery import Celery
-
-    from swfbridge.activities.registry import default_registry
     from swfbridge.aws.swf import SwfClient
-    from swfbridge.poller.dispatch import CeleryDispatcher
-    from swfbridge.poller.loop import Poller, PollerConfig
-    from swfbridge.poller.timeouts import TimeoutResolver
+    from swfbridge.poller.build import build_poller, celery_dispatcher
+    from swfbridge.poller.loop import PollerConfig
 
-    app = Celery("swfbridge-local-poller", broker=config.broker.url)
-    app.conf.update(task_serializer="json", accept_content=["json"],
-                    broker_connection_retry_on_startup=True, **config.broker.settings)
-    swf = SwfClient(client=_boto_client(swf_url))
-    return Poller(
+    return build_poller(
         config=PollerConfig(domain=config.domain, task_list=task_list,
                             identity=f"local-poller:{task_list}", pollers=config.pollers),
-        swf=swf,
-        dispatcher=CeleryDispatcher(app=app, queue=queue, task_map=config.task_map),
-        timeouts=TimeoutResolver(registry=default_registry, swf=swf, domain=config.domain),
+        swf=SwfClient(client=_boto_client(swf_url)),
+        dispatcher=celery_dispatcher(config.broker.url, queue=queue, task_map=config.task_map,
+                                     app_name="swfbridge-local-poller",
+                                     broker_settings=config.broker.settings),
     )
 
 

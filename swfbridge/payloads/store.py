@@ -24,7 +24,6 @@ from __future__ import annotations
 import enum
 import hashlib
 import logging
-import os
 import re
 import threading
 import time
@@ -32,12 +31,14 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
-import boto3
 import botocore.config
 import botocore.exceptions
 
-from swfbridge.aws.retry import Backoff, sleep
+from swfbridge.aws.clients import make_boto_client
+from swfbridge.aws.errors import aws_answer
+from swfbridge.aws.retry import Backoff, Failure, call_with_retries
 from swfbridge.errors import ConfigurationError, SwfBridgeError
+from swfbridge.per_process import PerProcess
 from swfbridge.wire.limits import truncate
 from swfbridge.wire.outcome import BridgeCause, Failed, bridge_failure
 
@@ -336,20 +337,15 @@ class PayloadStore:
 
     def __init__(self, config: OffloadConfig, *, client: Any = None) -> None:
         self.config = config
-        self._client = client
-        self._client_pid = os.getpid() if client is not None else None
         self._lock = threading.Lock()
-        self._uploaded: OrderedDict[str, None] = OrderedDict()
+        # The client and the keys it uploaded, per process.
+        self._process = PerProcess(lambda: _S3Process(
+            client if client is not None else _make_s3_client(config)))
 
     @property
     def boto(self) -> Any:
         """This process's boto3 S3 client."""
-        with self._lock:
-            if self._client is None or self._client_pid != os.getpid():
-                self._client = _make_s3_client(self.config)
-                self._client_pid = os.getpid()
-                self._uploaded.clear()
-            return self._client
+        return self._process.get().client
 
     def fit(self, text: str, *, swf_limit: int, what: str) -> str:
         """``text`` if it fits ``swf_limit`` characters, else a reference to it in S3.
@@ -395,8 +391,9 @@ class PayloadStore:
         """
         key = self.config.key_for(data)
         reference = S3Reference(self.config.bucket, key, len(data))
+        uploaded = self._process.get().uploaded
         with self._lock:
-            known = key in self._uploaded and self._client_pid == os.getpid()
+            known = key in uploaded
         if known:  # same bytes, same key: already there
             return reference
         started = time.monotonic()
@@ -408,9 +405,9 @@ class PayloadStore:
         log.info("stored %s in S3: %s/%s (%d bytes, %.2fs)", what, reference.bucket, key,
                  len(data), time.monotonic() - started)
         with self._lock:
-            self._uploaded[key] = None
-            while len(self._uploaded) > _UPLOADED_MEMORY:
-                self._uploaded.popitem(last=False)
+            uploaded[key] = None
+            while len(uploaded) > _UPLOADED_MEMORY:
+                uploaded.popitem(last=False)
         return reference
 
     def resolve(self, text: str, *, what: str = "input") -> str:
@@ -471,33 +468,28 @@ class PayloadStore:
 
     def _call(self, operation: str, doing: str, **params: Any) -> dict[str, Any]:
         """One S3 call, retried with backoff while the error is transient."""
-        backoff = self.config.backoff
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                method = "put_object" if operation == "PutObject" else "get_object"
-                result: dict[str, Any] = getattr(self.boto, method)(**params)
-                return result
-            except Exception as exc:  # translated here, the S3 boundary
-                code, retryable = _classify(exc)
-                if not retryable or backoff.gives_up_after(attempt):
-                    tries = f" after {attempt} tries" if attempt > 1 else ""
-                    raise PayloadStoreUnavailable(
-                        f"{doing} failed{tries}: {_describe(code, exc)}", retryable=retryable
-                    ) from exc
-                delay = backoff.delay_s(attempt)
-                log.warning("S3 %s failed (%s), retry %d in %.2fs", operation, code, attempt,
-                            delay)
-                sleep(delay, None)
+        method = "put_object" if operation == "PutObject" else "get_object"
+
+        def once() -> dict[str, Any]:
+            result: dict[str, Any] = getattr(self.boto, method)(**params)
+            return result
+
+        def classify(exc: Exception, attempt: int) -> Failure[PayloadStoreUnavailable]:
+            code, retryable = _classify(exc)  # translated here, the S3 boundary
+            tries = f" after {attempt} tries" if attempt > 1 else ""
+            error = PayloadStoreUnavailable(f"{doing} failed{tries}: {_describe(code, exc)}",
+                                            retryable=retryable)
+            return Failure(error, retryable, code)
+
+        return call_with_retries(once, backoff=self.config.backoff, classify=classify,
+                                 label=f"S3 {operation}")
 
 
 def _classify(exc: Exception) -> tuple[str, bool]:
     """The error code of an S3 failure and whether trying again makes sense."""
-    if isinstance(exc, botocore.exceptions.ClientError):
-        code = str(exc.response.get("Error", {}).get("Code", "Unknown"))
-        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
-        return code, code in _RETRYABLE_CODES or status >= 500
+    answer = aws_answer(exc)
+    if answer is not None:
+        return answer.code, answer.code in _RETRYABLE_CODES or answer.status >= 500
     if isinstance(exc, (botocore.exceptions.ConnectionError,
                         botocore.exceptions.HTTPClientError)):
         return type(exc).__name__, True
@@ -509,25 +501,25 @@ def _classify(exc: Exception) -> tuple[str, bool]:
 
 
 def _describe(code: str, exc: Exception) -> str:
-    if isinstance(exc, botocore.exceptions.ClientError):
-        text = str(exc.response.get("Error", {}).get("Message", "")) or str(exc)
-    else:
-        text = str(exc)
+    answer = aws_answer(exc)
+    text = (answer.message if answer is not None else "") or str(exc)
     text = text if len(text) <= 200 else text[:200] + "…"
     return f"{code}: {text}"
 
 
+class _S3Process:
+    """One process's S3 client and the keys it has stored (not stored again)."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.uploaded: OrderedDict[str, None] = OrderedDict()
+
+
 def _make_s3_client(config: OffloadConfig) -> Any:
-    boto_config = botocore.config.Config(
-        connect_timeout=config.connect_timeout_s,
-        read_timeout=config.read_timeout_s,
-        # PayloadStore retries itself, so its retries are bounded and logged.
-        retries={"mode": "standard", "total_max_attempts": 1},
-    )
     try:
-        return boto3.session.Session().client(
-            "s3", region_name=config.region, endpoint_url=config.endpoint_url, config=boto_config
-        )
+        return make_boto_client("s3", region=config.region, endpoint_url=config.endpoint_url,
+                                connect_timeout_s=config.connect_timeout_s,
+                                read_timeout_s=config.read_timeout_s)
     except botocore.exceptions.BotoCoreError as exc:
         raise PayloadStoreUnavailable(f"cannot create an S3 client: {exc}",
                                       retryable=False) from exc

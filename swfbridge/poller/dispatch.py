@@ -2,27 +2,24 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from typing import Any, Protocol
 
 from celery import Celery
 
 from swfbridge.activities.task_map import CeleryTaskMap
+from swfbridge.errors import SwfBridgeError
+from swfbridge.poller.mapped import JobRejected, mapped_publication
+from swfbridge.wire.deadlines import celery_limits
 from swfbridge.wire.job import TASK_NAME, ActivityJob
-from swfbridge.worker.relays import JobRejected, mapped_publication
 
 log = logging.getLogger(__name__)
-
-# Hard time limit beyond the deadline: a last resort that kills a pool child
-# whose activity ignored both the deadline and the soft limit.
-HARD_LIMIT_SLACK_S = 10.0
 
 # Bound on the broker check made before each poll.
 CHECK_TIMEOUT_S = 3.0
 
 
-class PublishError(Exception):
+class PublishError(SwfBridgeError):
     """The job could not be handed to the broker."""
 
 
@@ -57,7 +54,7 @@ class CeleryDispatcher:
             one a plain ``celery -A swfbridge worker`` consumes.
         task_map: Activity types run by existing Celery tasks: those are
             published under the mapped task's name, with relay callbacks
-            (see :mod:`swfbridge.worker.relays`).
+            (see :mod:`swfbridge.poller.mapped`).
     """
 
     def __init__(self, *, app: Celery, queue: str | None = None,
@@ -95,12 +92,7 @@ class CeleryDispatcher:
         }
         if self.queue is not None:
             options["queue"] = self.queue
-        if job.deadline is not None:
-            budget = job.deadline - job.polled_at
-            # Never run once SWF's start-to-close deadline has passed.
-            options["expires"] = dt.datetime.fromtimestamp(job.deadline, tz=dt.timezone.utc)
-            options["soft_time_limit"] = max(1.0, budget)
-            options["time_limit"] = max(1.0, budget) + HARD_LIMIT_SLACK_S
+        options.update(celery_limits(job))
         task_name, args, kwargs = TASK_NAME, [job.to_message()], {}
         route = self.task_map.get(job.activity_name, job.activity_version) \
             if self.task_map is not None else None

@@ -35,6 +35,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from swfbridge.aws.swf import SwfClient
+from swfbridge.checks import check_seconds
+from swfbridge.errors import ConfigurationError
 
 # A small first page answers the common case cheaply (a task scheduled by the
 # latest decision is among the newest events; on the local endpoint a 25-event
@@ -68,8 +70,9 @@ class HistoryCacheConfig:
     idle_s: float = 300.0
 
     def __post_init__(self) -> None:
-        if self.max_runs < 1 or self.max_scheduled < 1 or not self.idle_s > 0:
-            raise ValueError("HistoryCacheConfig: bounds must be positive")
+        if self.max_runs < 1 or self.max_scheduled < 1:
+            raise ConfigurationError("HistoryCacheConfig: bounds must be positive")
+        check_seconds("HistoryCacheConfig: idle_s", self.idle_s, allow_zero=False)
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from swfbridge.aws.swf import SwfClient, SwfError, UnknownResource
+from swfbridge.checks import check_seconds
+from swfbridge.errors import ConfigurationError
 from swfbridge.state.store import BridgeState, StateUnavailable
 from swfbridge.wire.job import ActivityJob
 
@@ -38,8 +40,9 @@ class KeepaliveConfig:
     min_interval_s: float = 0.2
 
     def __post_init__(self) -> None:
-        if not 0 < self.fraction < 1 or self.min_interval_s <= 0:
-            raise ValueError("fraction must be within (0, 1) and min_interval_s > 0")
+        if not 0 < self.fraction < 1:
+            raise ConfigurationError(f"fraction must be within (0, 1), got {self.fraction!r}")
+        check_seconds("min_interval_s", self.min_interval_s, allow_zero=False)
 
     def interval_for(self, heartbeat_timeout_s: float) -> float:
         return max(self.min_interval_s, self.fraction * heartbeat_timeout_s)

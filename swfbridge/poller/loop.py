@@ -27,10 +27,11 @@ from typing import Any
 from swfbridge.aws.respond import report_outcome
 from swfbridge.aws.retry import Backoff
 from swfbridge.aws.swf import POLL_READ_TIMEOUT_S, SwfClient, SwfError, is_misconfiguration
+from swfbridge.errors import ConfigurationError
 from swfbridge.poller.dispatch import Dispatcher, JobNotPublishable, PublishError
 from swfbridge.poller.keepalive import KeepaliveConfig, QueuedHeartbeats
 from swfbridge.poller.timeouts import TimeoutResolver
-from swfbridge.state.store import BridgeState, StateUnavailable
+from swfbridge.state.store import BridgeState, StateUnavailable, free_slot
 from swfbridge.wire.job import ActivityJob, MalformedJob, token_hint
 from swfbridge.wire.limits import MAX_IDENTITY
 from swfbridge.wire.outcome import BridgeCause, Failed, bridge_failure
@@ -88,13 +89,13 @@ class PollerConfig:
 
     def __post_init__(self) -> None:
         if not self.domain or not self.task_list:
-            raise ValueError("domain and task_list are required")
+            raise ConfigurationError("domain and task_list are required")
         if self.pollers < 1:
-            raise ValueError("pollers must be at least 1")
+            raise ConfigurationError("pollers must be at least 1")
         if self.max_in_flight is not None and self.max_in_flight < 1:
-            raise ValueError("max_in_flight must be at least 1 (or None for no limit)")
+            raise ConfigurationError("max_in_flight must be at least 1 (or None for no limit)")
         if len(self.identity) > MAX_IDENTITY:
-            raise ValueError(f"identity is longer than {MAX_IDENTITY} characters")
+            raise ConfigurationError(f"identity is longer than {MAX_IDENTITY} characters")
 
 
 class _Slot:
@@ -122,11 +123,7 @@ class _Slot:
         if self._state is None or self._member is None:
             return
         member, self._member = self._member, None
-        try:
-            self._state.release(self._config.domain, self._config.task_list, member)
-        except StateUnavailable as exc:
-            # The entry expires by itself (poll window or deadline).
-            log.warning("could not give back a slot (%s); it expires by itself", exc)
+        free_slot(self._state, self._config.domain, self._config.task_list, member)
 
 
 class Poller:
@@ -156,7 +153,7 @@ class Poller:
         clock: Callable[[], float] = time.time,
     ) -> None:
         if config.max_in_flight is not None and state is None:
-            raise ValueError("max_in_flight needs a state store (BridgeState)")
+            raise ConfigurationError("max_in_flight needs a state store (BridgeState)")
         self.config = config
         self._swf = swf
         self._dispatcher = dispatcher

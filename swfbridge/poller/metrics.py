@@ -10,20 +10,22 @@ the tasks the bridge fails are counted where they leave, at the respond call
 
 from __future__ import annotations
 
-import bisect
 import json
-import logging
 import threading
-from collections.abc import Callable, Sequence
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from swfbridge.aws.swf import SwfClient, SwfError, Throttled
+from swfbridge.prometheus import (
+    CONTENT_TYPE,
+    Counter,
+    Histogram,
+    MetricsServer,
+    counter_lines,
+    gauge_lines,
+)
 from swfbridge.wire.outcome import REASON_PREFIX
 
-log = logging.getLogger(__name__)
-
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+__all__ = ["CONTENT_TYPE", "Histogram", "MeteredSwfClient", "MetricsServer", "PollerMetrics"]
 
 # SWF calls range from milliseconds (responds) to a minute (an empty long poll).
 SWF_CALL_BUCKETS_S: tuple[float, ...] = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
@@ -63,96 +65,6 @@ _POLLER_COUNTERS: dict[str, tuple[str, str, float]] = {
 }
 
 
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
-
-
-def _labels(names: Sequence[str], values: Sequence[str], extra: str = "") -> str:
-    parts = [f'{n}="{_escape(v)}"' for n, v in zip(names, values, strict=True)]
-    if extra:
-        parts.append(extra)
-    return "{" + ",".join(parts) + "}" if parts else ""
-
-
-def _number(value: float) -> str:
-    if value == float("inf"):
-        return "+Inf"
-    return repr(float(value)) if not float(value).is_integer() else str(int(value))
-
-
-class _Family:
-    """One metric family: its samples by label values."""
-
-    kind = "untyped"
-
-    def __init__(self, name: str, help_text: str, label_names: Sequence[str] = ()) -> None:
-        self.name = name
-        self.help_text = help_text
-        self.label_names = tuple(label_names)
-        self._lock = threading.Lock()
-
-    def header(self) -> list[str]:
-        return [f"# HELP {self.name} {self.help_text}", f"# TYPE {self.name} {self.kind}"]
-
-
-class Counter(_Family):
-    """A monotonically increasing count, per label values."""
-
-    kind = "counter"
-
-    def __init__(self, name: str, help_text: str, label_names: Sequence[str] = ()) -> None:
-        super().__init__(name, help_text, label_names)
-        self._values: dict[tuple[str, ...], float] = {}
-
-    def inc(self, *label_values: str, amount: float = 1.0) -> None:
-        with self._lock:
-            self._values[label_values] = self._values.get(label_values, 0.0) + amount
-
-    def value(self, *label_values: str) -> float:
-        with self._lock:
-            return self._values.get(label_values, 0.0)
-
-    def render(self) -> list[str]:
-        with self._lock:
-            items = sorted(self._values.items())
-        return self.header() + [
-            f"{self.name}{_labels(self.label_names, k)} {_number(v)}" for k, v in items]
-
-
-class Histogram(_Family):
-    """Observations counted in cumulative buckets, per label values."""
-
-    kind = "histogram"
-
-    def __init__(self, name: str, help_text: str, label_names: Sequence[str] = (),
-                 buckets: Sequence[float] = SWF_CALL_BUCKETS_S) -> None:
-        super().__init__(name, help_text, label_names)
-        self.buckets = tuple(sorted(buckets))
-        self._series: dict[tuple[str, ...], tuple[list[int], list[float]]] = {}
-
-    def observe(self, value: float, *label_values: str) -> None:
-        with self._lock:
-            counts, totals = self._series.setdefault(
-                label_values, ([0] * (len(self.buckets) + 1), [0.0]))
-            counts[bisect.bisect_left(self.buckets, value)] += 1
-            totals[0] += value
-
-    def render(self) -> list[str]:
-        with self._lock:
-            series = sorted((k, (list(c), t[0])) for k, (c, t) in self._series.items())
-        lines = self.header()
-        for key, (counts, total) in series:
-            cumulative = 0
-            for bound, count in zip((*self.buckets, float("inf")), counts, strict=True):
-                cumulative += count
-                le = f'le="{_number(bound)}"'
-                lines.append(f"{self.name}_bucket{_labels(self.label_names, key, le)} "
-                             f"{cumulative}")
-            lines.append(f"{self.name}_sum{_labels(self.label_names, key)} {_number(total)}")
-            lines.append(f"{self.name}_count{_labels(self.label_names, key)} {cumulative}")
-        return lines
-
-
 class PollerMetrics:
     """The poller's metrics.
 
@@ -163,7 +75,7 @@ class PollerMetrics:
     def __init__(self) -> None:
         self.swf_call_seconds = Histogram(
             "swfbridge_swf_call_seconds", "Duration of SWF calls (each attempt), by operation.",
-            ("operation",))
+            ("operation",), buckets=SWF_CALL_BUCKETS_S)
         self.swf_call_errors = Counter(
             "swfbridge_swf_call_errors_total",
             "SWF calls that failed, by operation and error type.", ("operation", "error"))
@@ -205,12 +117,10 @@ class PollerMetrics:
                 in_flight = max(in_flight or 0, current)
         lines: list[str] = []
         for key, (name, help_text, scale) in _POLLER_COUNTERS.items():
-            lines += [f"# HELP {name} {help_text}", f"# TYPE {name} counter",
-                      f"{name} {_number(totals.get(key, 0) * scale)}"]
+            lines += counter_lines(name, help_text, totals.get(key, 0) * scale)
         if in_flight is not None:
-            lines += ["# HELP swfbridge_jobs_in_flight Jobs dispatched and not yet finished.",
-                      "# TYPE swfbridge_jobs_in_flight gauge",
-                      f"swfbridge_jobs_in_flight {_number(in_flight)}"]
+            lines += gauge_lines("swfbridge_jobs_in_flight",
+                                 "Jobs dispatched and not yet finished.", in_flight)
         for family in (self.failed_by_bridge, self.swf_call_errors, self.swf_throttles,
                        self.swf_call_seconds):
             lines += family.render()
@@ -244,69 +154,3 @@ def _cause(details: Any) -> str:
     except (TypeError, ValueError, AttributeError):
         return "unknown"
     return cause if isinstance(cause, str) and cause else "unknown"
-
-
-class MetricsServer:
-    """Serves ``render()`` at ``/metrics`` over HTTP from a background thread.
-
-    Args:
-        render: Produces the exposition text.
-        host: Interface (loopback by default: metrics are for a local scraper
-            or an explicitly exposed port).
-        port: TCP port; 0 picks a free one (see :attr:`port`).
-
-    Raises:
-        OSError: The port cannot be bound.
-    """
-
-    def __init__(self, *, render: Callable[[], str], host: str = "127.0.0.1",
-                 port: int = 0) -> None:
-        self._render = render
-        self._server = ThreadingHTTPServer((host, port), self._handler_class())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        name="swfbridge-metrics", daemon=True)
-
-    @property
-    def port(self) -> int:
-        return int(self._server.server_address[1])
-
-    @property
-    def url(self) -> str:
-        host = self._server.server_address[0]
-        return f"http://{host!s}:{self.port}/metrics"
-
-    def start(self) -> MetricsServer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and free the port (also when never started)."""
-        if self._thread.is_alive():
-            self._server.shutdown()  # waits for serve_forever, so only once it runs
-        self._server.server_close()
-
-    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
-        render = self._render
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                if self.path.split("?")[0] not in ("/metrics", "/"):
-                    self.send_error(404, "metrics are at /metrics")
-                    return
-                try:
-                    body = render().encode()
-                except Exception:  # a scrape must never take the poller down
-                    log.exception("rendering metrics failed")
-                    self.send_error(500, "rendering metrics failed")
-                    return
-                self.send_response(200)
-                self.send_header("Content-Type", CONTENT_TYPE)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return None
-
-        return Handler

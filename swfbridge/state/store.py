@@ -31,7 +31,8 @@ from typing import Any
 
 import redis
 
-from swfbridge.errors import SwfBridgeError
+from swfbridge.checks import check_seconds
+from swfbridge.errors import ConfigurationError, SwfBridgeError
 
 MAX_CLAIM_TTL_S = 400 * 24 * 3600.0
 """Longest a claim lives, whatever the deadline (longer than any SWF time-out)."""
@@ -61,6 +62,16 @@ class StateUnavailable(SwfBridgeError):
     """The Redis that holds slots and claims cannot be reached."""
 
 
+def state_url(explicit: str | None, broker_url: Any) -> str | None:
+    """Where slots and claims live: ``explicit`` if given, else the broker when
+    it is a Redis (``redis://``, ``rediss://``), else nowhere (None)."""
+    if explicit:
+        return explicit
+    if isinstance(broker_url, str) and broker_url.startswith(("redis://", "rediss://")):
+        return broker_url
+    return None
+
+
 @dataclass(frozen=True)
 class StateConfig:
     """Where and how slots and claims are kept.
@@ -83,9 +94,10 @@ class StateConfig:
 
     def __post_init__(self) -> None:
         if not self.url.startswith(("redis://", "rediss://", "unix://")):
-            raise ValueError(f"state URL must be a Redis URL, got {self.url.split(':')[0]}://…")
-        if self.deadline_grace_s < 0 or self.no_deadline_ttl_s <= 0:
-            raise ValueError("deadline_grace_s must be >= 0 and no_deadline_ttl_s > 0")
+            raise ConfigurationError(f"state URL must be a Redis URL, got {self.url.split(':')[0]}://…")
+        check_seconds("deadline_grace_s", self.deadline_grace_s)
+        check_seconds("no_deadline_ttl_s", self.no_deadline_ttl_s, allow_zero=False)
+        check_seconds("socket_timeout_s", self.socket_timeout_s, allow_zero=False)
 
 
 class BridgeState:
@@ -225,3 +237,20 @@ class BridgeState:
             return fn(*args, **kwargs)
         except redis.RedisError as exc:
             raise StateUnavailable(f"bridge state (Redis) unavailable: {exc}") from exc
+
+
+def free_slot(state: BridgeState, domain: str, task_list: str, member: str, *,
+              log_context: str = "") -> bool:
+    """Give a slot back, never raising: the one way poller and worker free slots.
+
+    A slot that cannot be freed now (Redis down) expires by itself: a
+    placeholder at the end of its poll window, an attempt at its deadline plus
+    the grace. Returns True if it was freed.
+    """
+    try:
+        state.release(domain, task_list, member)
+    except StateUnavailable as exc:
+        log.warning("could not free a slot (%s); it expires by itself%s", exc,
+                    f": {log_context}" if log_context else "")
+        return False
+    return True

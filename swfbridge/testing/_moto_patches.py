@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import threading
 
+from swfbridge.errors import SwfBridgeError
+
 MOTO_VERSION = "5.2.5"
 
 _applied = False
 _apply_lock = threading.Lock()
 
 
-class MotoVersionError(RuntimeError):
+class MotoVersionError(SwfBridgeError, RuntimeError):
     """The installed moto is not the version these patches were written for."""
 
 

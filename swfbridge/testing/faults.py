@@ -8,6 +8,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
+from swfbridge.errors import ConfigurationError
+
 FaultKind = Literal["throttle", "error"]
 FAULT_KINDS: tuple[FaultKind, ...] = ("throttle", "error")
 
@@ -29,9 +31,9 @@ class FaultPlan:
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.fraction <= 1.0:
-            raise ValueError(f"fraction must be within [0, 1], got {self.fraction!r}")
+            raise ConfigurationError(f"fraction must be within [0, 1], got {self.fraction!r}")
         if self.kind not in FAULT_KINDS:
-            raise ValueError(f"kind must be one of {FAULT_KINDS}, got {self.kind!r}")
+            raise ConfigurationError(f"kind must be one of {FAULT_KINDS}, got {self.kind!r}")
 
     @classmethod
     def build(
@@ -40,12 +42,12 @@ class FaultPlan:
         """Validate loose input (from JSON, say) into a plan.
 
         Raises:
-            ValueError: on an unknown kind or a fraction outside [0, 1].
+            ConfigurationError: on an unknown kind or a fraction outside [0, 1].
         """
         if isinstance(operations, str):
             operations = [operations]
         if kind not in FAULT_KINDS:
-            raise ValueError(f"kind must be one of {FAULT_KINDS}, got {kind!r}")
+            raise ConfigurationError(f"kind must be one of {FAULT_KINDS}, got {kind!r}")
         checked: FaultKind = "throttle" if kind == "throttle" else "error"
         return cls(operations=frozenset(operations), fraction=float(fraction), kind=checked)
 

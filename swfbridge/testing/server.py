@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from swfbridge.checks import check_seconds
+from swfbridge.errors import ConfigurationError
 from swfbridge.testing import _runtime
 from swfbridge.testing.faults import INJECTOR, FaultPlan
 
@@ -43,13 +45,10 @@ class LocalSWFConfig:
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
-            raise ValueError(f"port must be within [0, 65535], got {self.port}")
-        if self.poll_timeout_s < 0:
-            raise ValueError(f"poll_timeout_s must be >= 0, got {self.poll_timeout_s}")
-        if self.retention_s < 0:
-            raise ValueError(f"retention_s must be >= 0, got {self.retention_s}")
-        if self.sweep_interval_s <= 0:
-            raise ValueError(f"sweep_interval_s must be > 0, got {self.sweep_interval_s}")
+            raise ConfigurationError(f"port must be within [0, 65535], got {self.port}")
+        check_seconds("poll_timeout_s", self.poll_timeout_s)
+        check_seconds("retention_s", self.retention_s)
+        check_seconds("sweep_interval_s", self.sweep_interval_s, allow_zero=False)
 
 
 def _quiet_handler() -> type:

@@ -8,11 +8,17 @@ malformed message can never crash a worker.
 from __future__ import annotations
 
 import hashlib
-import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from swfbridge.checks import is_finite_number
+from swfbridge.errors import SwfBridgeError
+
 TASK_NAME = "swfbridge.run_activity"
+RELAY_RESULT_TASK = "swfbridge.relay_result"
+"""The task that reports a mapped Celery task's return value (see swfbridge.worker.relays)."""
+RELAY_FAILURE_TASK = "swfbridge.relay_failure"
+"""The errback that reports a mapped Celery task's failure."""
 """The fixed Celery task name the poller sends and workers register."""
 
 MESSAGE_VERSION = 1
@@ -28,7 +34,7 @@ LATEST_POLL_TIME = float(2**32)
 """Latest plausible ``polled_at`` (epoch seconds, year 2106)."""
 
 
-class MalformedJob(ValueError):
+class MalformedJob(SwfBridgeError, ValueError):
     """The job message is not a valid swfbridge job."""
 
 
@@ -138,11 +144,7 @@ class ActivityJob:
             value = values[name]
             if value is None and name != "polled_at":
                 continue
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, (int, float))
-                or not math.isfinite(value)
-            ):
+            if not is_finite_number(value):
                 raise MalformedJob(f"job field {name!r} must be a number")
         _check_times(values["polled_at"], values["deadline"], values["heartbeat_timeout_s"])
         return cls(**values)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 import json
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
@@ -53,6 +53,8 @@ class Completed:
 class Failed:
     reason: str
     details: str | None = None
+    cause: BridgeCause | None = field(default=None, compare=False)
+    """Why the bridge failed the task itself, as data (None: the activity failed it)."""
 
 
 @dataclass(frozen=True)
@@ -110,16 +112,9 @@ def outcome_label(outcome: Outcome) -> str:
     return "failed_by_bridge" if outcome.reason.startswith(REASON_PREFIX) else "failed"
 
 
-def failure_cause(outcome: Outcome) -> str | None:
+def failure_cause(outcome: Outcome) -> BridgeCause | None:
     """The bridge cause of a failure made by :func:`bridge_failure` (else None)."""
-    if not isinstance(outcome, Failed) or not outcome.reason.startswith(REASON_PREFIX):
-        return None
-    try:
-        details = json.loads(outcome.details or "")
-    except ValueError:
-        return None
-    cause = details.get("cause") if isinstance(details, dict) else None
-    return cause if isinstance(cause, str) else None
+    return outcome.cause if isinstance(outcome, Failed) else None
 
 
 def bridge_failure(cause: BridgeCause, message: str, **extra: Any) -> Failed:
@@ -128,7 +123,7 @@ def bridge_failure(cause: BridgeCause, message: str, **extra: Any) -> Failed:
     The reason starts with ``"swfbridge: "``; the details are JSON with the cause.
     """
     details = {"error": "SwfBridgeError", "cause": cause.value, "message": message, **extra}
-    return Failed(reason=REASON_PREFIX + message, details=_json_details(details))
+    return Failed(reason=REASON_PREFIX + message, details=_json_details(details), cause=cause)
 
 
 def failure_from_exception(exc: BaseException, tb: TracebackType | None = None) -> Failed:

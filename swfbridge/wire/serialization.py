@@ -16,14 +16,16 @@ import json
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from swfbridge.errors import ConfigurationError, SwfBridgeError
+
 Arguments = tuple[list[Any], dict[str, Any]]
 
 
-class InputDecodeError(ValueError):
+class InputDecodeError(SwfBridgeError, ValueError):
     """The task input is not valid for the activity's wire format."""
 
 
-class ResultEncodeError(ValueError):
+class ResultEncodeError(SwfBridgeError, ValueError):
     """The activity's return value cannot be encoded."""
 
 
@@ -193,4 +195,4 @@ def wire_format(name: str) -> WireFormat:
         return WIRE_FORMATS[name]
     except KeyError:
         known = ", ".join(sorted(WIRE_FORMATS))
-        raise ValueError(f"unknown wire format {name!r} (known: {known})") from None
+        raise ConfigurationError(f"unknown wire format {name!r} (known: {known})") from None

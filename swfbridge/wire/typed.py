@@ -32,12 +32,14 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from swfbridge.errors import SwfBridgeError
+
 Arguments = tuple[list[Any], dict[str, Any]]
 
 _NO_HINT = object()
 
 
-class ConversionError(ValueError):
+class ConversionError(SwfBridgeError, ValueError):
     """A JSON value does not convert to the annotated type.
 
     Args:
@@ -59,7 +61,7 @@ class ConversionError(ValueError):
         return f"{where}: {self.reason}" if where else self.reason
 
 
-class ArgumentConversionError(ValueError):
+class ArgumentConversionError(SwfBridgeError, ValueError):
     """An argument of ``run`` does not convert to its annotation.
 
     Args:
@@ -73,7 +75,7 @@ class ArgumentConversionError(ValueError):
         self.error = error
 
 
-class AnnotationError(TypeError):
+class AnnotationError(SwfBridgeError, TypeError):
     """``run``'s annotations cannot be resolved (a name not importable where ``run`` is)."""
 
 

@@ -13,7 +13,6 @@ import contextlib
 import functools
 import inspect
 import logging
-import math
 import threading
 import time
 from collections.abc import Callable
@@ -27,7 +26,8 @@ from swfbridge.activities.functions import FunctionActivities, FunctionUnavailab
 from swfbridge.activities.registry import ActivityRegistry, RegisteredActivity
 from swfbridge.aws.respond import report_outcome
 from swfbridge.aws.swf import SwfClient
-from swfbridge.errors import ActivityCancelled, ConfigurationError
+from swfbridge.checks import check_seconds
+from swfbridge.errors import ActivityCancelled
 from swfbridge.payloads.store import (
     ENABLE_HINT,
     InvalidReference,
@@ -36,6 +36,12 @@ from swfbridge.payloads.store import (
     fit_to_swf,
     is_reference,
     payload_failure,
+)
+from swfbridge.wire.deadlines import (
+    deadline_passed,
+    effective_margin_s,
+    too_late_to_start,
+    worker_deadline,
 )
 from swfbridge.wire.job import ActivityJob
 from swfbridge.wire.limits import MAX_DETAILS, MAX_HEARTBEAT_DETAILS, MAX_RESULT
@@ -93,13 +99,8 @@ class WorkerConfig:
     deadline_margin_s: float = 2.0
 
     def __post_init__(self) -> None:
-        for name in ("min_time_left_s", "deadline_margin_s"):
-            value = getattr(self, name)
-            if (isinstance(value, bool) or not isinstance(value, (int, float))
-                    or not math.isfinite(value) or value < 0):
-                raise ConfigurationError(
-                    f"{name} must be a non-negative number of seconds, got {value!r}"
-                )
+        check_seconds("min_time_left_s", self.min_time_left_s)
+        check_seconds("deadline_margin_s", self.deadline_margin_s)
 
 
 class _Runtime:
@@ -211,16 +212,11 @@ class ActivityExecutor:
                 return exc.failure
         if entry is None:
             return self._unknown_type(job)
-        deadline = self._worker_deadline(job)
-        if deadline is not None:
-            left = deadline - self._clock()
-            if left < self.config.min_time_left_s:
-                return bridge_failure(
-                    BridgeCause.DEADLINE_PASSED,
-                    f"not started: {max(left, 0):.1f}s left before the start-to-close "
-                    f"deadline (the job waited too long in the queue)",
-                    stage="queued",
-                )
+        too_late = too_late_to_start(job, now=self._clock(),
+                                     margin_s=self.config.deadline_margin_s,
+                                     min_time_left_s=self.config.min_time_left_s)
+        if too_late is not None:
+            return too_late
         return self._run(job, entry)
 
     def _unknown_type(self, job: ActivityJob) -> Outcome:
@@ -244,13 +240,13 @@ class ActivityExecutor:
         except Exception as exc:
             return failure_from_exception(exc)
         if self.wire_format is not None and not declares_wire_format(entry.cls):
-            vars(instance)["wire_format"] = self.wire_format
+            instance.wire_format = self.wire_format
         try:
             text = self._resolve_input(job.input)
         except PayloadError as exc:
             return payload_failure(exc, BridgeCause.INPUT_REFERENCE_REJECTED)
         try:
-            args, kwargs = instance._deserialize_arguments(text)  # type: ignore[arg-type]
+            args, kwargs = instance._deserialize_arguments(text)
         except Exception as exc:
             return bridge_failure(BridgeCause.INPUT_UNDECODABLE,
                                   f"input could not be decoded: {exc}")
@@ -309,7 +305,7 @@ class ActivityExecutor:
                         details="cancellation was requested before the activity started"
                     )
             instance._bind(_Runtime(job.task_token, heartbeater, self._heartbeat_observer))
-            deadline = self._worker_deadline(job)
+            deadline = worker_deadline(job, margin_s=self.config.deadline_margin_s)
             heartbeater.start()
             if canceller is None:
                 if deadline is not None:
@@ -425,15 +421,7 @@ class ActivityExecutor:
         raise escaped if escaped is not None else RuntimeError("the event loop stopped early")
 
     def _deadline_margin(self, job: ActivityJob) -> float:
-        if job.deadline is None:
-            return 0.0
-        return min(self.config.deadline_margin_s, max(0.0, job.deadline - job.polled_at) / 4)
-
-    def _worker_deadline(self, job: ActivityJob) -> float | None:
-        """When this worker ends the activity: SWF's deadline minus the margin (epoch s)."""
-        if job.deadline is None:
-            return None
-        return job.deadline - self._deadline_margin(job)
+        return effective_margin_s(job, margin_s=self.config.deadline_margin_s)
 
     def _classify(
         self,
@@ -475,8 +463,7 @@ class ActivityExecutor:
         budget = "" if job.deadline is None else (
             f" ({job.deadline - job.polled_at:g}s after the poll)"
         )
-        return bridge_failure(
-            BridgeCause.DEADLINE_PASSED,
+        return deadline_passed(
             f"interrupted at the start-to-close deadline{budget}, before SWF would time it "
             f"out{raised}",
             stage="running",

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from swfbridge.aws.swf import SwfClient, SwfError, UnknownResource
+from swfbridge.checks import check_seconds
 from swfbridge.errors import ConfigurationError
 from swfbridge.wire.limits import MAX_HEARTBEAT_DETAILS, truncate
 from swfbridge.wire.outcome import encode_details
@@ -37,18 +38,6 @@ HEARTBEAT_FRACTION = 0.8
 DEFAULT_MAX_INTERVAL_S = 30.0
 DEFAULT_MIN_INTERVAL_S = 0.2
 DEFAULT_CANCEL_GRACE_S = 5.0
-
-
-def _check_seconds(name: str, value: float, *, allow_zero: bool = False) -> None:
-    ok = (
-        not isinstance(value, bool)
-        and isinstance(value, (int, float))
-        and math.isfinite(value)
-        and (value >= 0 if allow_zero else value > 0)
-    )
-    if not ok:
-        what = "a non-negative" if allow_zero else "a positive"
-        raise ConfigurationError(f"{name} must be {what} number of seconds, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -74,9 +63,9 @@ class HeartbeatConfig:
     cancel_grace_s: float = DEFAULT_CANCEL_GRACE_S
 
     def __post_init__(self) -> None:
-        _check_seconds("max_interval_s", self.max_interval_s)
-        _check_seconds("min_interval_s", self.min_interval_s)
-        _check_seconds("cancel_grace_s", self.cancel_grace_s, allow_zero=True)
+        check_seconds("max_interval_s", self.max_interval_s, allow_zero=False)
+        check_seconds("min_interval_s", self.min_interval_s, allow_zero=False)
+        check_seconds("cancel_grace_s", self.cancel_grace_s)
         if self.min_interval_s > self.max_interval_s:
             raise ConfigurationError(
                 f"min_interval_s ({self.min_interval_s}) is above max_interval_s "

@@ -8,7 +8,6 @@ returns: no result backend and no extra broker round trip are involved.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
 import os
@@ -17,9 +16,8 @@ import socket
 from collections.abc import Iterable
 from typing import Any, cast
 
-from billiard.exceptions import WorkerLostError
 from celery import Celery, Task
-from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
+from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import task_failure, worker_init, worker_ready
 
 from swfbridge.activities.functions import FunctionActivities
@@ -27,7 +25,15 @@ from swfbridge.activities.registry import ActivityRegistry, default_registry
 from swfbridge.aws.respond import report_outcome
 from swfbridge.aws.swf import Misconfigured, SwfClient, SwfClientConfig, check_can_sign
 from swfbridge.payloads.store import OffloadConfig, PayloadStore
-from swfbridge.state.store import BridgeState, StateConfig, StateUnavailable
+from swfbridge.per_process import per_process
+from swfbridge.state.store import (
+    BridgeState,
+    StateConfig,
+    StateUnavailable,
+    free_slot,
+    state_url,
+)
+from swfbridge.wire.deadlines import deadline_passed
 from swfbridge.wire.job import TASK_NAME, ActivityJob, MalformedJob, token_hint
 from swfbridge.wire.outcome import (
     BridgeCause,
@@ -38,6 +44,14 @@ from swfbridge.wire.outcome import (
 )
 from swfbridge.wire.serialization import WireFormat
 from swfbridge.worker.executor import ActivityExecutor, WorkerConfig
+from swfbridge.worker.hooks import (
+    ENDINGS,
+    UNKNOWN_TYPE_LABEL,
+    Attempt,
+    AttemptHooks,
+    attempt_hooks,
+)
+from swfbridge.worker.killed import killed_failure
 from swfbridge.worker.relays import install_relays
 
 log = logging.getLogger(__name__)
@@ -78,36 +92,35 @@ class RunActivityTask(Task):  # type: ignore[type-arg]
     swf_functions: FunctionActivities | None = None
     swf_payloads_config: OffloadConfig | None = None
     swf_state_config: StateConfig | None = None
-    _executor: ActivityExecutor | None = None
-    _executor_pid: int | None = None
-    _state: BridgeState | None = None
-    _state_pid: int | None = None
 
     @property
     def state(self) -> BridgeState | None:
         """Claims and slots (per process); the broker's Redis unless configured."""
-        if self._state_pid != os.getpid():
-            config = self.swf_state_config or _state_from_broker(self.app.conf.broker_url)
-            self._state = None if config is None else BridgeState(config=config)
-            self._state_pid = os.getpid()
-        return self._state
+        return per_process(self, "_state", self._make_state)
 
     @property
     def executor(self) -> ActivityExecutor:
         """This process's executor; built after fork, so each child has its own client."""
-        if self._executor is None or self._executor_pid != os.getpid():
-            self._executor = ActivityExecutor(
-                registry=self.swf_registry,
-                swf=SwfClient(config=self.swf_client_config),
-                config=self.swf_worker_config,
-                interrupt=_prefork_interrupt(),
-                wire_format=self.swf_wire_format,
-                functions=self.swf_functions,
-                payloads=(None if self.swf_payloads_config is None
-                          else PayloadStore(self.swf_payloads_config)),
-            )
-            self._executor_pid = os.getpid()
-        return self._executor
+        return per_process(self, "_executor", self._make_executor)
+
+    def _make_state(self) -> BridgeState | None:
+        config = self.swf_state_config
+        if config is None:
+            url = state_url(None, self.app.conf.broker_url)
+            config = None if url is None else StateConfig(url=url)
+        return None if config is None else BridgeState(config=config)
+
+    def _make_executor(self) -> ActivityExecutor:
+        return ActivityExecutor(
+            registry=self.swf_registry,
+            swf=SwfClient(config=self.swf_client_config),
+            config=self.swf_worker_config,
+            interrupt=_prefork_interrupt(),
+            wire_format=self.swf_wire_format,
+            functions=self.swf_functions,
+            payloads=(None if self.swf_payloads_config is None
+                      else PayloadStore(self.swf_payloads_config)),
+        )
 
 
 def _prefork_interrupt() -> Any:
@@ -120,12 +133,6 @@ def _prefork_interrupt() -> Any:
         return None
     pid = os.getpid()
     return lambda: os.kill(pid, signal.SIGUSR1)
-
-
-def _state_from_broker(broker_url: Any) -> StateConfig | None:
-    if isinstance(broker_url, str) and broker_url.startswith(("redis://", "rediss://")):
-        return StateConfig(url=broker_url)
-    return None
 
 
 def _claim(task: RunActivityTask, job: ActivityJob) -> bool:
@@ -147,15 +154,13 @@ def _claim(task: RunActivityTask, job: ActivityJob) -> bool:
     return False
 
 
-def _free_slot(task: RunActivityTask, job: ActivityJob) -> None:
-    state = task.state
-    if state is None:
+def _free_slot(task: RunActivityTask, attempt: Attempt) -> None:
+    state, job = task.state, attempt.job
+    if state is None or job is None:
         return
-    try:
-        state.release(job.domain, job.task_list, job.attempt_id)
-    except StateUnavailable as exc:
-        log.warning("could not free the slot (%s); it expires at the deadline: %s", exc,
-                    job.log_context())
+    if free_slot(state, job.domain, job.task_list, job.attempt_id,
+                 log_context=job.log_context()):
+        attempt_hooks(task.app).slot_freed(attempt)
 
 
 def _job_from_args(args: Any) -> ActivityJob | None:
@@ -168,21 +173,37 @@ def _job_from_args(args: Any) -> ActivityJob | None:
 def run_activity(task: RunActivityTask, message: Any = None, *args: Any, **kwargs: Any) -> str:
     """Body of ``swfbridge.run_activity``: validate, run, report. Never raises for bad data.
 
+    Every step is told to the app's :class:`~swfbridge.worker.hooks.AttemptHooks`
+    (worker metrics among them).
+
     Returns:
         How the attempt ended and what SWF got, for Celery's "Task ... succeeded"
-        log line: ``"<outcome>: <what SWF got>"``, the outcome being
-        :func:`~swfbridge.wire.outcome.outcome_label`'s, ``malformed``, ``duplicate`` or
-        ``report_failed`` (worker metrics count it).
+        log line: ``"<ending>: <what SWF got>"``, the ending being one of
+        :data:`~swfbridge.worker.hooks.ENDINGS`.
     """
-    _label_type(task, "malformed")
+    hooks = attempt_hooks(task.app)
+    attempt = Attempt(task_id=_task_id(task))
+    hooks.started(attempt)
+    try:
+        ending = _attempt(task, attempt, hooks, message)
+    except BaseException:
+        hooks.ended(attempt, "worker_error")
+        raise
+    hooks.ended(attempt, ending)
+    return f"{ending}: {ENDINGS[ending]}"
+
+
+def _attempt(task: RunActivityTask, attempt: Attempt, hooks: AttemptHooks, message: Any) -> str:
+    """Run one attempt; how it ended (a key of ENDINGS)."""
     try:
         job = ActivityJob.from_message(message)
     except MalformedJob as exc:
         _reject_malformed(task, message, exc)
-        return _ended(task, "malformed")
-    _label_type(task, job.type_label if _is_registered(task, job) else UNKNOWN_TYPE_LABEL)
+        return "malformed"
+    attempt.job = job
+    attempt.type_label = _type_label(task, job)
     if not _claim(task, job):
-        return _ended(task, "duplicate")
+        return "duplicate"
     log.info("running: %s", job.log_context())
     try:
         executor = task.executor
@@ -192,58 +213,38 @@ def run_activity(task: RunActivityTask, message: Any = None, *args: Any, **kwarg
         except SoftTimeLimitExceeded:
             # Celery's soft time limit (set from the SWF deadline) outside run(),
             # e.g. while decoding the input.
-            outcome = bridge_failure(
-                BridgeCause.DEADLINE_PASSED,
+            outcome = deadline_passed(
                 "the start-to-close deadline was reached before the activity could run",
                 stage="starting",
             )
         if failure_cause(outcome) in _UNKNOWN_TYPE_CAUSES:
-            _label_type(task, UNKNOWN_TYPE_LABEL)
+            attempt.type_label = UNKNOWN_TYPE_LABEL
         elif executor.functions is not None:
-            _label_type(task, job.type_label)  # an import path that resolved and ran
+            attempt.type_label = job.type_label  # an import path that resolved and ran
+        hooks.outcome_decided(attempt, outcome)
         if not executor.report(job, outcome):
-            return _ended(task, "report_failed")  # not counted as what it would have been
-        return _ended(task, outcome_label(outcome))
+            return "report_failed"  # not counted as what it would have been
+        return outcome_label(outcome)
     finally:
-        _free_slot(task, job)
+        _free_slot(task, attempt)
 
 
-WHAT_SWF_GOT = {
-    "completed": "SWF got RespondActivityTaskCompleted",
-    "failed": "SWF got RespondActivityTaskFailed (the activity raised)",
-    "failed_by_bridge": "SWF got RespondActivityTaskFailed (reason 'swfbridge: ...')",
-    "canceled": "SWF got RespondActivityTaskCanceled",
-    "abandoned": "nothing sent: SWF had already closed the task",
-    "duplicate": "nothing sent: another delivery of this attempt already ran",
-    "malformed": "job refused (its task failed in SWF if the job had a token)",
-    "report_failed": "SWF got nothing (every report failed): SWF will time the task out",
-}
+_UNKNOWN_TYPE_CAUSES = frozenset({BridgeCause.UNKNOWN_ACTIVITY_TYPE,
+                                  BridgeCause.IMPORT_PATH_NOT_ALLOWED,
+                                  BridgeCause.IMPORT_FAILED})
 
 
-def _ended(task: RunActivityTask, outcome: str) -> str:
-    """Record the outcome for worker metrics; the line Celery logs for it."""
-    with contextlib.suppress(Exception):  # outside a Celery request (tests): no metrics
-        setattr(task.request, "swfbridge_outcome", outcome)  # noqa: B010 (Context is open)
-    return f"{outcome}: {WHAT_SWF_GOT.get(outcome, 'see the lines above')}"
+def _task_id(task: RunActivityTask) -> str | None:
+    task_id = getattr(getattr(task, "request", None), "id", None)
+    return task_id if isinstance(task_id, str) else None
 
 
-UNKNOWN_TYPE_LABEL = "unknown"
-"""The metrics' type label of every job whose activity type this worker does not run."""
-
-_UNKNOWN_TYPE_CAUSES = frozenset({BridgeCause.UNKNOWN_ACTIVITY_TYPE.value,
-                                  BridgeCause.IMPORT_PATH_NOT_ALLOWED.value,
-                                  BridgeCause.IMPORT_FAILED.value})
-
-
-def _is_registered(task: RunActivityTask, job: ActivityJob) -> bool:
-    return task.executor.registry.get(job.activity_name, job.activity_version) is not None
-
-
-def _label_type(task: RunActivityTask, label: str) -> None:
-    """The type label worker metrics count this attempt under: only types the
-    worker runs, so a flood of made-up names cannot grow the metrics."""
-    with contextlib.suppress(Exception):  # outside a Celery request (tests): no metrics
-        setattr(task.request, "swfbridge_type", label)  # noqa: B010 (Context is open)
+def _type_label(task: RunActivityTask, job: ActivityJob) -> str:
+    """The type label hooks see: only types the worker runs, so a flood of
+    made-up names cannot grow the metrics."""
+    if task.executor.registry.get(job.activity_name, job.activity_version) is None:
+        return UNKNOWN_TYPE_LABEL
+    return job.type_label
 
 
 def _reject_malformed(task: RunActivityTask, message: Any, exc: MalformedJob) -> None:
@@ -319,7 +320,9 @@ def install(
                         weak=False)
     # Mapped Celery tasks end in a relay, not in run_activity: free their slot there.
     install_relays(app, swf=swf_config, payloads=payloads,
-                   on_reported=lambda job: _free_slot(cast(RunActivityTask, task), job))
+                   on_reported=lambda job: _free_slot(cast(RunActivityTask, task),
+                                                      Attempt(task_id=job.attempt_id, job=job,
+                                                              type_label=UNKNOWN_TYPE_LABEL)))
     return task
 
 
@@ -339,17 +342,11 @@ def _on_task_failure(
     job = _job_from_args(args)
     if sender is None or job is None:
         return
-    if isinstance(exception, TimeLimitExceeded):
-        message = f"the activity ran past its start-to-close deadline ({exception})"
-        cause = BridgeCause.DEADLINE_PASSED
-    elif isinstance(exception, WorkerLostError):
-        message = f"the worker process running the activity was lost ({exception})"
-        cause = BridgeCause.WORKER_LOST
-    else:
-        message = f"internal error in swfbridge: {exception!r}"
-        cause = BridgeCause.INTERNAL_ERROR
-    sender.executor.report(job, bridge_failure(cause, message))
-    _free_slot(sender, job)
+    failure = killed_failure(exception, "the activity") or bridge_failure(
+        BridgeCause.INTERNAL_ERROR, f"internal error in swfbridge: {exception!r}")
+    sender.executor.report(job, failure)
+    _free_slot(sender, Attempt(task_id=job.attempt_id, job=job,
+                               type_label=_type_label(sender, job)))
 
 
 def _accepts_json(accept_content: Any) -> bool:

@@ -22,16 +22,16 @@ from pathlib import Path
 from typing import Any
 
 from celery import Celery
-from celery.signals import (
-    task_postrun,
-    task_prerun,
-    worker_init,
-    worker_ready,
-    worker_shutdown,
-)
+from celery.signals import worker_init, worker_ready, worker_shutdown
 
-from swfbridge.poller.metrics import Histogram, MetricsServer
-from swfbridge.wire.job import TASK_NAME
+from swfbridge.prometheus import Counter, Histogram, MetricsServer
+from swfbridge.worker.hooks import (
+    ENDINGS,
+    UNKNOWN_TYPE_LABEL,
+    Attempt,
+    AttemptHooks,
+    add_attempt_hooks,
+)
 
 log = logging.getLogger(__name__)
 
@@ -40,10 +40,9 @@ ACTIVITY_BUCKETS_S: tuple[float, ...] = (0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 3
 _DURATION = "swfbridge_activity_duration_seconds"
 _DURATION_HELP = "Time a worker spent on each attempt (decode, run, report), by activity type."
 _ATTEMPTS = "swfbridge_worker_attempts_total"
-_ATTEMPTS_HELP = ("Attempts a worker ended, by activity type and outcome (completed, failed, "
-                  "failed_by_bridge, canceled, abandoned, duplicate, malformed, report_failed: SWF "
-                  "never got the answer). Types this worker does not run count as "
-                  "type=\"unknown\".")
+_ATTEMPTS_HELP = (f"Attempts a worker ended, by activity type and outcome ({', '.join(ENDINGS)}"
+                  "; report_failed: SWF never got the answer). Types this worker does not run "
+                  f"count as type=\"{UNKNOWN_TYPE_LABEL}\".")
 
 
 class _ProcessTotals:
@@ -81,9 +80,8 @@ class _ProcessTotals:
 
 def render_directory(directory: Path) -> str:
     """The sum of every pool process's totals, in Prometheus' text format."""
-    histogram = Histogram(_DURATION, _DURATION_HELP, ("type",), buckets=ACTIVITY_BUCKETS_S)
-    merged: dict[str, tuple[list[int], float]] = {}
-    attempts: dict[tuple[str, str], int] = {}
+    durations = Histogram(_DURATION, _DURATION_HELP, ("type",), buckets=ACTIVITY_BUCKETS_S)
+    attempts = Counter(_ATTEMPTS, _ATTEMPTS_HELP, ("type", "outcome"))
     for path in sorted(directory.glob("*.json")):
         try:
             data = json.loads(path.read_text())
@@ -91,38 +89,30 @@ def render_directory(directory: Path) -> str:
             continue  # being replaced right now: counted at the next scrape
         for type_label, by_outcome in data.get("outcomes", {}).items():
             for outcome, count in by_outcome.items():
-                attempts[(type_label, outcome)] = attempts.get((type_label, outcome), 0) + count
+                attempts.inc(type_label, outcome, amount=count)
         for type_label, series in data.get("durations", {}).items():
-            buckets, total = merged.get(type_label, ([0] * (len(ACTIVITY_BUCKETS_S) + 1), 0.0))
-            merged[type_label] = ([a + b for a, b in zip(buckets, series["buckets"],
-                                                          strict=True)],
-                                  total + float(series["sum"]))
-    lines = histogram.header()
-    for type_label, (buckets, total) in sorted(merged.items()):
-        cumulative = 0
-        for bound, count in zip((*ACTIVITY_BUCKETS_S, float("inf")), buckets, strict=True):
-            cumulative += count
-            le = "+Inf" if bound == float("inf") else f"{bound:g}"
-            lines.append(f'{_DURATION}_bucket{{type="{_escape(type_label)}",le="{le}"}} '
-                         f"{cumulative}")
-        lines.append(f'{_DURATION}_sum{{type="{_escape(type_label)}"}} {total!r}')
-        lines.append(f'{_DURATION}_count{{type="{_escape(type_label)}"}} {cumulative}')
-    lines += [f"# HELP {_ATTEMPTS} {_ATTEMPTS_HELP}", f"# TYPE {_ATTEMPTS} counter"]
-    for (type_label, outcome), count in sorted(attempts.items()):
-        lines.append(f'{_ATTEMPTS}{{type="{_escape(type_label)}",outcome="{_escape(outcome)}"}} '
-                     f"{count}")
-    return "\n".join(lines) + "\n"
+            durations.add(series["buckets"], float(series["sum"]), type_label)
+    return "\n".join(durations.render() + attempts.render()) + "\n"
 
 
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+class _MetricsHooks(AttemptHooks):
+    """Worker metrics on the attempt hooks: timed from ``started`` to ``ended``,
+    counted by the type label and ending the attempt reports as data."""
 
+    def __init__(self, totals: _ProcessTotals) -> None:
+        self._totals = totals
 
-def _type_label(task: Any) -> str:
-    # Set by run_activity: a type this worker runs, "unknown" or "malformed" — never a
-    # name taken from an unvalidated message.
-    label = getattr(getattr(task, "request", None), "swfbridge_type", None)
-    return label if isinstance(label, str) else "malformed"
+    def started(self, attempt: Attempt) -> None:
+        if attempt.task_id:
+            self._totals.start(attempt.task_id)
+
+    def ended(self, attempt: Attempt, ending: str) -> None:
+        if not attempt.task_id:
+            return
+        try:
+            self._totals.finish(attempt.task_id, attempt.type_label, ending)
+        except OSError as exc:  # metrics must never fail a job
+            log.warning("could not record worker metrics: %s", exc)
 
 
 def install_worker_metrics(app: Celery, *, port: int, host: str = "127.0.0.1",
@@ -169,25 +159,8 @@ def install_worker_metrics(app: Celery, *, port: int, host: str = "127.0.0.1",
         for server in servers:
             server.stop()
 
-    def on_prerun(task_id: str | None = None, task: Any = None, **_: Any) -> None:
-        if task_id and getattr(task, "name", None) == TASK_NAME:
-            totals.start(task_id)
-
-    def on_postrun(task_id: str | None = None, task: Any = None, args: Any = None,
-                   retval: Any = None, **_: Any) -> None:
-        if task_id and getattr(task, "name", None) == TASK_NAME:
-            # run_activity records how the attempt ended; nothing recorded is a crash.
-            recorded = getattr(getattr(task, "request", None), "swfbridge_outcome", None)
-            outcome = recorded if isinstance(recorded, str) and isinstance(retval, str) \
-                else "worker_error"
-            try:
-                totals.finish(task_id, _type_label(task), outcome)
-            except OSError as exc:  # metrics must never fail a job
-                log.warning("could not record worker metrics: %s", exc)
-
     worker_init.connect(on_worker_init, weak=False)
     worker_ready.connect(on_worker_ready, weak=False)
     worker_shutdown.connect(on_worker_shutdown, weak=False)
-    task_prerun.connect(on_prerun, weak=False)
-    task_postrun.connect(on_postrun, weak=False)
+    add_attempt_hooks(app, _MetricsHooks(totals))
     return folder

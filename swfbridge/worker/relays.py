@@ -1,7 +1,8 @@
-"""Existing Celery tasks as SWF activities: publishing them and relaying their outcome.
+"""Existing Celery tasks as SWF activities: relaying their outcome (worker side).
 
-The poller decodes a mapped task's SWF input into args and kwargs and
-publishes the Celery task under its own name, with two callbacks on the job:
+The poller (:mod:`swfbridge.poller.mapped`) decodes a mapped task's SWF input
+into args and kwargs and publishes the Celery task under its own name, with
+two callbacks on the job:
 
 * ``link`` → ``swfbridge.relay_result``: Celery sends it as a new message
   (to the job's queue) once the task returns; it encodes the return value
@@ -19,19 +20,15 @@ idempotent: answering a task SWF has already closed is a logged no-op.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-import os
 import queue
 import threading
 from collections.abc import Callable
 from typing import Any
 
 from celery import Celery
-from celery.exceptions import TimeLimitExceeded
 from celery.signals import task_unknown
 
-from swfbridge.activities.task_map import ResolvedRoute
 from swfbridge.aws.respond import report_outcome
 from swfbridge.aws.swf import SwfClient, SwfClientConfig
 from swfbridge.payloads.store import (
@@ -41,7 +38,8 @@ from swfbridge.payloads.store import (
     fit_to_swf,
     payload_failure,
 )
-from swfbridge.wire.job import ActivityJob, MalformedJob
+from swfbridge.per_process import PerProcess
+from swfbridge.wire.job import RELAY_FAILURE_TASK, RELAY_RESULT_TASK, ActivityJob, MalformedJob
 from swfbridge.wire.limits import MAX_RESULT
 from swfbridge.wire.outcome import (
     BridgeCause,
@@ -51,13 +49,11 @@ from swfbridge.wire.outcome import (
     bridge_failure,
     failure_from_exception,
 )
-from swfbridge.wire.serialization import FLOWY, InputDecodeError, ResultEncodeError, WireFormat
+from swfbridge.wire.serialization import FLOWY, ResultEncodeError, WireFormat
 from swfbridge.wire.serialization import wire_format as wire_format_named
+from swfbridge.worker.killed import killed_failure
 
 log = logging.getLogger(__name__)
-
-RELAY_RESULT_TASK = "swfbridge.relay_result"
-RELAY_FAILURE_TASK = "swfbridge.relay_failure"
 
 # Relays are short SWF calls; JSON only; acknowledged after the call so a
 # crash re-runs them (harmless: SWF ignores a second answer).
@@ -67,71 +63,6 @@ RELAY_TASK_OPTIONS: dict[str, Any] = {
     "ignore_result": True,
     "typing": False,
 }
-
-
-class JobRejected(Exception):
-    """The poller cannot publish this job; ``failure`` says why, for SWF."""
-
-    def __init__(self, failure: Failed) -> None:
-        super().__init__(failure.reason)
-        self.failure = failure
-
-
-@dataclasses.dataclass(frozen=True)
-class Publication:
-    """One ``send_task`` call for a mapped activity task."""
-
-    task: str
-    args: list[Any]
-    kwargs: dict[str, Any]
-    options: dict[str, Any]
-
-
-def mapped_publication(job: ActivityJob, route: ResolvedRoute, *,
-                       queue: str | None) -> Publication:
-    """The Celery job that runs ``job`` as the mapped task, with the relay callbacks.
-
-    Args:
-        job: The polled attempt.
-        route: Where the type is mapped.
-        queue: The dispatcher's queue, used when the route names none.
-
-    Raises:
-        JobRejected: The input cannot be decoded in the route's wire format.
-    """
-    try:
-        args, kwargs = route.wire_format.decode_input(job.input)
-    except InputDecodeError as exc:
-        raise JobRejected(bridge_failure(
-            BridgeCause.INPUT_UNDECODABLE,
-            f"input could not be decoded ({route.wire_format.name} format) for Celery "
-            f"task {route.task!r}: {exc}",
-        )) from exc
-    target_queue = route.queue or queue
-    relay_kwargs = {
-        # The relays need the token and ids, not the (possibly large) input.
-        "job": dataclasses.replace(job, input=None).to_message(),
-        "wire_format": route.wire_format.name,
-        "task": route.task,
-    }
-    relay_options: dict[str, Any] = {"serializer": "json", "compression": "zlib"}
-    if target_queue is not None:
-        # The success relay is a new message: keep it on a queue the workers
-        # running the mapped task consume.
-        relay_options["queue"] = target_queue
-    options: dict[str, Any] = {
-        "link": _signature(RELAY_RESULT_TASK, relay_kwargs, relay_options),
-        "link_error": _signature(RELAY_FAILURE_TASK, relay_kwargs, relay_options),
-    }
-    if target_queue is not None:
-        options["queue"] = target_queue
-    return Publication(task=route.task, args=list(args), kwargs=dict(kwargs), options=options)
-
-
-def _signature(name: str, kwargs: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
-    # The dict form of a Celery signature: what send_task serialises anyway.
-    return {"task": name, "args": [], "kwargs": kwargs, "options": dict(options),
-            "subtask_type": None, "immutable": False}
 
 
 def result_outcome(value: Any, fmt: WireFormat, task: str,
@@ -155,7 +86,6 @@ def result_outcome(value: Any, fmt: WireFormat, task: str,
 
 def failure_outcome(exc: BaseException | None, task: str, celery_task_id: str | None) -> Failed:
     """The failure for a mapped task that raised ``exc`` (None: the errback got only its id)."""
-    from billiard.exceptions import WorkerLostError
     from kombu.exceptions import EncodeError
 
     if exc is None:
@@ -168,15 +98,7 @@ def failure_outcome(exc: BaseException | None, task: str, celery_task_id: str | 
         # Raised while sending the success relay: the return value is not JSON.
         return bridge_failure(BridgeCause.RESULT_NOT_SERIALIZABLE,
                               f"result of Celery task {task!r} is not JSON-serialisable: {exc}")
-    if isinstance(exc, TimeLimitExceeded):
-        return bridge_failure(BridgeCause.DEADLINE_PASSED,
-                              f"Celery task {task!r} ran past its start-to-close deadline "
-                              f"({exc})")
-    if isinstance(exc, WorkerLostError):
-        return bridge_failure(BridgeCause.WORKER_LOST,
-                              f"the worker process running Celery task {task!r} was lost "
-                              f"({exc})")
-    return failure_from_exception(exc)
+    return killed_failure(exc, f"Celery task {task!r}") or failure_from_exception(exc)
 
 
 UNKNOWN_TASK_BACKLOG = 256
@@ -192,18 +114,12 @@ class _Relay:
         self._on_reported = on_reported
         # PayloadStore makes its S3 client lazily, in the process that uses it.
         self._store = None if payloads is None else PayloadStore(payloads)
-        self._client: SwfClient | None = None
-        self._pid: int | None = None
-        self._backlog: queue.Queue[Callable[[], None]] | None = None
-        self._backlog_pid: int | None = None
-        self._backlog_lock = threading.Lock()
+        self._client = PerProcess(lambda: SwfClient(config=swf))
+        self._backlog = PerProcess(self._start_backlog)
 
     @property
     def swf(self) -> SwfClient:
-        if self._client is None or self._pid != os.getpid():
-            self._client = SwfClient(config=self._config)
-            self._pid = os.getpid()
-        return self._client
+        return self._client.get()
 
     def report(self, job_message: Any, outcome_for: Callable[[str], Outcome]) -> None:
         try:
@@ -244,19 +160,18 @@ class _Relay:
         )), job)
 
     def _in_background(self, work: Callable[[], None], job: Any) -> None:
-        with self._backlog_lock:
-            if self._backlog is None or self._backlog_pid != os.getpid():
-                self._backlog = queue.Queue(maxsize=UNKNOWN_TASK_BACKLOG)
-                self._backlog_pid = os.getpid()
-                threading.Thread(target=self._drain, args=(self._backlog,), daemon=True,
-                                 name="swfbridge-unknown-task-reporter").start()
-            backlog = self._backlog
         try:
-            backlog.put_nowait(work)
+            self._backlog.get().put_nowait(work)
         except queue.Full:
             attempt = job.get("activity_id") if isinstance(job, dict) else None
             log.error("too many unknown-task failures waiting to be reported; dropped "
                       "one (activity %s): SWF will time it out", attempt)
+
+    def _start_backlog(self) -> queue.Queue[Callable[[], None]]:
+        backlog: queue.Queue[Callable[[], None]] = queue.Queue(maxsize=UNKNOWN_TASK_BACKLOG)
+        threading.Thread(target=self._drain, args=(backlog,), daemon=True,
+                         name="swfbridge-unknown-task-reporter").start()
+        return backlog
 
     @staticmethod
     def _drain(backlog: queue.Queue[Callable[[], None]]) -> None:

@@ -43,7 +43,7 @@ class RestartableRedis:
              "--appendonly", "yes", "--appendfsync", "always", "--dir", str(self.workdir)],
             dict(os.environ), self.workdir,
         )
-        processes.wait_for(lambda: processes._port_open(self.port), 10, "redis-server")
+        processes.wait_for(lambda: processes.port_open(self.port), 10, "redis-server")
 
     def stop(self) -> None:
         if self.proc is not None:

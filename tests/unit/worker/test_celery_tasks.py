@@ -15,16 +15,13 @@ from kombu.exceptions import EncodeError
 from swfbridge import FLOWY, SIMPLEFLOW
 from swfbridge.activities.task_map import ResolvedRoute
 from swfbridge.aws.swf import SwfClientConfig
-from swfbridge.wire.job import ActivityJob
+from swfbridge.poller.mapped import JobRejected, mapped_publication
+from swfbridge.wire.job import RELAY_FAILURE_TASK, RELAY_RESULT_TASK, ActivityJob
 from swfbridge.wire.outcome import Completed, Failed
 from swfbridge.worker.relays import (
-    RELAY_FAILURE_TASK,
-    RELAY_RESULT_TASK,
-    JobRejected,
     _our_errback,
     failure_outcome,
     install_relays,
-    mapped_publication,
     result_outcome,
 )
 
