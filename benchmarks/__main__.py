@@ -38,8 +38,12 @@ def machine() -> dict[str, Any]:
                 break
     except OSError:
         pass
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True, cwd=processes.REPO_ROOT).stdout.strip()
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+        cwd=processes.REPO_ROOT,
+    ).stdout.strip()
     return {
         "nproc": os.cpu_count(),
         "cpu_model": model,
@@ -51,8 +55,9 @@ def machine() -> dict[str, Any]:
     }
 
 
-def sides(concurrency: int, quick: bool,
-          workload: Workload | None = None) -> list[tuple[str, str, list[str]]]:
+def sides(
+    concurrency: int, quick: bool, workload: Workload | None = None
+) -> list[tuple[str, str, list[str]]]:
     """(label, kind, extra ``swfbridge poll`` flags) of each side to run.
 
     ``swfbridge`` is the CLI's defaults (one poll thread, no capacity limit,
@@ -64,31 +69,54 @@ def sides(concurrency: int, quick: bool,
     if workload is not None and workload.bridge_sides is not None:
         return [(label, "bridge", list(flags)) for label, flags in workload.bridge_sides]
     chosen: list[tuple[str, str, list[str]]] = [
-        ("native", "native", []), (report.BRIDGE, "bridge", [])]
+        ("native", "native", []),
+        (report.BRIDGE, "bridge", []),
+    ]
     if not quick:
-        chosen.append((f"{report.BRIDGE} --pollers {concurrency} --max-in-flight {concurrency}",
-                       "bridge", ["--pollers", str(concurrency),
-                                  "--max-in-flight", str(concurrency)]))
+        chosen.append(
+            (
+                f"{report.BRIDGE} --pollers {concurrency} --max-in-flight {concurrency}",
+                "bridge",
+                ["--pollers", str(concurrency), "--max-in-flight", str(concurrency)],
+            )
+        )
     return chosen
 
 
-def run_workload(workload: Workload, *, concurrency: int, quick: bool, broker_url: str,
-                 log_dir: Path, poll_timeout_s: float) -> list[dict[str, Any]]:
+def run_workload(
+    workload: Workload,
+    *,
+    concurrency: int,
+    quick: bool,
+    broker_url: str,
+    log_dir: Path,
+    poll_timeout_s: float,
+) -> list[dict[str, Any]]:
     results = []
     concurrency = workload.concurrency or concurrency
     for label, kind, poll_flags in sides(concurrency, quick, workload):
         print(f"  {workload.title}: {label} ...", file=sys.stderr, flush=True)
-        entry: dict[str, Any] = {"workload": workload.key, "title": workload.title,
-                                 "side": label, "concurrency": concurrency,
-                                 "compares_bridge_sides": workload.bridge_sides is not None}
+        entry: dict[str, Any] = {
+            "workload": workload.key,
+            "title": workload.title,
+            "side": label,
+            "concurrency": concurrency,
+            "compares_bridge_sides": workload.bridge_sides is not None,
+        }
         began = time.monotonic()
         try:
-            entry.update(run_scenario(
-                side_name=kind, workload=workload, concurrency=concurrency,
-                log_dir=log_dir / f"{workload.key}-{label.replace(' ', '')}",
-                broker_url=broker_url, poll_timeout_s=poll_timeout_s,
-                timeout_s=120 if quick else 300, poll_flags=poll_flags,
-            ))
+            entry.update(
+                run_scenario(
+                    side_name=kind,
+                    workload=workload,
+                    concurrency=concurrency,
+                    log_dir=log_dir / f"{workload.key}-{label.replace(' ', '')}",
+                    broker_url=broker_url,
+                    poll_timeout_s=poll_timeout_s,
+                    timeout_s=120 if quick else 300,
+                    poll_flags=poll_flags,
+                )
+            )
             entry["heartbeat_budget"] = workload.heartbeat_call_budget()
         except Exception as exc:  # one failed scenario must not lose the others
             entry["error"] = f"{type(exc).__name__}: {exc}"
@@ -100,12 +128,26 @@ def run_workload(workload: Workload, *, concurrency: int, quick: bool, broker_ur
 def poller_alone(broker_url: str, quick: bool) -> dict[str, Any]:
     """Run benchmarks.ceiling in a process of its own (its RSS is the poller's alone)."""
     count, growth = (500, (200, 2000)) if quick else (5000, (1000, 20000))
-    env = processes.bridge_env(broker_url=broker_url, swf_endpoint="http://127.0.0.1:9",
-                               activities="")
+    env = processes.bridge_env(
+        broker_url=broker_url, swf_endpoint="http://127.0.0.1:9", activities=""
+    )
     done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.ceiling", "--broker", broker_url,
-         "--count", str(count), "--growth", *map(str, growth)],
-        env=env, cwd=processes.REPO_ROOT, capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.ceiling",
+            "--broker",
+            broker_url,
+            "--count",
+            str(count),
+            "--growth",
+            *map(str, growth),
+        ],
+        env=env,
+        cwd=processes.REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     if done.returncode != 0:
         raise RuntimeError(f"benchmarks.ceiling failed:\n{done.stderr}")
@@ -120,36 +162,59 @@ def main(argv: list[str] | None = None) -> int:
         "SWF endpoint, and the poller alone against a fake SWF client.",
     )
     parser.add_argument("--quick", action="store_true", help="small smoke run (~1-2 min)")
-    parser.add_argument("--concurrency", type=int, default=4,
-                        help="worker processes on each side (default 4)")
-    parser.add_argument("--json", type=Path, default=DEFAULT_JSON,
-                        help=f"where to write the results (default {DEFAULT_JSON})")
-    parser.add_argument("--markdown", type=Path, default=None,
-                        help="also write the Markdown table here")
-    parser.add_argument("--workloads", default=None,
-                        help="comma-separated subset: noop,sleep50,heartbeat,latency; "
-                        "timeouts-fanout,timeouts-sequential (only when named) compare "
-                        "--timeouts-from registration with the default (history)")
-    parser.add_argument("--no-poller-alone", action="store_true",
-                        help="skip the poller-alone ceiling and growth runs")
-    parser.add_argument("--poll-timeout", type=float, default=5.0,
-                        help="the endpoint's empty long-poll wait, seconds (default 5)")
-    parser.add_argument("--log-dir", type=Path, default=None,
-                        help="keep process logs here (default: a temporary directory)")
+    parser.add_argument(
+        "--concurrency", type=int, default=4, help="worker processes on each side (default 4)"
+    )
+    parser.add_argument(
+        "--json",
+        type=Path,
+        default=DEFAULT_JSON,
+        help=f"where to write the results (default {DEFAULT_JSON})",
+    )
+    parser.add_argument(
+        "--markdown", type=Path, default=None, help="also write the Markdown table here"
+    )
+    parser.add_argument(
+        "--workloads",
+        default=None,
+        help="comma-separated subset: noop,sleep50,heartbeat,latency; "
+        "timeouts-fanout,timeouts-sequential (only when named) compare "
+        "--timeouts-from registration with the default (history)",
+    )
+    parser.add_argument(
+        "--no-poller-alone",
+        action="store_true",
+        help="skip the poller-alone ceiling and growth runs",
+    )
+    parser.add_argument(
+        "--poll-timeout",
+        type=float,
+        default=5.0,
+        help="the endpoint's empty long-poll wait, seconds (default 5)",
+    )
+    parser.add_argument(
+        "--log-dir",
+        type=Path,
+        default=None,
+        help="keep process logs here (default: a temporary directory)",
+    )
     args = parser.parse_args(argv)
 
     workloads = quick_workloads() if args.quick else full_workloads()
     if args.workloads:
         wanted = set(args.workloads.split(","))
-        workloads = [w for w in workloads + timeout_source_workloads(args.quick)
-                     if w.key in wanted]
+        workloads = [w for w in workloads + timeout_source_workloads(args.quick) if w.key in wanted]
     began = time.monotonic()
     results: dict[str, Any] = {
-        "command": " ".join(["python -m benchmarks", *(argv if argv is not None
-                                                       else sys.argv[1:])]),
+        "command": " ".join(
+            ["python -m benchmarks", *(argv if argv is not None else sys.argv[1:])]
+        ),
         "machine": machine(),
-        "config": {"concurrency": args.concurrency, "quick": args.quick,
-                   "poll_timeout_s": args.poll_timeout},
+        "config": {
+            "concurrency": args.concurrency,
+            "quick": args.quick,
+            "poll_timeout_s": args.poll_timeout,
+        },
         "scenarios": [],
     }
     with tempfile.TemporaryDirectory(prefix="swfbridge-bench-") as tmp:
@@ -157,8 +222,13 @@ def main(argv: list[str] | None = None) -> int:
         with processes.redis_server() as broker_url:
             for workload in workloads:
                 results["scenarios"] += run_workload(
-                    workload, concurrency=args.concurrency, quick=args.quick,
-                    broker_url=broker_url, log_dir=log_dir, poll_timeout_s=args.poll_timeout)
+                    workload,
+                    concurrency=args.concurrency,
+                    quick=args.quick,
+                    broker_url=broker_url,
+                    log_dir=log_dir,
+                    poll_timeout_s=args.poll_timeout,
+                )
             if not args.no_poller_alone:
                 print("  poller alone ...", file=sys.stderr, flush=True)
                 results["poller_alone"] = poller_alone(broker_url, args.quick)

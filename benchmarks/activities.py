@@ -14,8 +14,11 @@ from benchmarks.workloads import (
 )
 from swfbridge import Activity, activity
 
-_TIMEOUTS = {"task_list": TASK_LIST, "start_to_close": START_TO_CLOSE_S,
-             "schedule_to_start": SCHEDULE_TO_START_S}
+_TIMEOUTS = {
+    "task_list": TASK_LIST,
+    "start_to_close": START_TO_CLOSE_S,
+    "schedule_to_start": SCHEDULE_TO_START_S,
+}
 
 
 @activity(VERSION, **_TIMEOUTS)  # type: ignore[arg-type]

@@ -55,15 +55,17 @@ def on_real_worker(*, tasks: int, rounds: int, log_dir: Path) -> dict[str, Any]:
                     window.start()
                     run = scheduler.run(Workload(kind, kind, kind, tasks), 600)
                     spent = window.stop()["workers"]
-                    done = sum(1 for t in run.timings.values()
-                               if t.status == "ActivityTaskCompleted")
+                    done = sum(
+                        1 for t in run.timings.values() if t.status == "ActivityTaskCompleted"
+                    )
                     if done != tasks:
                         raise RuntimeError(f"{kind}: {done} of {tasks} completed")
                     per_task[kind].append(1000 * spent / tasks)
         finally:
             side.stop()
-    return {kind: {"median_ms": statistics.median(v), "rounds_ms": v}
-            for kind, v in per_task.items()}
+    return {
+        kind: {"median_ms": statistics.median(v), "rounds_ms": v} for kind, v in per_task.items()
+    }
 
 
 def in_process(*, tasks: int) -> dict[str, float]:
@@ -78,16 +80,27 @@ def in_process(*, tasks: int) -> dict[str, float]:
     assert BenchNoop and BenchAsyncNoop  # registered in default_registry by import
     fake = _RecordingSwf()
     # An interrupt, as in a prefork child: both paths then arm the deadline timer.
-    executor = ActivityExecutor(registry=default_registry, swf=SwfClient(client=fake),
-                                interrupt=lambda: None)
+    executor = ActivityExecutor(
+        registry=default_registry, swf=SwfClient(client=fake), interrupt=lambda: None
+    )
     figures = {}
     try:
         for kind in (NOOP, ASYNC_NOOP) * 2:  # the first pass warms up
             now = time.time()
             job = ActivityJob(
-                task_token="t", domain=DOMAIN, task_list=TASK_LIST, activity_id="a",
-                activity_name=kind, activity_version=VERSION, workflow_id="w", run_id="r",
-                started_event_id=1, input="[[], {}]", polled_at=now, deadline=now + 300)
+                task_token="t",
+                domain=DOMAIN,
+                task_list=TASK_LIST,
+                activity_id="a",
+                activity_name=kind,
+                activity_version=VERSION,
+                workflow_id="w",
+                run_id="r",
+                started_event_id=1,
+                input="[[], {}]",
+                polled_at=now,
+                deadline=now + 300,
+            )
             began = time.process_time()
             for _ in range(tasks):
                 executor.report(job, executor.execute(job))
@@ -99,24 +112,35 @@ def in_process(*, tasks: int) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.async_noop",
-                                     description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.async_noop",
+        description=__doc__.split("\n\n")[0] if __doc__ else None,
+    )
     parser.add_argument("--tasks", type=int, default=300, help="tasks per batch (default 300)")
-    parser.add_argument("--rounds", type=int, default=5,
-                        help="batches of each kind on the worker (default 5)")
-    parser.add_argument("--in-process-tasks", type=int, default=20_000,
-                        help="executor runs of each kind in-process (default 20000)")
+    parser.add_argument(
+        "--rounds", type=int, default=5, help="batches of each kind on the worker (default 5)"
+    )
+    parser.add_argument(
+        "--in-process-tasks",
+        type=int,
+        default=20_000,
+        help="executor runs of each kind in-process (default 20000)",
+    )
     args = parser.parse_args(argv)
 
     local = in_process(tasks=args.in_process_tasks)
-    print(f"in-process executor, CPU per task: sync {local[NOOP]:.3f} ms, "
-          f"async {local[ASYNC_NOOP]:.3f} ms, extra {local[ASYNC_NOOP] - local[NOOP]:+.3f} ms")
+    print(
+        f"in-process executor, CPU per task: sync {local[NOOP]:.3f} ms, "
+        f"async {local[ASYNC_NOOP]:.3f} ms, extra {local[ASYNC_NOOP] - local[NOOP]:+.3f} ms"
+    )
     with tempfile.TemporaryDirectory(prefix="swfbridge-async-bench-") as tmp:
         worker = on_real_worker(tasks=args.tasks, rounds=args.rounds, log_dir=Path(tmp))
     sync_ms, async_ms = worker[NOOP]["median_ms"], worker[ASYNC_NOOP]["median_ms"]
-    print(f"real worker (-c 1), CPU per task, median of {args.rounds} rounds of "
-          f"{args.tasks}: sync {sync_ms:.3f} ms, async {async_ms:.3f} ms, "
-          f"extra {async_ms - sync_ms:+.3f} ms")
+    print(
+        f"real worker (-c 1), CPU per task, median of {args.rounds} rounds of "
+        f"{args.tasks}: sync {sync_ms:.3f} ms, async {async_ms:.3f} ms, "
+        f"extra {async_ms - sync_ms:+.3f} ms"
+    )
     for kind in (NOOP, ASYNC_NOOP):
         rounds = ", ".join(f"{v:.3f}" for v in worker[kind]["rounds_ms"])
         print(f"  {kind} rounds (ms/task): {rounds}")

@@ -133,10 +133,19 @@ VARIANTS = [
     Variant("poller code only (no-op dispatcher)", "none"),
     Variant("Celery → Redis", "celery-redis"),
     Variant("Celery → Redis + state store (CLI default)", "celery-redis", state=True),
-    Variant("Celery → Redis + state + --max-in-flight", "celery-redis", state=True,
-            max_in_flight=1_000_000),
-    Variant("Celery → Redis + state + --max-in-flight, --pollers 4", "celery-redis",
-            state=True, max_in_flight=1_000_000, threads=4),
+    Variant(
+        "Celery → Redis + state + --max-in-flight",
+        "celery-redis",
+        state=True,
+        max_in_flight=1_000_000,
+    ),
+    Variant(
+        "Celery → Redis + state + --max-in-flight, --pollers 4",
+        "celery-redis",
+        state=True,
+        max_in_flight=1_000_000,
+        threads=4,
+    ),
 ]
 
 
@@ -149,14 +158,19 @@ class _Bench:
 
         self.fake = FakeSwf()
         swf = SwfClient(client=self.fake)
-        state = (BridgeState(config=StateConfig(url=str(broker_url)))
-                 if variant.state else None)
-        inner = (NullDispatcher() if variant.dispatcher == "none"
-                 else celery_dispatcher(str(broker_url)))
+        state = BridgeState(config=StateConfig(url=str(broker_url))) if variant.state else None
+        inner = (
+            NullDispatcher() if variant.dispatcher == "none" else celery_dispatcher(str(broker_url))
+        )
         self.dispatcher = _Counting(inner, state if variant.max_in_flight else None)
         self.poller = build_poller(
-            config=PollerConfig(domain="bench", task_list=TASK_LIST, identity="bench-poller",
-                                pollers=variant.threads, max_in_flight=variant.max_in_flight),
+            config=PollerConfig(
+                domain="bench",
+                task_list=TASK_LIST,
+                identity="bench-poller",
+                pollers=variant.threads,
+                max_in_flight=variant.max_in_flight,
+            ),
             swf=swf,
             dispatcher=self.dispatcher,
             registry=default_registry,
@@ -190,11 +204,13 @@ class _PollerLogging:
     """The poller's INFO logging, into a temporary file (as ``swfbridge poll`` logs)."""
 
     def __enter__(self) -> _PollerLogging:
-        self._file = tempfile.NamedTemporaryFile(prefix="bench-poller-", suffix=".log",
-                                                 delete=False)
+        self._file = tempfile.NamedTemporaryFile(
+            prefix="bench-poller-", suffix=".log", delete=False
+        )
         self._handler = logging.FileHandler(self._file.name)
-        self._handler.setFormatter(logging.Formatter(
-            "%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        self._handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        )
         self._logger = logging.getLogger("swfbridge")
         self._old_level = self._logger.level
         self._logger.addHandler(self._handler)
@@ -220,9 +236,14 @@ def dispatch_ceiling(variant: Variant, count: int, broker_url: str | None) -> di
             bench.close()
     if broker_url is not None:
         _drop_queue(broker_url)
-    return {"variant": variant.name, "dispatcher": variant.dispatcher,
-            "threads": variant.threads, "tasks": count, "tasks_per_s": count / wall_s,
-            "cpu_ms_per_task": 1000 * cpu_s / count}
+    return {
+        "variant": variant.name,
+        "dispatcher": variant.dispatcher,
+        "threads": variant.threads,
+        "tasks": count,
+        "tasks_per_s": count / wall_s,
+        "cpu_ms_per_task": 1000 * cpu_s / count,
+    }
 
 
 def growth(broker_url: str, first: int, total: int) -> dict[str, Any]:
@@ -258,12 +279,13 @@ def _drop_queue(broker_url: str) -> None:
     redis.Redis.from_url(broker_url).delete(QUEUE)
 
 
-def run_all(broker_url: str, *, count: int, growth_first: int, growth_total: int
-            ) -> dict[str, Any]:
+def run_all(broker_url: str, *, count: int, growth_first: int, growth_total: int) -> dict[str, Any]:
     """Every poller-alone measurement, as the report wants them."""
     return {
-        "ceiling": [dispatch_ceiling(v, count, None if v.dispatcher == "none" else broker_url)
-                    for v in VARIANTS],
+        "ceiling": [
+            dispatch_ceiling(v, count, None if v.dispatcher == "none" else broker_url)
+            for v in VARIANTS
+        ],
         "growth": growth(broker_url, growth_first, growth_total),
     }
 
@@ -273,11 +295,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.ceiling")
     parser.add_argument("--broker", required=True)
     parser.add_argument("--count", type=int, default=5000)
-    parser.add_argument("--growth", type=int, nargs=2, default=[1000, 20000],
-                        metavar=("FIRST", "TOTAL"))
+    parser.add_argument(
+        "--growth", type=int, nargs=2, default=[1000, 20000], metavar=("FIRST", "TOTAL")
+    )
     args = parser.parse_args(argv)
-    result = run_all(args.broker, count=args.count, growth_first=args.growth[0],
-                     growth_total=args.growth[1])
+    result = run_all(
+        args.broker, count=args.count, growth_first=args.growth[0], growth_total=args.growth[1]
+    )
     json.dump(result, sys.stdout)
     return 0
 

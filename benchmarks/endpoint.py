@@ -46,8 +46,9 @@ class CountingApp:
         if path == COUNTS_PATH:
             with self._lock:
                 body = json.dumps(dict(self._counts)).encode()
-            start_response("200 OK", [("Content-Type", "application/json"),
-                                      ("Content-Length", str(len(body)))])
+            start_response(
+                "200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+            )
             return [body]
         if path == RESET_PATH:
             with self._lock:
@@ -55,7 +56,7 @@ class CountingApp:
         target = str(environ.get("HTTP_X_AMZ_TARGET", ""))
         if target.startswith(TARGET_PREFIX):
             with self._lock:
-                self._counts[target[len(TARGET_PREFIX):]] += 1
+                self._counts[target[len(TARGET_PREFIX) :]] += 1
         return self._app(environ, start_response)
 
 
@@ -72,8 +73,10 @@ def serve(*, port: int, poll_timeout_s: float, retention_s: float) -> int:
         # `.app` on every request, so wrapping it here counts every call.
         wsgi_server = server._server
         if wsgi_server is None or not hasattr(wsgi_server, "app"):
-            print("benchmarks.endpoint: LocalSWF internals changed; cannot count calls",
-                  file=sys.stderr)
+            print(
+                "benchmarks.endpoint: LocalSWF internals changed; cannot count calls",
+                file=sys.stderr,
+            )
             return 2
         wsgi_server.app = CountingApp(wsgi_server.app)
         print(server.endpoint_url, flush=True)
@@ -96,8 +99,12 @@ class EndpointClient:
         return Counter({str(k): int(v) for k, v in data.items()})
 
     def reset(self) -> None:
-        request = urllib.request.Request(self.url + RESET_PATH, data=b"{}", method="POST",
-                                         headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(
+            self.url + RESET_PATH,
+            data=b"{}",
+            method="POST",
+            headers={"Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(request, timeout=30) as answer:
             answer.read()
 

@@ -19,12 +19,18 @@ from benchmarks.scheduler import ActivityTiming
 
 _STAMP = r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3})"
 # The poller's module logger (swfbridge.poller.loop since the package layout).
-_DISPATCHED = re.compile(_STAMP + r" INFO swfbridge\.poller[.\w]*: dispatched: workflow=(\S+) "
-                         r"activity=(\S+) .* attempt=(\S+)")
-_RECEIVED = re.compile(r"\[" + _STAMP + r": INFO/MainProcess\] Task swfbridge\.run_activity"
-                       r"\[(\S+)\] received")
-_RUNNING = re.compile(r"\[" + _STAMP + r": INFO/ForkPoolWorker-\d+\] running: workflow=(\S+) "
-                      r"activity=(\S+) ")
+_DISPATCHED = re.compile(
+    _STAMP + r" INFO swfbridge\.poller[.\w]*: dispatched: workflow=(\S+) "
+    r"activity=(\S+) .* attempt=(\S+)"
+)
+_RECEIVED = re.compile(
+    r"\[" + _STAMP + r": INFO/MainProcess\] Task swfbridge\.run_activity"
+    r"\[(\S+)\] received"
+)
+_RUNNING = re.compile(
+    r"\[" + _STAMP + r": INFO/ForkPoolWorker-\d+\] running: workflow=(\S+) "
+    r"activity=(\S+) "
+)
 
 
 def _epoch(stamp: str) -> float:
@@ -32,8 +38,9 @@ def _epoch(stamp: str) -> float:
     return time.mktime(time.strptime(whole, "%Y-%m-%d %H:%M:%S")) + int(millis) / 1000
 
 
-def breakdown(poller_log: Path, worker_log: Path, workflow_id: str,
-              timings: dict[str, ActivityTiming]) -> dict[str, float]:
+def breakdown(
+    poller_log: Path, worker_log: Path, workflow_id: str, timings: dict[str, ActivityTiming]
+) -> dict[str, float]:
     """Median milliseconds spent in each hop, over the activities found in the logs."""
     dispatched: dict[str, tuple[float, str]] = {}
     for match in _DISPATCHED.finditer(poller_log.read_text(errors="replace")):
@@ -41,12 +48,17 @@ def breakdown(poller_log: Path, worker_log: Path, workflow_id: str,
             dispatched[match.group(3)] = (_epoch(match.group(1)), match.group(4))
     worker_text = worker_log.read_text(errors="replace")
     received = {m.group(2): _epoch(m.group(1)) for m in _RECEIVED.finditer(worker_text)}
-    running = {m.group(3): _epoch(m.group(1)) for m in _RUNNING.finditer(worker_text)
-               if m.group(2) == workflow_id}
-    hops: dict[str, list[float]] = {"poll answered → Celery received": [],
-                                    "received → pool child runs": [],
-                                    "child runs → SWF closed": [],
-                                    "(poll answered → poller logged its publish)": []}
+    running = {
+        m.group(3): _epoch(m.group(1))
+        for m in _RUNNING.finditer(worker_text)
+        if m.group(2) == workflow_id
+    }
+    hops: dict[str, list[float]] = {
+        "poll answered → Celery received": [],
+        "received → pool child runs": [],
+        "child runs → SWF closed": [],
+        "(poll answered → poller logged its publish)": [],
+    }
     for activity_id, timing in timings.items():
         if activity_id not in dispatched or activity_id not in running:
             continue
@@ -57,6 +69,6 @@ def breakdown(poller_log: Path, worker_log: Path, workflow_id: str,
         for name, start, end in zip(hops, points, points[1:], strict=False):
             hops[name].append(1000 * (end - start))
         hops["(poll answered → poller logged its publish)"].append(
-            1000 * (at_dispatch - timing.started))
+            1000 * (at_dispatch - timing.started)
+        )
     return {name: statistics.median(values) for name, values in hops.items() if values}
-

@@ -30,18 +30,21 @@ def make_client(endpoint: str, read_timeout_s: float = 70.0) -> Any:
         region_name="us-east-1",
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
-        config=Config(read_timeout=read_timeout_s, connect_timeout=5,
-                      retries={"mode": "standard", "total_max_attempts": 1}),
+        config=Config(
+            read_timeout=read_timeout_s,
+            connect_timeout=5,
+            retries={"mode": "standard", "total_max_attempts": 1},
+        ),
     )
 
 
-def work(client: Any, *, domain: str, task_list: str, identity: str,
-         stop: threading.Event) -> int:
+def work(client: Any, *, domain: str, task_list: str, identity: str, stop: threading.Event) -> int:
     """Poll and run tasks until ``stop`` is set; returns the number of tasks run."""
     done = 0
     while not stop.is_set():
-        task = client.poll_for_activity_task(domain=domain, taskList={"name": task_list},
-                                             identity=identity)
+        task = client.poll_for_activity_task(
+            domain=domain, taskList={"name": task_list}, identity=identity
+        )
         token = task.get("taskToken")
         if not token:
             continue
@@ -50,8 +53,7 @@ def work(client: Any, *, domain: str, task_list: str, identity: str,
         def heartbeat(details: Any, token: str = token) -> bool:
             # flowy's contract: True, or False once SWF no longer knows the task.
             try:
-                client.record_activity_task_heartbeat(taskToken=token,
-                                                      details=json.dumps(details))
+                client.record_activity_task_heartbeat(taskToken=token, details=json.dumps(details))
             except client.exceptions.UnknownResourceFault:
                 return False
             return True
@@ -62,8 +64,7 @@ def work(client: Any, *, domain: str, task_list: str, identity: str,
             except Exception as exc:
                 client.respond_activity_task_failed(taskToken=token, reason=str(exc)[:256])
             else:
-                client.respond_activity_task_completed(taskToken=token,
-                                                       result=json.dumps(result))
+                client.respond_activity_task_completed(taskToken=token, result=json.dumps(result))
         except client.exceptions.UnknownResourceFault:
             pass  # timed out meanwhile: SWF has closed it
         done += 1
@@ -80,8 +81,13 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     client = make_client(args.endpoint)
     print("native worker ready", flush=True)
-    work(client, domain=args.domain, task_list=args.task_list,
-         identity=f"native:{socket.gethostname()}:{os.getpid()}", stop=stop)
+    work(
+        client,
+        domain=args.domain,
+        task_list=args.task_list,
+        identity=f"native:{socket.gethostname()}:{os.getpid()}",
+        stop=stop,
+    )
     return 0
 
 

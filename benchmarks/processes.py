@@ -94,8 +94,19 @@ def redis_server() -> Iterator[str]:
     with tempfile.TemporaryDirectory(prefix="swfbridge-redis-") as workdir:
         proc = spawn(
             "redis",
-            [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", workdir],
+            [
+                binary,
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                workdir,
+            ],
             dict(os.environ),
             Path(workdir),
         )
@@ -130,15 +141,38 @@ def bridge_env(*, broker_url: str, swf_endpoint: str, activities: str) -> dict[s
     return env
 
 
-def start_worker(env: dict[str, str], log_dir: Path, *, name: str = "worker",
-                 concurrency: int = 2, extra: Sequence[str] = (),
-                 app: str = "swfbridge") -> Process:
+def start_worker(
+    env: dict[str, str],
+    log_dir: Path,
+    *,
+    name: str = "worker",
+    concurrency: int = 2,
+    extra: Sequence[str] = (),
+    app: str = "swfbridge",
+) -> Process:
     """A real ``celery -A <app> worker`` (prefork), started and ready."""
     proc = spawn(
         name,
-        [sys.executable, "-m", "celery", "-A", app, "worker", "-P", "prefork",
-         "-c", str(concurrency), "--loglevel", "INFO", "--without-gossip",
-         "--without-mingle", "--without-heartbeat", "-n", f"{name}@%h", *extra],
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            app,
+            "worker",
+            "-P",
+            "prefork",
+            "-c",
+            str(concurrency),
+            "--loglevel",
+            "INFO",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "-n",
+            f"{name}@%h",
+            *extra,
+        ],
         env,
         log_dir,
     )
@@ -152,18 +186,37 @@ def start_worker(env: dict[str, str], log_dir: Path, *, name: str = "worker",
     return proc
 
 
-def start_poller(env: dict[str, str], log_dir: Path, *, domain: str, task_list: str,
-                 name: str = "poller", extra: Sequence[str] = ()) -> Process:
+def start_poller(
+    env: dict[str, str],
+    log_dir: Path,
+    *,
+    domain: str,
+    task_list: str,
+    name: str = "poller",
+    extra: Sequence[str] = (),
+) -> Process:
     """A real ``swfbridge poll`` process, started and polling."""
     proc = spawn(
         name,
-        [sys.executable, "-m", "swfbridge", "poll", "--domain", domain,
-         "--task-list", task_list, *extra],
+        [
+            sys.executable,
+            "-m",
+            "swfbridge",
+            "poll",
+            "--domain",
+            domain,
+            "--task-list",
+            task_list,
+            *extra,
+        ],
         env,
         log_dir,
     )
-    wait_for(lambda: "swfbridge poll starting" in proc.output() or not proc.alive(), 30,
-             f"{name} started")
+    wait_for(
+        lambda: "swfbridge poll starting" in proc.output() or not proc.alive(),
+        30,
+        f"{name} started",
+    )
     if not proc.alive():
         raise RuntimeError(f"{name} exited:\n{proc.output()}")
     return proc

@@ -26,57 +26,78 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     def add(target: str, value: str, met: bool) -> None:
         rows.append({"target": target, "value": value, "met": met})
 
-    bridge_sides = sorted({s["side"] for s in results["scenarios"]
-                           if s["side"].startswith(BRIDGE)})
+    bridge_sides = sorted({s["side"] for s in results["scenarios"] if s["side"].startswith(BRIDGE)})
     for workload in ("noop", "sleep50"):
         native = _find(results, workload, NATIVE)
         for side in bridge_sides:
             bridge = _find(results, workload, side)
             if native and bridge and "error" not in native and "error" not in bridge:
                 ratio = bridge["tasks_per_s"] / native["tasks_per_s"]
-                add(f"throughput ≥ 0.9 × native ({workload}; {side})",
-                    f"{ratio:.2f} × ({bridge['tasks_per_s']:.0f} vs "
-                    f"{native['tasks_per_s']:.0f}/s)", ratio >= 0.9)
+                add(
+                    f"throughput ≥ 0.9 × native ({workload}; {side})",
+                    f"{ratio:.2f} × ({bridge['tasks_per_s']:.0f} vs {native['tasks_per_s']:.0f}/s)",
+                    ratio >= 0.9,
+                )
     native = _find(results, "latency", NATIVE)
     for side in bridge_sides:
         bridge = _find(results, "latency", side)
         if native and bridge and "error" not in native and "error" not in bridge:
             added = bridge["latency_ms"]["p50"] - native["latency_ms"]["p50"]
-            add(f"added p50 latency ≤ 5 ms (one task at a time; {side})",
+            add(
+                f"added p50 latency ≤ 5 ms (one task at a time; {side})",
                 f"{added:+.1f} ms ({bridge['latency_ms']['p50']:.1f} vs "
-                f"{native['latency_ms']['p50']:.1f} ms)", added <= 5)
+                f"{native['latency_ms']['p50']:.1f} ms)",
+                added <= 5,
+            )
     bridge = _find(results, "heartbeat", BRIDGE)
     if bridge and "error" not in bridge and bridge.get("heartbeat_budget"):
         budget = bridge["heartbeat_budget"]
-        add(f"heartbeat calls per task ≤ {budget}",
+        add(
+            f"heartbeat calls per task ≤ {budget}",
             f"{bridge['heartbeats_per_task']:.1f} (native: "
             f"{(_find(results, 'heartbeat', NATIVE) or {}).get('heartbeats_per_task', 0):.0f})",
-            bridge["heartbeats_per_task"] <= budget)
+            bridge["heartbeats_per_task"] <= budget,
+        )
     alone = results.get("poller_alone")
     if alone:
         for row in alone["ceiling"]:
             if row["dispatcher"] == "none":
                 continue
-            add(f"poller dispatch ceiling ≥ 2,000 tasks/s per process ({row['variant']})",
-                f"{row['tasks_per_s']:.0f} tasks/s", row["tasks_per_s"] >= 2000)
-            add(f"poller CPU ≤ 0.5 ms per task, no HTTP ({row['variant']})",
-                f"{row['cpu_ms_per_task']:.2f} ms", row["cpu_ms_per_task"] <= 0.5)
+            add(
+                f"poller dispatch ceiling ≥ 2,000 tasks/s per process ({row['variant']})",
+                f"{row['tasks_per_s']:.0f} tasks/s",
+                row["tasks_per_s"] >= 2000,
+            )
+            add(
+                f"poller CPU ≤ 0.5 ms per task, no HTTP ({row['variant']})",
+                f"{row['cpu_ms_per_task']:.2f} ms",
+                row["cpu_ms_per_task"] <= 0.5,
+            )
     for side in bridge_sides:
         bridge = _find(results, "noop", side)
         if bridge and "error" not in bridge:
             cpu = bridge["cpu_s_per_1000"].get("poller", 0.0)
-            add(f"poller CPU ≤ 0.5 ms per task (end to end, boto3 poll included; {side})",
-                f"{cpu:.2f} ms", cpu <= 0.5)
+            add(
+                f"poller CPU ≤ 0.5 ms per task (end to end, boto3 poll included; {side})",
+                f"{cpu:.2f} ms",
+                cpu <= 0.5,
+            )
     if alone:
         growth = alone["growth"]
         rss0, rss1 = growth["rss_mb"]
         cpu0, cpu1 = growth["cpu_ms_per_task"]
         first, total = growth["tasks"]
         # 10 % (or 2 MiB) is the noise floor of a shared machine.
-        add(f"no RSS growth {first:,} → {total:,} tasks", f"{rss0:.1f} → {rss1:.1f} MiB",
-            rss1 - rss0 <= max(2.0, 0.1 * rss0))
-        add(f"no per-task CPU growth {first:,} → {total:,} tasks",
-            f"{cpu0:.3f} → {cpu1:.3f} ms", cpu1 <= 1.1 * cpu0 + 0.02)
+        add(
+            f"no RSS growth {first:,} → {total:,} tasks",
+            f"{rss0:.1f} → {rss1:.1f} MiB",
+            rss1 - rss0 <= max(2.0, 0.1 * rss0),
+        )
+        add(
+            f"no per-task CPU growth {first:,} → {total:,} tasks",
+            f"{cpu0:.3f} → {cpu1:.3f} ms",
+            cpu1 <= 1.1 * cpu0 + 0.02,
+        )
     return rows
 
 
@@ -102,8 +123,10 @@ def markdown(results: dict[str, Any]) -> str:
     ]
     for s in results["scenarios"]:
         if "error" in s:
-            lines.append(f"| {s['title']} | {s['side']} | {s['concurrency']} "
-                         f"| error: {s['error']} | | | | | | | | | | |")
+            lines.append(
+                f"| {s['title']} | {s['side']} | {s['concurrency']} "
+                f"| error: {s['error']} | | | | | | | | | | |"
+            )
             continue
         cpu, rss = s["cpu_s_per_1000"], s["peak_rss_mb"]
         lines.append(
@@ -116,10 +139,13 @@ def markdown(results: dict[str, Any]) -> str:
         )
     for s in results["scenarios"]:
         if s.get("hops_ms"):
-            lines += ["", f"Where the bridge's time goes, {s['title']}, {s['side']} (medians, "
-                      "from the processes' millisecond log stamps and SWF history): "
-                      + "; ".join(f"{name} {ms:.1f} ms" for name, ms in s["hops_ms"].items())
-                      + "."]
+            lines += [
+                "",
+                f"Where the bridge's time goes, {s['title']}, {s['side']} (medians, "
+                "from the processes' millisecond log stamps and SWF history): "
+                + "; ".join(f"{name} {ms:.1f} ms" for name, ms in s["hops_ms"].items())
+                + ".",
+            ]
     lines += _side_by_side(results)
     alone = results.get("poller_alone")
     if alone:
@@ -131,17 +157,19 @@ def markdown(results: dict[str, Any]) -> str:
             "|---|--:|--:|--:|--:|",
         ]
         for row in alone["ceiling"]:
-            lines.append(f"| {row['variant']} | {row['threads']} | {row['tasks']:,} "
-                         f"| {row['tasks_per_s']:.0f} | {row['cpu_ms_per_task']:.3f} |")
+            lines.append(
+                f"| {row['variant']} | {row['threads']} | {row['tasks']:,} "
+                f"| {row['tasks_per_s']:.0f} | {row['cpu_ms_per_task']:.3f} |"
+            )
         growth = alone["growth"]
         lines += [
             "",
-            "| after tasks | poller RSS MiB | CPU ms/task (window of "
-            f"{growth['tasks'][0]:,}) |",
+            f"| after tasks | poller RSS MiB | CPU ms/task (window of {growth['tasks'][0]:,}) |",
             "|--:|--:|--:|",
         ]
-        for n, rss, cpu in zip(growth["tasks"], growth["rss_mb"], growth["cpu_ms_per_task"],
-                               strict=True):
+        for n, rss, cpu in zip(
+            growth["tasks"], growth["rss_mb"], growth["cpu_ms_per_task"], strict=True
+        ):
             lines.append(f"| {n:,} | {rss:.1f} | {cpu:.3f} |")
     lines += ["", "### Targets", "", "| target | reached | met |", "|---|---|---|"]
     for row in results["targets"]:
@@ -151,8 +179,9 @@ def markdown(results: dict[str, Any]) -> str:
 
 def _side_by_side(results: dict[str, Any]) -> list[str]:
     """Workloads run on several bridge set-ups only (e.g. where timeouts come from)."""
-    compared = [s for s in results["scenarios"]
-                if s.get("compares_bridge_sides") and "error" not in s]
+    compared = [
+        s for s in results["scenarios"] if s.get("compares_bridge_sides") and "error" not in s
+    ]
     if not compared:
         return []
     lines = [

@@ -28,8 +28,13 @@ from benchmarks.workloads import NOOP, TASK_LIST, Workload
 DOMAIN = "bench"
 ACTIVITIES_MODULE = "benchmarks.activities"
 HISTORY_OP = "GetWorkflowExecutionHistory"
-ACTIVITY_OPS = ("PollForActivityTask", "RecordActivityTaskHeartbeat", "DescribeActivityType",
-                HISTORY_OP, *RESPOND_OPS)
+ACTIVITY_OPS = (
+    "PollForActivityTask",
+    "RecordActivityTaskHeartbeat",
+    "DescribeActivityType",
+    HISTORY_OP,
+    *RESPOND_OPS,
+)
 
 
 @dataclass
@@ -43,11 +48,16 @@ class Endpoint:
 def endpoint(log_dir: Path, *, poll_timeout_s: float, name: str = "endpoint") -> Iterator[Endpoint]:
     """A fresh ``benchmarks.endpoint`` process (the local SWF endpoint + counter)."""
     env = processes.bridge_env(broker_url="", swf_endpoint="", activities="")
-    proc = processes.spawn(name, [sys.executable, "-m", "benchmarks.endpoint",
-                                  "--poll-timeout", str(poll_timeout_s)], env, log_dir)
+    proc = processes.spawn(
+        name,
+        [sys.executable, "-m", "benchmarks.endpoint", "--poll-timeout", str(poll_timeout_s)],
+        env,
+        log_dir,
+    )
     try:
-        processes.wait_for(lambda: "http://" in proc.output() or not proc.alive(), 60,
-                           "the endpoint")
+        processes.wait_for(
+            lambda: "http://" in proc.output() or not proc.alive(), 60, "the endpoint"
+        )
         if not proc.alive():
             raise RuntimeError(f"endpoint exited:\n{proc.output()}")
         url = next(line for line in proc.output().splitlines() if line.startswith("http://"))
@@ -78,9 +88,22 @@ class Side:
 def start_native(url: str, concurrency: int, log_dir: Path) -> Side:
     env = processes.bridge_env(broker_url="", swf_endpoint=url, activities="")
     procs = [
-        processes.spawn(f"native-{i}", [sys.executable, "-m", "benchmarks.native",
-                                        "--endpoint", url, "--domain", DOMAIN,
-                                        "--task-list", TASK_LIST], env, log_dir)
+        processes.spawn(
+            f"native-{i}",
+            [
+                sys.executable,
+                "-m",
+                "benchmarks.native",
+                "--endpoint",
+                url,
+                "--domain",
+                DOMAIN,
+                "--task-list",
+                TASK_LIST,
+            ],
+            env,
+            log_dir,
+        )
         for i in range(concurrency)
     ]
     for proc in procs:
@@ -91,23 +114,26 @@ def start_native(url: str, concurrency: int, log_dir: Path) -> Side:
 
 
 def _wait_ready(proc: processes.Process) -> None:
-    processes.wait_for(lambda: "ready" in proc.output() or not proc.alive(), 60,
-                       f"{proc.name} ready")
+    processes.wait_for(
+        lambda: "ready" in proc.output() or not proc.alive(), 60, f"{proc.name} ready"
+    )
 
 
-def start_bridge(url: str, broker_url: str, concurrency: int, log_dir: Path,
-                 poll_flags: list[str]) -> Side:
-    env = processes.bridge_env(broker_url=broker_url, swf_endpoint=url,
-                               activities=ACTIVITIES_MODULE)
+def start_bridge(
+    url: str, broker_url: str, concurrency: int, log_dir: Path, poll_flags: list[str]
+) -> Side:
+    env = processes.bridge_env(
+        broker_url=broker_url, swf_endpoint=url, activities=ACTIVITIES_MODULE
+    )
     worker = processes.start_worker(env, log_dir, concurrency=concurrency)
     try:
-        poller = processes.start_poller(env, log_dir, domain=DOMAIN, task_list=TASK_LIST,
-                                        extra=poll_flags)
+        poller = processes.start_poller(
+            env, log_dir, domain=DOMAIN, task_list=TASK_LIST, extra=poll_flags
+        )
     except Exception:
         worker.stop()
         raise
-    return Side({"poller": [poller.popen.pid], "workers": [worker.popen.pid]},
-                [worker, poller])
+    return Side({"poller": [poller.popen.pid], "workers": [worker.popen.pid]}, [worker, poller])
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -118,8 +144,9 @@ def _percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
 
 
-def summarize(workload: Workload, run: RunResult, cpu_s: dict[str, float],
-              calls: dict[str, int]) -> dict[str, Any]:
+def summarize(
+    workload: Workload, run: RunResult, cpu_s: dict[str, float], calls: dict[str, int]
+) -> dict[str, Any]:
     """The per-scenario figures, from history timestamps, counters and CPU."""
     timings = list(run.timings.values())
     closed = [t for t in timings if t.closed is not None]
@@ -138,8 +165,10 @@ def summarize(workload: Workload, run: RunResult, cpu_s: dict[str, float],
         "tasks_per_s": n / span_s if span_s > 0 else 0.0,
         "latency_ms": {"p50": _percentile(total_ms, 50), "p99": _percentile(total_ms, 99)},
         "start_to_close_ms": {"p50": _percentile(run_ms, 50), "p99": _percentile(run_ms, 99)},
-        "schedule_to_start_ms": {"p50": _percentile(pickup_ms, 50),
-                                 "p99": _percentile(pickup_ms, 99)},
+        "schedule_to_start_ms": {
+            "p50": _percentile(pickup_ms, 50),
+            "p99": _percentile(pickup_ms, 99),
+        },
         "swf_calls_per_task": sum(activity_calls.values()) / n,
         "swf_calls": activity_calls,
         "heartbeats_per_task": calls.get("RecordActivityTaskHeartbeat", 0) / n,
@@ -151,8 +180,14 @@ def summarize(workload: Workload, run: RunResult, cpu_s: dict[str, float],
 
 
 def run_scenario(
-    *, side_name: str, workload: Workload, concurrency: int, log_dir: Path,
-    broker_url: str, poll_timeout_s: float, timeout_s: float,
+    *,
+    side_name: str,
+    workload: Workload,
+    concurrency: int,
+    log_dir: Path,
+    broker_url: str,
+    poll_timeout_s: float,
+    timeout_s: float,
     poll_flags: list[str] | None = None,
 ) -> dict[str, Any]:
     """Run one workload on one side against a fresh endpoint; returns its figures."""
@@ -181,9 +216,9 @@ def run_scenario(
             result = summarize(workload, run, cpu_s, dict(calls))
             result["peak_rss_mb"] = _peak_rss(side)
             if side_name == "bridge" and workload.mode == "sequential":
-                result["hops_ms"] = hops.breakdown(log_dir / "poller.log",
-                                                   log_dir / "worker.log",
-                                                   run.workflow_id, run.timings)
+                result["hops_ms"] = hops.breakdown(
+                    log_dir / "poller.log", log_dir / "worker.log", run.workflow_id, run.timings
+                )
             return result
         finally:
             side.stop()

@@ -33,10 +33,17 @@ from swfbridge.testing import register_activity_type, register_domain
 
 WORKFLOW_NAME = "swfbridge-bench"
 WORKFLOW_VERSION = "1"
-CLOSE_EVENTS = ("ActivityTaskCompleted", "ActivityTaskFailed", "ActivityTaskTimedOut",
-                "ActivityTaskCanceled")
-RESPOND_OPS = ("RespondActivityTaskCompleted", "RespondActivityTaskFailed",
-               "RespondActivityTaskCanceled")
+CLOSE_EVENTS = (
+    "ActivityTaskCompleted",
+    "ActivityTaskFailed",
+    "ActivityTaskTimedOut",
+    "ActivityTaskCanceled",
+)
+RESPOND_OPS = (
+    "RespondActivityTaskCompleted",
+    "RespondActivityTaskFailed",
+    "RespondActivityTaskCanceled",
+)
 
 
 def prepare_domain(client: Any, domain: str) -> None:
@@ -44,8 +51,11 @@ def prepare_domain(client: Any, domain: str) -> None:
     register_domain(client, domain)
     try:
         client.register_workflow_type(
-            domain=domain, name=WORKFLOW_NAME, version=WORKFLOW_VERSION,
-            defaultTaskStartToCloseTimeout="600", defaultExecutionStartToCloseTimeout="3600",
+            domain=domain,
+            name=WORKFLOW_NAME,
+            version=WORKFLOW_VERSION,
+            defaultTaskStartToCloseTimeout="600",
+            defaultExecutionStartToCloseTimeout="3600",
             defaultChildPolicy="TERMINATE",
         )
     except Exception as exc:
@@ -53,9 +63,14 @@ def prepare_domain(client: Any, domain: str) -> None:
             raise
     for name in (NOOP, ASYNC_NOOP, SLEEP, BEAT):
         register_activity_type(
-            client, domain=domain, name=name, version=VERSION, task_list=TASK_LIST,
+            client,
+            domain=domain,
+            name=name,
+            version=VERSION,
+            task_list=TASK_LIST,
             heartbeat_timeout=str(HEARTBEAT_TIMEOUT_S) if name == BEAT else "NONE",
-            schedule_to_start=str(SCHEDULE_TO_START_S), schedule_to_close="NONE",
+            schedule_to_start=str(SCHEDULE_TO_START_S),
+            schedule_to_close="NONE",
             start_to_close=str(START_TO_CLOSE_S),
         )
 
@@ -112,7 +127,8 @@ class Scheduler:
         workflow_id = f"bench-{uuid.uuid4().hex[:12]}"
         decisions = f"decisions-{uuid.uuid4().hex[:12]}"
         run_id = self.client.start_workflow_execution(
-            domain=self.domain, workflowId=workflow_id,
+            domain=self.domain,
+            workflowId=workflow_id,
             workflowType={"name": WORKFLOW_NAME, "version": WORKFLOW_VERSION},
             taskList={"name": decisions},
         )["runId"]
@@ -121,7 +137,8 @@ class Scheduler:
     def _decision_task(self, decisions: str, deadline: float) -> dict[str, Any]:
         while time.monotonic() < deadline:
             task: dict[str, Any] = self.client.poll_for_decision_task(
-                domain=self.domain, taskList={"name": decisions}, identity="bench-decider")
+                domain=self.domain, taskList={"name": decisions}, identity="bench-decider"
+            )
             if task.get("taskToken"):
                 return task
         raise TimeoutError("no decision task before the deadline")
@@ -165,33 +182,39 @@ class Scheduler:
             if closed >= workload.count:
                 self.client.respond_decision_task_completed(
                     taskToken=task["taskToken"],
-                    decisions=[{"decisionType": "CompleteWorkflowExecution"}])
+                    decisions=[{"decisionType": "CompleteWorkflowExecution"}],
+                )
                 break
             batch = [_schedule(workload, scheduled)] if closed == scheduled else []
             scheduled += len(batch)
-            self.client.respond_decision_task_completed(taskToken=task["taskToken"],
-                                                        decisions=batch)
+            self.client.respond_decision_task_completed(
+                taskToken=task["taskToken"], decisions=batch
+            )
             decider_s += time.monotonic() - decided
         wall_s = time.monotonic() - began
         return RunResult(self.timings(workflow_id, run_id), decider_s, wall_s, workflow_id)
 
     def _open_activities(self, workflow_id: str, run_id: str) -> int:
         answer = self.client.describe_workflow_execution(
-            domain=self.domain, execution={"workflowId": workflow_id, "runId": run_id})
+            domain=self.domain, execution={"workflowId": workflow_id, "runId": run_id}
+        )
         return int(answer["openCounts"]["openActivityTasks"])
 
     def _finish(self, workflow_id: str) -> None:
         try:
-            self.client.terminate_workflow_execution(domain=self.domain, workflowId=workflow_id,
-                                                     reason="benchmark done")
+            self.client.terminate_workflow_execution(
+                domain=self.domain, workflowId=workflow_id, reason="benchmark done"
+            )
         except Exception:  # already closed
             return
 
     def timings(self, workflow_id: str, run_id: str) -> dict[str, ActivityTiming]:
         """Scheduled, started and closed times of every activity, from the history."""
         events: list[dict[str, Any]] = []
-        params: dict[str, Any] = {"domain": self.domain,
-                                  "execution": {"workflowId": workflow_id, "runId": run_id}}
+        params: dict[str, Any] = {
+            "domain": self.domain,
+            "execution": {"workflowId": workflow_id, "runId": run_id},
+        }
         while True:
             page = self.client.get_workflow_execution_history(**params)
             self.history_calls += 1

@@ -68,11 +68,16 @@ def full_workloads() -> list[Workload]:
     return [
         Workload("noop", "1,000 no-op activities", NOOP, 1000),
         Workload("sleep50", "200 activities of 50 ms", SLEEP, 200, (50,)),
-        Workload("heartbeat", "20 activities heartbeating for 5 s, C = 20", BEAT, 20, (5.0,),
-                 concurrency=20),
+        Workload(
+            "heartbeat",
+            "20 activities heartbeating for 5 s, C = 20",
+            BEAT,
+            20,
+            (5.0,),
+            concurrency=20,
+        ),
         Workload("heartbeat-queued", "20 activities heartbeating for 5 s", BEAT, 20, (5.0,)),
-        Workload("latency", "100 no-op activities, one at a time", NOOP, 100,
-                 mode="sequential"),
+        Workload("latency", "100 no-op activities, one at a time", NOOP, 100, mode="sequential"),
     ]
 
 
@@ -80,8 +85,9 @@ def quick_workloads() -> list[Workload]:
     return [
         Workload("noop", "100 no-op activities", NOOP, 100),
         Workload("sleep50", "40 activities of 50 ms", SLEEP, 40, (50,)),
-        Workload("heartbeat", "4 activities heartbeating for 2 s, C = 4", BEAT, 4, (2.0,),
-                 concurrency=4),
+        Workload(
+            "heartbeat", "4 activities heartbeating for 2 s, C = 4", BEAT, 4, (2.0,), concurrency=4
+        ),
         Workload("latency", "20 no-op activities, one at a time", NOOP, 20, mode="sequential"),
     ]
 
@@ -102,10 +108,21 @@ def timeout_source_workloads(quick: bool = False) -> list[Workload]:
     """
     fanout, sequential = (100, 10) if quick else (1000, 50)
     return [
-        Workload("timeouts-fanout", f"{fanout:,} no-op activities scheduled in one decision",
-                 NOOP, fanout, bridge_sides=TIMEOUT_SOURCE_SIDES),
-        Workload("timeouts-sequential", f"{sequential} no-op activities, one per decision",
-                 NOOP, sequential, mode="sequential", bridge_sides=TIMEOUT_SOURCE_SIDES),
+        Workload(
+            "timeouts-fanout",
+            f"{fanout:,} no-op activities scheduled in one decision",
+            NOOP,
+            fanout,
+            bridge_sides=TIMEOUT_SOURCE_SIDES,
+        ),
+        Workload(
+            "timeouts-sequential",
+            f"{sequential} no-op activities, one per decision",
+            NOOP,
+            sequential,
+            mode="sequential",
+            bridge_sides=TIMEOUT_SOURCE_SIDES,
+        ),
     ]
 
 

@@ -44,14 +44,27 @@ def run_example(
         on_heartbeat: Called with ``(activity_id, details)`` per heartbeat.
     """
     with tempfile.TemporaryDirectory(prefix="swfbridge-example-") as work:
-        broker = choose_broker(os.environ.get("SWFBRIDGE_EXAMPLE_BROKER", "auto"),
-                               env_broker_url=os.environ.get("CELERY_BROKER_URL"),
-                               work_dir=Path(work))
+        broker = choose_broker(
+            os.environ.get("SWFBRIDGE_EXAMPLE_BROKER", "auto"),
+            env_broker_url=os.environ.get("CELERY_BROKER_URL"),
+            work_dir=Path(work),
+        )
         config = LocalBridgeConfig(
-            broker=broker, work_dir=Path(work), activities=[module], task_lists=task_lists,
-            domain=DOMAIN, celery_app=celery_app, base_env=dict(os.environ),
-            pythonpath=[str(REPO_ROOT)], concurrency=4, pollers=2, task_map=task_map)
-        print(f"[example] broker: {broker.origin}; worker: celery -A {celery_app} "
-              f"(imports {module})", file=sys.stderr)
+            broker=broker,
+            work_dir=Path(work),
+            activities=[module],
+            task_lists=task_lists,
+            domain=DOMAIN,
+            celery_app=celery_app,
+            base_env=dict(os.environ),
+            pythonpath=[str(REPO_ROOT)],
+            concurrency=4,
+            pollers=2,
+            task_map=task_map,
+        )
+        print(
+            f"[example] broker: {broker.origin}; worker: celery -A {celery_app} (imports {module})",
+            file=sys.stderr,
+        )
         with local_bridge(config, on_heartbeat=on_heartbeat) as bridge:
             return decide(bridge.client(), bridge.domain)

@@ -55,9 +55,12 @@ class QuoteBasket(Activity):
 def decide(client: Any, domain: str) -> dict[str, Any]:
     basket = [{"sku": "apple", "quantity": 3}, {"sku": "pear", "quantity": 2}]
     outcomes = run_activities(
-        client, domain=domain, task_list=TASK_LIST,
-        activities=[ScheduledActivity("quote", "QuoteBasket", "1.0",
-                                      input=FLOWY.encode_input([basket], {}))],
+        client,
+        domain=domain,
+        task_list=TASK_LIST,
+        activities=[
+            ScheduledActivity("quote", "QuoteBasket", "1.0", input=FLOWY.encode_input([basket], {}))
+        ],
     )
     outcome = outcomes["quote"]
     assert outcome.status == "completed", outcome
@@ -67,5 +70,4 @@ def decide(client: Any, domain: str) -> dict[str, Any]:
 if __name__ == "__main__":
     from examples._local import run_example
 
-    print("result:", run_example(decide, module="examples.async_typed",
-                                 task_lists=[TASK_LIST]))
+    print("result:", run_example(decide, module="examples.async_typed", task_lists=[TASK_LIST]))

@@ -39,9 +39,12 @@ class CopyFiles(Activity):
 def decide(client: Any, domain: str) -> str:
     """Start CopyFiles, cancel it once it has run a moment, return how it ended."""
     run = start_activities(
-        client, domain=domain, task_list=TASK_LIST,
-        activities=[ScheduledActivity("copy", "CopyFiles", "1.0",
-                                      input=FLOWY.encode_input(["/data"], {}))],
+        client,
+        domain=domain,
+        task_list=TASK_LIST,
+        activities=[
+            ScheduledActivity("copy", "CopyFiles", "1.0", input=FLOWY.encode_input(["/data"], {}))
+        ],
     )
     run.wait_started()
     time.sleep(1.5)  # let it copy a little
@@ -53,5 +56,4 @@ def decide(client: Any, domain: str) -> str:
 if __name__ == "__main__":
     from examples._local import run_example
 
-    print("result:", run_example(decide, module="examples.cancellation",
-                                 task_lists=[TASK_LIST]))
+    print("result:", run_example(decide, module="examples.cancellation", task_lists=[TASK_LIST]))

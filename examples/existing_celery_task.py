@@ -46,14 +46,24 @@ TASK_MAP = CeleryTaskMap({("AddTax", "1.0"): "shop.add_tax"})
 def decide(client: Any, domain: str) -> dict[str, Any]:
     """Call AddTax twice through SWF: once fine, once with a bad amount."""
     # No Activity class describes this type: register it like any SWF type.
-    register_activity_type(client, domain=domain, name="AddTax", version="1.0",
-                           task_list=TASK_LIST, start_to_close="60", schedule_to_start="120")
+    register_activity_type(
+        client,
+        domain=domain,
+        name="AddTax",
+        version="1.0",
+        task_list=TASK_LIST,
+        start_to_close="60",
+        schedule_to_start="120",
+    )
     outcomes = run_activities(
-        client, domain=domain, task_list=TASK_LIST,
+        client,
+        domain=domain,
+        task_list=TASK_LIST,
         activities=[
             ScheduledActivity("tax-ok", "AddTax", "1.0", input=FLOWY.encode_input([100.0], {})),
-            ScheduledActivity("tax-bad", "AddTax", "1.0",
-                              input=FLOWY.encode_input([-5.0], {"rate": 0.1})),
+            ScheduledActivity(
+                "tax-bad", "AddTax", "1.0", input=FLOWY.encode_input([-5.0], {"rate": 0.1})
+            ),
         ],
     )
     ok, bad = outcomes["tax-ok"], outcomes["tax-bad"]
@@ -66,7 +76,13 @@ def decide(client: Any, domain: str) -> dict[str, Any]:
 if __name__ == "__main__":
     from examples._local import run_example
 
-    print("result:", run_example(decide, module="examples.existing_celery_task",
-                                 task_lists=[TASK_LIST],
-                                 celery_app="examples.existing_celery_task",
-                                 task_map=TASK_MAP))
+    print(
+        "result:",
+        run_example(
+            decide,
+            module="examples.existing_celery_task",
+            task_lists=[TASK_LIST],
+            celery_app="examples.existing_celery_task",
+            task_map=TASK_MAP,
+        ),
+    )

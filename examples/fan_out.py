@@ -24,10 +24,14 @@ class Square(Activity):
 def decide(client: Any, domain: str) -> int:
     """Square 1..COUNT in parallel and return the sum of the squares."""
     outcomes = run_activities(
-        client, domain=domain, task_list=TASK_LIST, timeout_s=120,
-        activities=[ScheduledActivity(f"square-{n}", "Square", "1.0",
-                                      input=FLOWY.encode_input([n], {}))
-                    for n in range(1, COUNT + 1)],
+        client,
+        domain=domain,
+        task_list=TASK_LIST,
+        timeout_s=120,
+        activities=[
+            ScheduledActivity(f"square-{n}", "Square", "1.0", input=FLOWY.encode_input([n], {}))
+            for n in range(1, COUNT + 1)
+        ],
     )
     failed = [o for o in outcomes.values() if o.status != "completed"]
     assert not failed, failed

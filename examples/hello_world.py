@@ -23,10 +23,18 @@ class Hello(Activity):
 def decide(client: Any, domain: str) -> str:
     """Schedule Hello("world") and return its result."""
     outcomes = run_activities(
-        client, domain=domain, task_list=TASK_LIST,
-        activities=[ScheduledActivity("hello-1", "Hello", "1.0",
-                                      # flowy's format: [args, kwargs]
-                                      input=FLOWY.encode_input(["world"], {}))],
+        client,
+        domain=domain,
+        task_list=TASK_LIST,
+        activities=[
+            ScheduledActivity(
+                "hello-1",
+                "Hello",
+                "1.0",
+                # flowy's format: [args, kwargs]
+                input=FLOWY.encode_input(["world"], {}),
+            )
+        ],
     )
     outcome = outcomes["hello-1"]
     assert outcome.status == "completed", outcome

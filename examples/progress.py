@@ -32,9 +32,14 @@ class EncodeVideo(Activity):
 
 def decide(client: Any, domain: str) -> dict[str, Any]:
     outcomes = run_activities(
-        client, domain=domain, task_list=TASK_LIST,
-        activities=[ScheduledActivity("encode", "EncodeVideo", "1.0",
-                                      input=FLOWY.encode_input(["talk.mp4"], {}))],
+        client,
+        domain=domain,
+        task_list=TASK_LIST,
+        activities=[
+            ScheduledActivity(
+                "encode", "EncodeVideo", "1.0", input=FLOWY.encode_input(["talk.mp4"], {})
+            )
+        ],
     )
     outcome = outcomes["encode"]
     assert outcome.status == "completed", outcome
@@ -47,6 +52,7 @@ if __name__ == "__main__":
     def show(activity_id: str, details: Any) -> None:
         print(f"heartbeat from {activity_id}: {details}")
 
-    result = run_example(decide, module="examples.progress", task_lists=[TASK_LIST],
-                         on_heartbeat=show)
+    result = run_example(
+        decide, module="examples.progress", task_lists=[TASK_LIST], on_heartbeat=show
+    )
     print("result:", result)

@@ -80,8 +80,12 @@ def decide_once(events: list[dict[str, Any]], sku: str) -> tuple[list[dict[str, 
     last = closed[-1]
     if last["eventType"] == "ActivityTaskCompleted":
         result = last["activityTaskCompletedEventAttributes"].get("result")
-        return [{"decisionType": "CompleteWorkflowExecution",
-                 "completeWorkflowExecutionDecisionAttributes": {"result": result}}], True
+        return [
+            {
+                "decisionType": "CompleteWorkflowExecution",
+                "completeWorkflowExecutionDecisionAttributes": {"result": result},
+            }
+        ], True
     if last["eventType"] == "ActivityTaskTimedOut":
         # Its clocks ran out (a lost worker, a long queue): another attempt may do better.
         reason, retry = "ReserveStock timed out", True
@@ -91,8 +95,12 @@ def decide_once(events: list[dict[str, Any]], sku: str) -> tuple[list[dict[str, 
         retry = should_retry(reason, attrs.get("details"))
     if retry and attempts < MAX_ATTEMPTS:
         return [_schedule(attempts + 1, sku)], False
-    return [{"decisionType": "FailWorkflowExecution",
-             "failWorkflowExecutionDecisionAttributes": {"reason": reason[:256]}}], True
+    return [
+        {
+            "decisionType": "FailWorkflowExecution",
+            "failWorkflowExecutionDecisionAttributes": {"reason": reason[:256]},
+        }
+    ], True
 
 
 def decide(client: Any, domain: str, sku: str = "sku-42") -> dict[str, Any]:
@@ -102,31 +110,44 @@ def decide(client: Any, domain: str, sku: str = "sku-42") -> dict[str, Any]:
     register_domain(client, domain)
     with contextlib.suppress(client.exceptions.TypeAlreadyExistsFault):
         client.register_workflow_type(
-            domain=domain, name="ReserveWithRetry", version="1.0",
-            defaultTaskStartToCloseTimeout="30", defaultExecutionStartToCloseTimeout="600",
-            defaultChildPolicy="TERMINATE", defaultTaskList={"name": DECISION_TASK_LIST})
+            domain=domain,
+            name="ReserveWithRetry",
+            version="1.0",
+            defaultTaskStartToCloseTimeout="30",
+            defaultExecutionStartToCloseTimeout="600",
+            defaultChildPolicy="TERMINATE",
+            defaultTaskList={"name": DECISION_TASK_LIST},
+        )
     workflow_id = f"reserve-{uuid.uuid4().hex[:8]}"
-    client.start_workflow_execution(domain=domain, workflowId=workflow_id,
-                                    workflowType={"name": "ReserveWithRetry", "version": "1.0"})
+    client.start_workflow_execution(
+        domain=domain,
+        workflowId=workflow_id,
+        workflowType={"name": "ReserveWithRetry", "version": "1.0"},
+    )
     while True:
-        task = client.poll_for_decision_task(domain=domain,
-                                             taskList={"name": DECISION_TASK_LIST})
+        task = client.poll_for_decision_task(domain=domain, taskList={"name": DECISION_TASK_LIST})
         if not task.get("taskToken"):
             continue
         events = task["events"]  # one page is enough for this small workflow
         decisions, closed = decide_once(events, sku)
-        client.respond_decision_task_completed(taskToken=task["taskToken"],
-                                               decisions=decisions)
+        client.respond_decision_task_completed(taskToken=task["taskToken"], decisions=decisions)
         if closed:
             attempts = sum(1 for e in events if e["eventType"] == "ActivityTaskScheduled")
-            reasons = [e["activityTaskFailedEventAttributes"]["reason"] for e in events
-                       if e["eventType"] == "ActivityTaskFailed"]
-            return {"closed": decisions[0]["decisionType"], "attempts": attempts,
-                    "failures": reasons}
+            reasons = [
+                e["activityTaskFailedEventAttributes"]["reason"]
+                for e in events
+                if e["eventType"] == "ActivityTaskFailed"
+            ]
+            return {
+                "closed": decisions[0]["decisionType"],
+                "attempts": attempts,
+                "failures": reasons,
+            }
 
 
 if __name__ == "__main__":
     from examples._local import run_example
 
-    print("result:", run_example(decide, module="examples.retry_in_decider",
-                                 task_lists=[TASK_LIST]))
+    print(
+        "result:", run_example(decide, module="examples.retry_in_decider", task_lists=[TASK_LIST])
+    )

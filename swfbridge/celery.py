@@ -96,6 +96,8 @@ def _payloads() -> OffloadConfig | None:
         max_bytes=cap,
         allowed_input_buckets=frozenset(b.strip() for b in inputs.split(",") if b.strip()),
     )
+
+
 def _seconds_from_env(name: str) -> float | None:
     text = os.environ.get(name, "").strip()
     if not text:
@@ -142,9 +144,11 @@ def _configure(app: Celery) -> None:
     if os.environ.get("SWFBRIDGE_WORKER_METRICS_PORT"):
         from swfbridge.worker.metrics import install_worker_metrics
 
-        install_worker_metrics(app, port=int(os.environ["SWFBRIDGE_WORKER_METRICS_PORT"]),
-                               host=os.environ.get("SWFBRIDGE_WORKER_METRICS_HOST",
-                                                   "127.0.0.1"))
+        install_worker_metrics(
+            app,
+            port=int(os.environ["SWFBRIDGE_WORKER_METRICS_PORT"]),
+            host=os.environ.get("SWFBRIDGE_WORKER_METRICS_HOST", "127.0.0.1"),
+        )
 
 
 app = Celery("swfbridge", broker=os.environ.get("CELERY_BROKER_URL", DEFAULT_BROKER_URL))

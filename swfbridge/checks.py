@@ -15,11 +15,7 @@ from swfbridge.errors import ConfigurationError
 
 def is_finite_number(value: Any) -> bool:
     """True for an ``int`` or ``float`` that is finite (a bool is not a number here)."""
-    return (
-        not isinstance(value, bool)
-        and isinstance(value, (int, float))
-        and math.isfinite(value)
-    )
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
 
 
 def is_seconds(value: Any, *, allow_zero: bool = True) -> bool:
@@ -27,8 +23,9 @@ def is_seconds(value: Any, *, allow_zero: bool = True) -> bool:
     return is_finite_number(value) and (value >= 0 if allow_zero else value > 0)
 
 
-def check_seconds(name: str, value: Any, *, allow_zero: bool = True,
-                  optional: bool = False) -> None:
+def check_seconds(
+    name: str, value: Any, *, allow_zero: bool = True, optional: bool = False
+) -> None:
     """Refuse a setting that is not a number of seconds.
 
     Args:

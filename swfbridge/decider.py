@@ -126,8 +126,9 @@ def register_activity_type(
             raise
 
 
-def register_workflow_type(client: Any, domain: str, *, name: str = WORKFLOW_NAME,
-                           version: str = WORKFLOW_VERSION) -> None:
+def register_workflow_type(
+    client: Any, domain: str, *, name: str = WORKFLOW_NAME, version: str = WORKFLOW_VERSION
+) -> None:
     """Register the workflow type the decider starts, unless it exists.
 
     Defaults: 30 s per decision task, one hour per execution, child policy
@@ -277,8 +278,12 @@ class _Decider:
         deadline = time.monotonic() + self.timeout_s
         finished = threading.Event()
         if self.cancel_after_start:
-            threading.Thread(target=self._watch_starts, args=(finished,), daemon=True,
-                             name=f"cancel-watch-{self.workflow_id}").start()
+            threading.Thread(
+                target=self._watch_starts,
+                args=(finished,),
+                daemon=True,
+                name=f"cancel-watch-{self.workflow_id}",
+            ).start()
         try:
             return self._decide_until(deadline)
         finally:
@@ -301,8 +306,10 @@ class _Decider:
                 for aid in history.started - signaled - set(history.outcomes):
                     if _wants_cancel(self.cancel_after_start, aid):
                         self.client.signal_workflow_execution(
-                            domain=self.domain, workflowId=self.workflow_id,
-                            signalName=CANCEL_SIGNAL, input=aid,
+                            domain=self.domain,
+                            workflowId=self.workflow_id,
+                            signalName=CANCEL_SIGNAL,
+                            input=aid,
                         )
                         signaled.add(aid)
             except Exception:  # the execution may be closing; the decider has the say

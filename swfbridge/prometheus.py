@@ -72,7 +72,8 @@ class Counter(_Family):
         with self._lock:
             items = sorted(self._values.items())
         return self.header() + [
-            f"{self.name}{_labels(self.label_names, k)} {number(v)}" for k, v in items]
+            f"{self.name}{_labels(self.label_names, k)} {number(v)}" for k, v in items
+        ]
 
 
 class Histogram(_Family):
@@ -80,8 +81,14 @@ class Histogram(_Family):
 
     kind = "histogram"
 
-    def __init__(self, name: str, help_text: str, label_names: Sequence[str] = (), *,
-                 buckets: Sequence[float]) -> None:
+    def __init__(
+        self,
+        name: str,
+        help_text: str,
+        label_names: Sequence[str] = (),
+        *,
+        buckets: Sequence[float],
+    ) -> None:
         super().__init__(name, help_text, label_names)
         self.buckets = tuple(sorted(buckets))
         self._series: dict[tuple[str, ...], tuple[list[int], list[float]]] = {}
@@ -89,7 +96,8 @@ class Histogram(_Family):
     def observe(self, value: float, *label_values: str) -> None:
         with self._lock:
             counts, totals = self._series.setdefault(
-                label_values, ([0] * (len(self.buckets) + 1), [0.0]))
+                label_values, ([0] * (len(self.buckets) + 1), [0.0])
+            )
             counts[bisect.bisect_left(self.buckets, value)] += 1
             totals[0] += value
 
@@ -97,11 +105,13 @@ class Histogram(_Family):
         """Add observations counted elsewhere: ``counts`` per bucket (not cumulative,
         the last one above every bound), ``total`` their sum."""
         if len(counts) != len(self.buckets) + 1:
-            raise ValueError(f"{self.name}: {len(counts)} bucket counts for "
-                             f"{len(self.buckets) + 1} buckets")
+            raise ValueError(
+                f"{self.name}: {len(counts)} bucket counts for {len(self.buckets) + 1} buckets"
+            )
         with self._lock:
             mine, totals = self._series.setdefault(
-                label_values, ([0] * (len(self.buckets) + 1), [0.0]))
+                label_values, ([0] * (len(self.buckets) + 1), [0.0])
+            )
             for index, count in enumerate(counts):
                 mine[index] += int(count)
             totals[0] += float(total)
@@ -115,8 +125,7 @@ class Histogram(_Family):
             for bound, count in zip((*self.buckets, float("inf")), counts, strict=True):
                 cumulative += count
                 le = f'le="{number(bound)}"'
-                lines.append(f"{self.name}_bucket{_labels(self.label_names, key, le)} "
-                             f"{cumulative}")
+                lines.append(f"{self.name}_bucket{_labels(self.label_names, key, le)} {cumulative}")
             lines.append(f"{self.name}_sum{_labels(self.label_names, key)} {number(total)}")
             lines.append(f"{self.name}_count{_labels(self.label_names, key)} {cumulative}")
         return lines
@@ -145,13 +154,15 @@ class MetricsServer:
         OSError: The port cannot be bound.
     """
 
-    def __init__(self, *, render: Callable[[], str], host: str = "127.0.0.1",
-                 port: int = 0) -> None:
+    def __init__(
+        self, *, render: Callable[[], str], host: str = "127.0.0.1", port: int = 0
+    ) -> None:
         self._render = render
         self._server = ThreadingHTTPServer((host, port), self._handler_class())
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        name="swfbridge-metrics", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="swfbridge-metrics", daemon=True
+        )
 
     @property
     def port(self) -> int:

@@ -64,7 +64,7 @@ def is_allowed(module: str, prefixes: Iterable[str]) -> bool:
 def _after_prefix(name: str, prefixes: Iterable[str]) -> list[str]:
     """The dotted parts of ``name`` below the longest allowed prefix it is inside."""
     matched = max((p for p in prefixes if name.startswith(p + ".")), key=len, default="")
-    return name[len(matched):].lstrip(".").split(".")
+    return name[len(matched) :].lstrip(".").split(".")
 
 
 class FunctionActivities:
@@ -80,8 +80,9 @@ class FunctionActivities:
         ConfigurationError: A prefix is not a dotted module name.
     """
 
-    def __init__(self, allowed_prefixes: Iterable[str], *,
-                 wire_format: WireFormat = SIMPLEFLOW) -> None:
+    def __init__(
+        self, allowed_prefixes: Iterable[str], *, wire_format: WireFormat = SIMPLEFLOW
+    ) -> None:
         self.allowed_prefixes = parse_prefixes(allowed_prefixes)
         self.wire_format = wire_format
         self._cache: dict[str, type[Activity]] = {}
@@ -106,8 +107,7 @@ class FunctionActivities:
             cls = self._load(name)
             with self._lock:
                 self._cache[name] = cls
-        options = ActivityOptions(name=name, version=version, heartbeat_s=None,
-                                  auto_heartbeat=True)
+        options = ActivityOptions(name=name, version=version, heartbeat_s=None, auto_heartbeat=True)
         return RegisteredActivity(options=options, cls=cls)
 
     def _load(self, name: str) -> type[Activity]:
@@ -115,32 +115,40 @@ class FunctionActivities:
         module_name, _, attribute = name.rpartition(".")
         if not is_allowed(module_name, self.allowed_prefixes):
             allowed = ", ".join(self.allowed_prefixes) or "none"
-            raise FunctionUnavailable(bridge_failure(
-                BridgeCause.IMPORT_PATH_NOT_ALLOWED,
-                f"{label} is not registered and its import path is not allowed "
-                f"(allowed prefixes: {allowed}); nothing was imported",
-                allowed_prefixes=list(self.allowed_prefixes),
-            ))
+            raise FunctionUnavailable(
+                bridge_failure(
+                    BridgeCause.IMPORT_PATH_NOT_ALLOWED,
+                    f"{label} is not registered and its import path is not allowed "
+                    f"(allowed prefixes: {allowed}); nothing was imported",
+                    allowed_prefixes=list(self.allowed_prefixes),
+                )
+            )
         if any(part.startswith("_") for part in _after_prefix(name, self.allowed_prefixes)):
-            raise FunctionUnavailable(bridge_failure(
-                BridgeCause.IMPORT_PATH_NOT_ALLOWED,
-                f"{label}: private and dunder names (leading underscore) below an allowed "
-                "prefix are never imported or run; nothing was imported",
-            ))
+            raise FunctionUnavailable(
+                bridge_failure(
+                    BridgeCause.IMPORT_PATH_NOT_ALLOWED,
+                    f"{label}: private and dunder names (leading underscore) below an allowed "
+                    "prefix are never imported or run; nothing was imported",
+                )
+            )
         try:
             module = importlib.import_module(module_name)
         except (Exception, SystemExit) as exc:  # the module's own code may raise anything
-            raise FunctionUnavailable(bridge_failure(
-                BridgeCause.IMPORT_FAILED,
-                f"{label}: cannot import module {module_name!r}: {type(exc).__name__}: {exc}",
-            )) from exc
+            raise FunctionUnavailable(
+                bridge_failure(
+                    BridgeCause.IMPORT_FAILED,
+                    f"{label}: cannot import module {module_name!r}: {type(exc).__name__}: {exc}",
+                )
+            ) from exc
         target = _unwrap(module.__dict__.get(attribute))
         if target is None or getattr(target, "__module__", None) != module_name:
-            raise FunctionUnavailable(bridge_failure(
-                BridgeCause.IMPORT_FAILED,
-                f"{label}: {module_name!r} defines no function {attribute!r} (only functions "
-                "defined in that module, or simpleflow activities wrapping them, are run)",
-            ))
+            raise FunctionUnavailable(
+                bridge_failure(
+                    BridgeCause.IMPORT_FAILED,
+                    f"{label}: {module_name!r} defines no function {attribute!r} (only functions "
+                    "defined in that module, or simpleflow activities wrapping them, are run)",
+                )
+            )
         return _activity_class(name, target, self.wire_format)
 
 
@@ -154,8 +162,7 @@ def _unwrap(value: Any) -> Callable[..., Any] | None:
     return None
 
 
-def _activity_class(name: str, function: Callable[..., Any],
-                    fmt: WireFormat) -> type[Activity]:
+def _activity_class(name: str, function: Callable[..., Any], fmt: WireFormat) -> type[Activity]:
     class FunctionActivity(Activity):
         wire_format = fmt
         # A static attribute: run's signature is the function's, which the

@@ -68,10 +68,18 @@ class ActivityOptions:
             raise ConfigurationError(
                 f"{where}: version must be a string of 1-{MAX_VERSION} characters"
             )
-        for field in ("heartbeat_s", "schedule_to_start_s", "schedule_to_close_s",
-                      "start_to_close_s"):
-            check_seconds(f"{where}: {field.removesuffix('_s')}", getattr(self, field),
-                          allow_zero=False, optional=True)
+        for field in (
+            "heartbeat_s",
+            "schedule_to_start_s",
+            "schedule_to_close_s",
+            "start_to_close_s",
+        ):
+            check_seconds(
+                f"{where}: {field.removesuffix('_s')}",
+                getattr(self, field),
+                allow_zero=False,
+                optional=True,
+            )
         if self.priority is not None and (
             isinstance(self.priority, bool) or not isinstance(self.priority, int)
         ):

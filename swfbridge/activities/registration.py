@@ -19,10 +19,10 @@ WORKFLOW_CHILD_POLICY = "TERMINATE"
 
 
 class Status(str, enum.Enum):
-    MISSING = "missing"          # will be registered
-    REGISTERED = "registered"    # exists with the same defaults
-    DIFFERS = "differs"          # exists with other defaults: needs a new version
-    DEPRECATED = "deprecated"    # exists but deprecated: cannot be used or re-registered
+    MISSING = "missing"  # will be registered
+    REGISTERED = "registered"  # exists with the same defaults
+    DIFFERS = "differs"  # exists with other defaults: needs a new version
+    DEPRECATED = "deprecated"  # exists but deprecated: cannot be used or re-registered
 
 
 @dataclass(frozen=True)
@@ -42,8 +42,10 @@ class PlanItem:
                 f"{key}: registered {have!r}, code says {want!r}"
                 for key, (have, want) in sorted(self.differences.items())
             )
-            return (f"{label}: registered with different defaults ({diffs}). SWF types are "
-                    "immutable: give the activity a new version.")
+            return (
+                f"{label}: registered with different defaults ({diffs}). SWF types are "
+                "immutable: give the activity a new version."
+            )
         if self.status is Status.DEPRECATED:
             return f"{label}: deprecated in SWF; it cannot be registered again (new version)"
         if self.status is Status.MISSING:
@@ -58,15 +60,17 @@ def summary(items: Iterable[PlanItem], *, dry_run: bool) -> str:
     items = list(items)
     counts = {
         "would be registered" if dry_run else "not registered": sum(
-            i.status is Status.MISSING for i in items),
+            i.status is Status.MISSING for i in items
+        ),
         "registered now": sum(i.created for i in items),
         "unchanged": sum(i.status is Status.REGISTERED and not i.created for i in items),
         "differ": sum(i.status is Status.DIFFERS for i in items),
         "deprecated": sum(i.status is Status.DEPRECATED for i in items),
     }
     parts = ", ".join(f"{n} {label}" for label, n in counts.items() if n)
-    return f"{len(items)} types: {parts or 'none'}" + (" (dry run: nothing changed)"
-                                                       if dry_run else "")
+    return f"{len(items)} types: {parts or 'none'}" + (
+        " (dry run: nothing changed)" if dry_run else ""
+    )
 
 
 def wanted_configuration(options: ActivityOptions) -> dict[str, str | None]:
@@ -92,8 +96,11 @@ def _list_types(swf: SwfClient, domain: str, status: str) -> set[tuple[str, str]
     found: set[tuple[str, str]] = set()
     token: str | None = None
     while True:
-        params: dict[str, Any] = {"domain": domain, "registrationStatus": status,
-                                  "maximumPageSize": 1000}
+        params: dict[str, Any] = {
+            "domain": domain,
+            "registrationStatus": status,
+            "maximumPageSize": 1000,
+        }
         if token:
             params["nextPageToken"] = token
         page = swf.call("list_activity_types", **params)
@@ -122,8 +129,11 @@ def plan(swf: SwfClient, domain: str, types: Iterable[ActivityOptions]) -> list[
 
 
 def _compare(swf: SwfClient, domain: str, options: ActivityOptions) -> PlanItem:
-    answer = swf.call("describe_activity_type", domain=domain,
-                      activityType={"name": options.name, "version": options.version})
+    answer = swf.call(
+        "describe_activity_type",
+        domain=domain,
+        activityType={"name": options.name, "version": options.version},
+    )
     have = _registered_configuration(answer)
     differences = {
         key: (have.get(key), want)
@@ -185,8 +195,11 @@ def _list_workflow_types(swf: SwfClient, domain: str, status: str) -> set[tuple[
     found: set[tuple[str, str]] = set()
     token: str | None = None
     while True:
-        params: dict[str, Any] = {"domain": domain, "registrationStatus": status,
-                                  "maximumPageSize": 1000}
+        params: dict[str, Any] = {
+            "domain": domain,
+            "registrationStatus": status,
+            "maximumPageSize": 1000,
+        }
         if token:
             params["nextPageToken"] = token
         page = swf.call("list_workflow_types", **params)
@@ -197,23 +210,32 @@ def _list_workflow_types(swf: SwfClient, domain: str, status: str) -> set[tuple[
             return found
 
 
-def plan_workflow_types(swf: SwfClient, domain: str,
-                        types: Iterable[tuple[str, str]]) -> list[WorkflowPlanItem]:
+def plan_workflow_types(
+    swf: SwfClient, domain: str, types: Iterable[tuple[str, str]]
+) -> list[WorkflowPlanItem]:
     """Which of the (name, version) workflow types exist, are deprecated or missing."""
     types = list(types)
     if not types:
         return []
     registered = _list_workflow_types(swf, domain, "REGISTERED")
     deprecated = _list_workflow_types(swf, domain, "DEPRECATED")
-    return [WorkflowPlanItem(name, version,
-                             Status.DEPRECATED if (name, version) in deprecated
-                             else Status.REGISTERED if (name, version) in registered
-                             else Status.MISSING)
-            for name, version in types]
+    return [
+        WorkflowPlanItem(
+            name,
+            version,
+            Status.DEPRECATED
+            if (name, version) in deprecated
+            else Status.REGISTERED
+            if (name, version) in registered
+            else Status.MISSING,
+        )
+        for name, version in types
+    ]
 
 
-def register_missing_workflow_types(swf: SwfClient, domain: str,
-                                    items: Iterable[WorkflowPlanItem]) -> list[WorkflowPlanItem]:
+def register_missing_workflow_types(
+    swf: SwfClient, domain: str, items: Iterable[WorkflowPlanItem]
+) -> list[WorkflowPlanItem]:
     """Register the MISSING workflow types of a plan, with the defaults above."""
     result = []
     for item in items:
@@ -221,13 +243,18 @@ def register_missing_workflow_types(swf: SwfClient, domain: str,
             result.append(item)
             continue
         try:
-            swf.call("register_workflow_type", domain=domain, name=item.name,
-                     version=item.version,
-                     defaultTaskStartToCloseTimeout=str(WORKFLOW_DECISION_TIMEOUT_S),
-                     defaultExecutionStartToCloseTimeout=str(WORKFLOW_EXECUTION_TIMEOUT_S),
-                     defaultChildPolicy=WORKFLOW_CHILD_POLICY)
-            result.append(WorkflowPlanItem(item.name, item.version, Status.REGISTERED,
-                                           created=True))
+            swf.call(
+                "register_workflow_type",
+                domain=domain,
+                name=item.name,
+                version=item.version,
+                defaultTaskStartToCloseTimeout=str(WORKFLOW_DECISION_TIMEOUT_S),
+                defaultExecutionStartToCloseTimeout=str(WORKFLOW_EXECUTION_TIMEOUT_S),
+                defaultChildPolicy=WORKFLOW_CHILD_POLICY,
+            )
+            result.append(
+                WorkflowPlanItem(item.name, item.version, Status.REGISTERED, created=True)
+            )
         except TypeAlreadyExists:
             result.append(WorkflowPlanItem(item.name, item.version, Status.REGISTERED))
     return result

@@ -88,6 +88,4 @@ def load_modules(modules: Iterable[str]) -> None:
         try:
             importlib.import_module(module)
         except ImportError as exc:
-            raise ConfigurationError(
-                f"cannot import activity module {module!r}: {exc}"
-            ) from exc
+            raise ConfigurationError(f"cannot import activity module {module!r}: {exc}") from exc

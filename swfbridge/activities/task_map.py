@@ -50,8 +50,9 @@ class CeleryTaskRoute:
 
     def __post_init__(self) -> None:
         if not isinstance(self.task, str) or not self.task.strip():
-            raise ConfigurationError(f"a Celery task name must be a non-empty string, "
-                                     f"got {self.task!r}")
+            raise ConfigurationError(
+                f"a Celery task name must be a non-empty string, got {self.task!r}"
+            )
         if self.queue is not None and (not isinstance(self.queue, str) or not self.queue):
             raise ConfigurationError(f"queue must be a non-empty string, got {self.queue!r}")
 
@@ -97,16 +98,18 @@ class CeleryTaskMap:
                 raise ConfigurationError(
                     f"task map keys are (name, version) pairs of non-empty strings, got {key!r}"
                 )
-            self._routes[key] = route if isinstance(route, CeleryTaskRoute) else \
-                CeleryTaskRoute(task=route)
+            self._routes[key] = (
+                route if isinstance(route, CeleryTaskRoute) else CeleryTaskRoute(task=route)
+            )
 
     def get(self, name: str, version: str) -> ResolvedRoute | None:
         """The route of activity type ``(name, version)``, or None if it is not mapped."""
         route = self._routes.get((name, version))
         if route is None:
             return None
-        return ResolvedRoute(task=route.task, wire_format=route.wire_format or self.wire_format,
-                             queue=route.queue)
+        return ResolvedRoute(
+            task=route.task, wire_format=route.wire_format or self.wire_format, queue=route.queue
+        )
 
     def with_wire_format(self, default: WireFormat) -> CeleryTaskMap:
         """A copy whose routes without a wire format of their own use ``default``."""
@@ -157,8 +160,9 @@ def _from_object(source: str, default: WireFormat) -> CeleryTaskMap:
         return value if value.wire_format is default else value.with_wire_format(default)
     if isinstance(value, Mapping):
         return CeleryTaskMap(value, wire_format=default)
-    raise ConfigurationError(f"task map {source!r} is a {type(value).__name__}, not a "
-                             "CeleryTaskMap or a mapping")
+    raise ConfigurationError(
+        f"task map {source!r} is a {type(value).__name__}, not a CeleryTaskMap or a mapping"
+    )
 
 
 def _from_file(path: Path, default: WireFormat) -> CeleryTaskMap:
@@ -174,8 +178,9 @@ def _from_file(path: Path, default: WireFormat) -> CeleryTaskMap:
     for index, entry in enumerate(data["tasks"]):
         key, route = _entry(entry, f"{where}, tasks[{index}]")
         if key in routes:
-            raise ConfigurationError(f"{where}, tasks[{index}]: {key[0]!r} version "
-                                     f"{key[1]!r} is mapped twice")
+            raise ConfigurationError(
+                f"{where}, tasks[{index}]: {key[0]!r} version {key[1]!r} is mapped twice"
+            )
         routes[key] = route
     return CeleryTaskMap(routes, wire_format=default)
 
@@ -200,8 +205,9 @@ def _entry(entry: Any, where: str) -> tuple[tuple[str, str], CeleryTaskRoute]:
         raise ConfigurationError(f"{where}: expected an object, got {type(entry).__name__}")
     unknown = set(entry) - _ENTRY_KEYS
     if unknown:
-        raise ConfigurationError(f"{where}: unknown keys {sorted(unknown)} "
-                                 f"(known: {sorted(_ENTRY_KEYS)})")
+        raise ConfigurationError(
+            f"{where}: unknown keys {sorted(unknown)} (known: {sorted(_ENTRY_KEYS)})"
+        )
     for required in ("name", "version", "task"):
         value = entry.get(required)
         if not isinstance(value, str) or not value:

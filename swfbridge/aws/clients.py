@@ -10,9 +10,15 @@ import boto3
 import botocore.config
 
 
-def make_boto_client(service: Literal["swf", "s3"], *, region: str | None, endpoint_url: str | None,
-                     connect_timeout_s: float, read_timeout_s: float,
-                     max_pool_connections: int | None = None) -> Any:
+def make_boto_client(
+    service: Literal["swf", "s3"],
+    *,
+    region: str | None,
+    endpoint_url: str | None,
+    connect_timeout_s: float,
+    read_timeout_s: float,
+    max_pool_connections: int | None = None,
+) -> Any:
     """A new boto3 client for ``service`` in a session of its own.
 
     Raises:
@@ -28,5 +34,6 @@ def make_boto_client(service: Literal["swf", "s3"], *, region: str | None, endpo
         retries={"mode": "standard", "total_max_attempts": 1},
         **options,
     )
-    return boto3.session.Session().client(service, region_name=region,
-                                           endpoint_url=endpoint_url, config=config)
+    return boto3.session.Session().client(
+        service, region_name=region, endpoint_url=endpoint_url, config=config
+    )

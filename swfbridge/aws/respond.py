@@ -38,8 +38,11 @@ def report_outcome(swf: SwfClient, task_token: str, outcome: Outcome, context: s
         if minimal:  # already as small as a failure gets
             return False
         try:
-            swf.call("respond_activity_task_failed", taskToken=task_token,
-                     reason=f"swfbridge: SWF rejected the response: {exc.code}"[:256])
+            swf.call(
+                "respond_activity_task_failed",
+                taskToken=task_token,
+                reason=f"swfbridge: SWF rejected the response: {exc.code}"[:256],
+            )
             return True
         except SwfError as again:
             log.error("could not report the fallback failure (%s): %s", again, context)

@@ -86,7 +86,6 @@ def call_with_retries(
             if not failure.retryable or backoff.gives_up_after(attempt):
                 raise failure.error from exc
             delay = backoff.delay_s(attempt)
-            log.warning("%s failed (%s), retry %d in %.2fs", label, failure.code, attempt,
-                        delay)
+            log.warning("%s failed (%s), retry %d in %.2fs", label, failure.code, attempt, delay)
             if sleep(delay, stop):
                 raise failure.error from exc

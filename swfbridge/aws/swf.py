@@ -85,10 +85,17 @@ class Misconfigured(SwfError):
     configuration, retrying cannot help."""
 
 
-_SIGNING_CODES = ("UnrecognizedClientException", "InvalidSignatureException",
-                  "InvalidClientTokenId", "MissingAuthenticationTokenException",
-                  "MissingAuthenticationToken", "IncompleteSignature",
-                  "IncompleteSignatureException", "ExpiredTokenException", "ExpiredToken")
+_SIGNING_CODES = (
+    "UnrecognizedClientException",
+    "InvalidSignatureException",
+    "InvalidClientTokenId",
+    "MissingAuthenticationTokenException",
+    "MissingAuthenticationToken",
+    "IncompleteSignature",
+    "IncompleteSignatureException",
+    "ExpiredTokenException",
+    "ExpiredToken",
+)
 
 
 _BY_CODE: dict[str, type[SwfError]] = {
@@ -134,13 +141,18 @@ def translate(operation: str, exc: Exception) -> SwfError:
     ):
         return ServiceUnavailable(operation, type(exc).__name__, str(exc))
     if isinstance(exc, botocore.exceptions.NoRegionError):
-        return Misconfigured(operation, "NoRegion",
-                             "no AWS region configured (set AWS_DEFAULT_REGION, or "
-                             "--region of swfbridge commands)")
+        return Misconfigured(
+            operation,
+            "NoRegion",
+            "no AWS region configured (set AWS_DEFAULT_REGION, or --region of swfbridge commands)",
+        )
     if isinstance(exc, botocore.exceptions.NoCredentialsError):
-        return Misconfigured(operation, "NoCredentials",
-                             "no AWS credentials found (set AWS_ACCESS_KEY_ID and "
-                             "AWS_SECRET_ACCESS_KEY, or AWS_PROFILE)")
+        return Misconfigured(
+            operation,
+            "NoCredentials",
+            "no AWS credentials found (set AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY, or AWS_PROFILE)",
+        )
     if isinstance(exc, botocore.exceptions.ParamValidationError):
         return InvalidRequest(operation, "ParamValidation", str(exc))
     return SwfError(operation, type(exc).__name__, str(exc))
@@ -158,8 +170,7 @@ def check_can_sign(swf: SwfClient) -> None:
     """
     _require_region(swf, "ListDomains")
     try:
-        swf.call("list_domains", retry=False, registrationStatus="REGISTERED",
-                 maximumPageSize=1)
+        swf.call("list_domains", retry=False, registrationStatus="REGISTERED", maximumPageSize=1)
     except NotPermitted:
         return  # signed and recognised; only this permission is missing
     except Misconfigured:
@@ -179,9 +190,12 @@ def check_domain(swf: SwfClient, domain: str) -> None:
     try:
         swf.call("describe_domain", name=domain)
     except UnknownResource as exc:
-        raise UnknownResource(exc.operation, exc.code,
-                              f"SWF domain {domain!r} does not exist: create it with "
-                              f"'swfbridge register --domain {domain} --create-domain'") from exc
+        raise UnknownResource(
+            exc.operation,
+            exc.code,
+            f"SWF domain {domain!r} does not exist: create it with "
+            f"'swfbridge register --domain {domain} --create-domain'",
+        ) from exc
 
 
 def _require_region(swf: SwfClient, operation: str) -> None:
@@ -237,7 +251,8 @@ class SwfClient:
         self.config = config or SwfClientConfig()
         config_now = self.config
         self._boto = PerProcess(
-            lambda: client if client is not None else _make_boto_client(config_now))
+            lambda: client if client is not None else _make_boto_client(config_now)
+        )
         self._observer = observer
 
     @property
@@ -272,8 +287,9 @@ class SwfClient:
             self._observe(operation, started, error)
             return Failure(error, retry and error.retryable, error.code)
 
-        return call_with_retries(once, backoff=self.config.backoff, classify=classify,
-                                 label=operation, stop=stop)
+        return call_with_retries(
+            once, backoff=self.config.backoff, classify=classify, label=operation, stop=stop
+        )
 
     def _observe(self, operation: str, started: float, error: SwfError | None) -> None:
         if self._observer is not None:
@@ -285,9 +301,13 @@ class SwfClient:
 
 def _make_boto_client(config: SwfClientConfig) -> Any:
     try:
-        return make_boto_client("swf", region=config.region, endpoint_url=config.endpoint_url,
-                                connect_timeout_s=config.connect_timeout_s,
-                                read_timeout_s=config.read_timeout_s,
-                                max_pool_connections=config.max_pool_connections)
+        return make_boto_client(
+            "swf",
+            region=config.region,
+            endpoint_url=config.endpoint_url,
+            connect_timeout_s=config.connect_timeout_s,
+            read_timeout_s=config.read_timeout_s,
+            max_pool_connections=config.max_pool_connections,
+        )
     except botocore.exceptions.NoRegionError as exc:
         raise translate("CreateClient", exc) from exc

@@ -29,8 +29,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     from swfbridge import __version__
 
-    parser.add_argument("--version", action="version", version=f"swfbridge {__version__}",
-                        help="print swfbridge's version and exit")
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"swfbridge {__version__}",
+        help="print swfbridge's version and exit",
+    )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
     for module in _commands.all_commands():

@@ -8,8 +8,9 @@ from typing import Protocol
 
 
 class CommandModule(Protocol):
-    def add_parser(self, subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-        ...
+    def add_parser(
+        self, subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
+    ) -> None: ...
 
 
 def all_commands() -> list[ModuleType]:

@@ -39,8 +39,9 @@ def add_swf_args(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="SWF endpoint (default: boto3's, e.g. AWS_ENDPOINT_URL_SWF)",
     )
-    parser.add_argument("--region", default=None,
-                        help="AWS region (default: boto3's, e.g. AWS_DEFAULT_REGION)")
+    parser.add_argument(
+        "--region", default=None, help="AWS region (default: boto3's, e.g. AWS_DEFAULT_REGION)"
+    )
 
 
 def setup_logging(level: str) -> None:
@@ -60,8 +61,9 @@ def redact_url(url: str) -> str:
     Handles failover and sentinel lists (``a;b`` and ``a,b``), the userinfo password and
     ``password=`` query parameters (kombu's and redis-py's forms).
     """
-    return ";".join(",".join(_redact_one(part) for part in item.split(","))
-                    for item in str(url).split(";"))
+    return ";".join(
+        ",".join(_redact_one(part) for part in item.split(",")) for item in str(url).split(";")
+    )
 
 
 _QUERY_PASSWORD = re.compile(r"((?:^|[?&;])(?:sentinel_)?password=)[^&;]*", re.IGNORECASE)

@@ -41,16 +41,25 @@ def add_parser(subparsers: Any) -> None:
         "answering on 127.0.0.1:6379, else the embedded one; 'embedded' always uses kombu's "
         "filesystem transport in a temporary directory (no server at all); or a broker URL",
     )
-    parser.add_argument("--concurrency", type=int, default=4,
-                        help="worker pool processes (default 4)")
-    parser.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS",
-                        help="give up if the Celery worker is not ready by then (it connects "
-                        "to the broker first), or the workflow has not finished by then "
-                        "(default 60)")
-    parser.add_argument("--log-level", default=env("SWFBRIDGE_LOG_LEVEL", "WARNING"),
-                        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-                        help="log level of this process (env SWFBRIDGE_LOG_LEVEL; default "
-                        "WARNING, so the progress lines stand out)")
+    parser.add_argument(
+        "--concurrency", type=int, default=4, help="worker pool processes (default 4)"
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="give up if the Celery worker is not ready by then (it connects "
+        "to the broker first), or the workflow has not finished by then "
+        "(default 60)",
+    )
+    parser.add_argument(
+        "--log-level",
+        default=env("SWFBRIDGE_LOG_LEVEL", "WARNING"),
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="log level of this process (env SWFBRIDGE_LOG_LEVEL; default "
+        "WARNING, so the progress lines stand out)",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -79,11 +88,15 @@ def _run_in(args: argparse.Namespace, work: Path) -> int:
     from swfbridge.demo.runner import DemoConfig, run_demo, summarize
 
     try:
-        broker = choose_broker(args.broker, env_broker_url=env("CELERY_BROKER_URL"),
-                               work_dir=work)
+        broker = choose_broker(args.broker, env_broker_url=env("CELERY_BROKER_URL"), work_dir=work)
         print(f"swfbridge demo: broker {redact_url(broker.url)} ({broker.origin})", flush=True)
-        config = DemoConfig(broker=broker, work_dir=work, base_env=dict(os.environ),
-                            concurrency=args.concurrency, timeout_s=args.timeout)
+        config = DemoConfig(
+            broker=broker,
+            work_dir=work,
+            base_env=dict(os.environ),
+            concurrency=args.concurrency,
+            timeout_s=args.timeout,
+        )
         try:
             result = run_demo(config, emit=lambda line: print(line, flush=True))
         except BridgeStartError as exc:
@@ -98,6 +111,7 @@ def _run_in(args: argparse.Namespace, work: Path) -> int:
         return 0 if result.ok else 1
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
 
 class _Stopped(BaseException):
     """SIGINT or SIGTERM arrived: unwind, so the worker is stopped and the

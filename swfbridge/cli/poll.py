@@ -46,10 +46,14 @@ def add_parser(subparsers: Any) -> None:
             "down'."
         ),
     )
-    parser.add_argument("--domain", default=env("SWFBRIDGE_DOMAIN"),
-                        help="SWF domain (env SWFBRIDGE_DOMAIN)")
-    parser.add_argument("--task-list", default=env("SWFBRIDGE_TASK_LIST"),
-                        help="SWF task list to poll (env SWFBRIDGE_TASK_LIST)")
+    parser.add_argument(
+        "--domain", default=env("SWFBRIDGE_DOMAIN"), help="SWF domain (env SWFBRIDGE_DOMAIN)"
+    )
+    parser.add_argument(
+        "--task-list",
+        default=env("SWFBRIDGE_TASK_LIST"),
+        help="SWF task list to poll (env SWFBRIDGE_TASK_LIST)",
+    )
     parser.add_argument(
         "--queue",
         default=env("SWFBRIDGE_QUEUE"),
@@ -77,11 +81,18 @@ def add_parser(subparsers: Any) -> None:
         help="input/result format of mapped Celery tasks whose entry names none "
         "(env SWFBRIDGE_WIRE_FORMAT; default flowy)",
     )
-    parser.add_argument("--identity", default=env("SWFBRIDGE_IDENTITY"),
-                        help="identity recorded by SWF (default host:pid)")
+    parser.add_argument(
+        "--identity",
+        default=env("SWFBRIDGE_IDENTITY"),
+        help="identity recorded by SWF (default host:pid)",
+    )
     # String defaults go through `type` too: a bad env value is a usage error, not a crash.
-    parser.add_argument("--pollers", type=int, default=env("SWFBRIDGE_POLLERS", "1"),
-                        help="concurrent long polls (env SWFBRIDGE_POLLERS; default 1)")
+    parser.add_argument(
+        "--pollers",
+        type=int,
+        default=env("SWFBRIDGE_POLLERS", "1"),
+        help="concurrent long polls (env SWFBRIDGE_POLLERS; default 1)",
+    )
     parser.add_argument(
         "--timeouts-from",
         default=env("SWFBRIDGE_TIMEOUTS_FROM", "history"),
@@ -93,10 +104,13 @@ def add_parser(subparsers: Any) -> None:
         "reads: a task whose decider sets shorter timeouts is then timed out by SWF "
         "while it runs (env SWFBRIDGE_TIMEOUTS_FROM)",
     )
-    parser.add_argument("--timeouts-from-history", dest="timeouts_from",
-                        action="store_const", const="history",
-                        help="same as --timeouts-from history (the default; kept for old "
-                        "scripts)")
+    parser.add_argument(
+        "--timeouts-from-history",
+        dest="timeouts_from",
+        action="store_const",
+        const="history",
+        help="same as --timeouts-from history (the default; kept for old scripts)",
+    )
     parser.add_argument(
         "--max-in-flight",
         type=int,
@@ -112,17 +126,26 @@ def add_parser(subparsers: Any) -> None:
         "workers must use the same (env SWFBRIDGE_STATE_URL; default: the broker when "
         "it is Redis)",
     )
-    parser.add_argument("--broker", default=env("CELERY_BROKER_URL", DEFAULT_BROKER_URL),
-                        help=f"Celery broker URL (env CELERY_BROKER_URL; default "
-                        f"{DEFAULT_BROKER_URL})")
-    parser.add_argument("--metrics-port", type=int, default=env("SWFBRIDGE_METRICS_PORT"),
-                        metavar="PORT",
-                        help="serve Prometheus metrics at http://HOST:PORT/metrics (env "
-                        "SWFBRIDGE_METRICS_PORT; default: no metrics endpoint)")
-    parser.add_argument("--metrics-host", default=env("SWFBRIDGE_METRICS_HOST", "127.0.0.1"),
-                        metavar="HOST",
-                        help="interface of the metrics endpoint (env SWFBRIDGE_METRICS_HOST; "
-                        "default 127.0.0.1, loopback only; 0.0.0.0 exposes it)")
+    parser.add_argument(
+        "--broker",
+        default=env("CELERY_BROKER_URL", DEFAULT_BROKER_URL),
+        help=f"Celery broker URL (env CELERY_BROKER_URL; default {DEFAULT_BROKER_URL})",
+    )
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        default=env("SWFBRIDGE_METRICS_PORT"),
+        metavar="PORT",
+        help="serve Prometheus metrics at http://HOST:PORT/metrics (env "
+        "SWFBRIDGE_METRICS_PORT; default: no metrics endpoint)",
+    )
+    parser.add_argument(
+        "--metrics-host",
+        default=env("SWFBRIDGE_METRICS_HOST", "127.0.0.1"),
+        metavar="HOST",
+        help="interface of the metrics endpoint (env SWFBRIDGE_METRICS_HOST; "
+        "default 127.0.0.1, loopback only; 0.0.0.0 exposes it)",
+    )
     add_swf_args(parser)
     add_logging_args(parser)
     parser.set_defaults(handler=run)
@@ -148,11 +171,14 @@ def run(args: argparse.Namespace) -> int:
             return error(f"--metrics-port must be within 0-65535, got {args.metrics_port}")
         metrics = PollerMetrics()
         try:  # bound before anything else starts, so a busy port fails fast
-            server = MetricsServer(render=metrics.render, host=args.metrics_host,
-                                   port=args.metrics_port)
+            server = MetricsServer(
+                render=metrics.render, host=args.metrics_host, port=args.metrics_port
+            )
         except OSError as exc:
-            return error(f"cannot serve metrics on {args.metrics_host}:{args.metrics_port}: "
-                         f"{exc.strerror or exc}")
+            return error(
+                f"cannot serve metrics on {args.metrics_host}:{args.metrics_port}: "
+                f"{exc.strerror or exc}"
+            )
     try:
         try:
             poller = _build(args, metrics)
@@ -181,19 +207,27 @@ def _build(args: argparse.Namespace, metrics: Any = None) -> Any:
     domain = require(args.domain, "--domain", "SWFBRIDGE_DOMAIN")
     task_list = require(args.task_list, "--task-list", "SWFBRIDGE_TASK_LIST")
     if args.timeouts_from not in ("history", "registration"):
-        raise UsageError(f"SWFBRIDGE_TIMEOUTS_FROM must be 'history' or 'registration', got "
-                         f"{args.timeouts_from!r}")
+        raise UsageError(
+            f"SWFBRIDGE_TIMEOUTS_FROM must be 'history' or 'registration', got "
+            f"{args.timeouts_from!r}"
+        )
     load_modules(parse_module_list(args.activities))
     task_map = None
     if args.task_map:
         task_map = load_task_map(args.task_map, wire_format=wire_format(args.wire_format))
     state_url = state_url_for(args.state_url, str(args.broker))
     if args.max_in_flight is not None and state_url is None:
-        raise UsageError("--max-in-flight needs a Redis for its slots: give --state-url "
-                         "(or SWFBRIDGE_STATE_URL) when the broker is not Redis")
-    config = PollerConfig(domain=domain, task_list=task_list,
-                          identity=args.identity or default_identity(), pollers=args.pollers,
-                          max_in_flight=args.max_in_flight)
+        raise UsageError(
+            "--max-in-flight needs a Redis for its slots: give --state-url "
+            "(or SWFBRIDGE_STATE_URL) when the broker is not Redis"
+        )
+    config = PollerConfig(
+        domain=domain,
+        task_list=task_list,
+        identity=args.identity or default_identity(),
+        pollers=args.pollers,
+        max_in_flight=args.max_in_flight,
+    )
     state = None if state_url is None else BridgeState(config=StateConfig(url=state_url))
     if metrics is not None:
         from swfbridge.poller.metrics import MeteredSwfClient
@@ -213,18 +247,29 @@ def _build(args: argparse.Namespace, metrics: Any = None) -> Any:
         "swfbridge poll starting: domain=%s task_list=%s queue=%s pollers=%d "
         "max_in_flight=%s timeouts_from=%s broker=%s state=%s identity=%s activities=%d "
         "known celery_tasks=%d mapped",
-        domain, task_list, args.queue or "(app default)", config.pollers,
-        config.max_in_flight or "unlimited", args.timeouts_from, redact_url(args.broker),
-        redact_url(state_url) if state_url else "(none)", config.identity,
-        len(default_registry), len(task_map) if task_map is not None else 0,
+        domain,
+        task_list,
+        args.queue or "(app default)",
+        config.pollers,
+        config.max_in_flight or "unlimited",
+        args.timeouts_from,
+        redact_url(args.broker),
+        redact_url(state_url) if state_url else "(none)",
+        config.identity,
+        len(default_registry),
+        len(task_map) if task_map is not None else 0,
     )
     if args.timeouts_from == "registration":
-        log.warning("--timeouts-from registration: a task whose decider sets its own "
-                    "start-to-close or heartbeat timeout is paced and bounded by the type's "
-                    "registered ones instead, and SWF may time it out while it runs")
+        log.warning(
+            "--timeouts-from registration: a task whose decider sets its own "
+            "start-to-close or heartbeat timeout is paced and bounded by the type's "
+            "registered ones instead, and SWF may time it out while it runs"
+        )
     if config.max_in_flight is None:
-        log.warning("no --max-in-flight: polling regardless of the fleet's capacity; under "
-                    "load, tasks wait in the broker while their SWF clocks run")
+        log.warning(
+            "no --max-in-flight: polling regardless of the fleet's capacity; under "
+            "load, tasks wait in the broker while their SWF clocks run"
+        )
     return build_poller(
         config=config,
         swf=swf,
@@ -252,8 +297,10 @@ def _serve(poller: Any) -> int:
     while not poller.join(timeout_s=0.2):
         if poller.stopping and not stopping_logged:
             stopping_logged = True
-            log.info("stopping: no new polls; waiting for polls under way (a second signal "
-                     "exits at once)")
+            log.info(
+                "stopping: no new polls; waiting for polls under way (a second signal "
+                "exits at once)"
+            )
         if forced.is_set():
             log.warning("second signal: exiting now, abandoning polls under way")
             failed = poller.abort()

@@ -31,22 +31,39 @@ def add_parser(subparsers: Any) -> None:
             "decider starts; --dry-run shows the plan and changes nothing."
         ),
     )
-    parser.add_argument("--domain", default=env("SWFBRIDGE_DOMAIN"),
-                        help="SWF domain (env SWFBRIDGE_DOMAIN)")
-    parser.add_argument("--activities", default=env("SWFBRIDGE_ACTIVITIES"),
-                        help="comma-separated modules defining activities "
-                        "(env SWFBRIDGE_ACTIVITIES)")
-    parser.add_argument("--dry-run", action="store_true",
-                        help="show the plan (what exists, would be registered, differs) "
-                        "and change nothing")
-    parser.add_argument("--create-domain", action="store_true",
-                        help="register the domain first if it does not exist")
-    parser.add_argument("--retention-days", type=int, default=7,
-                        help="retention of a domain created by --create-domain (default 7)")
-    parser.add_argument("--workflow-type", action="append", default=[], metavar="NAME@VERSION",
-                        help="also register this workflow type if it is missing (repeatable): "
-                        "decision tasks 30 s, executions 1 day, child policy TERMINATE by "
-                        "default (a decider can override each when it starts an execution)")
+    parser.add_argument(
+        "--domain", default=env("SWFBRIDGE_DOMAIN"), help="SWF domain (env SWFBRIDGE_DOMAIN)"
+    )
+    parser.add_argument(
+        "--activities",
+        default=env("SWFBRIDGE_ACTIVITIES"),
+        help="comma-separated modules defining activities (env SWFBRIDGE_ACTIVITIES)",
+    )
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="show the plan (what exists, would be registered, differs) and change nothing",
+    )
+    parser.add_argument(
+        "--create-domain",
+        action="store_true",
+        help="register the domain first if it does not exist",
+    )
+    parser.add_argument(
+        "--retention-days",
+        type=int,
+        default=7,
+        help="retention of a domain created by --create-domain (default 7)",
+    )
+    parser.add_argument(
+        "--workflow-type",
+        action="append",
+        default=[],
+        metavar="NAME@VERSION",
+        help="also register this workflow type if it is missing (repeatable): "
+        "decision tasks 30 s, executions 1 day, child policy TERMINATE by "
+        "default (a decider can override each when it starts an execution)",
+    )
     add_swf_args(parser)
     add_logging_args(parser)
     parser.set_defaults(handler=run)
@@ -70,8 +87,9 @@ def run(args: argparse.Namespace) -> int:
         workflow_types = [_workflow_type(text) for text in args.workflow_type]
         modules: list[str] = []
         if args.activities or not workflow_types:
-            modules = parse_module_list(require(args.activities, "--activities",
-                                                "SWFBRIDGE_ACTIVITIES"))
+            modules = parse_module_list(
+                require(args.activities, "--activities", "SWFBRIDGE_ACTIVITIES")
+            )
             load_modules(modules)
     except (UsageError, ConfigurationError) as exc:
         return error(str(exc))
@@ -80,15 +98,21 @@ def run(args: argparse.Namespace) -> int:
 
     base = swf_client_config(args)
     # Registration storms get throttled: be patient, with jitter.
-    swf = SwfClient(config=SwfClientConfig(
-        region=base.region, endpoint_url=base.endpoint_url,
-        backoff=Backoff(base_s=0.5, cap_s=20.0, max_attempts=10),
-    ))
+    swf = SwfClient(
+        config=SwfClientConfig(
+            region=base.region,
+            endpoint_url=base.endpoint_url,
+            backoff=Backoff(base_s=0.5, cap_s=20.0, max_attempts=10),
+        )
+    )
     try:
         if args.create_domain and not args.dry_run:
             try:
-                swf.call("register_domain", name=domain,
-                         workflowExecutionRetentionPeriodInDays=str(args.retention_days))
+                swf.call(
+                    "register_domain",
+                    name=domain,
+                    workflowExecutionRetentionPeriodInDays=str(args.retention_days),
+                )
                 print(f"domain {domain}: registered")
             except DomainAlreadyExists:
                 pass
@@ -98,12 +122,15 @@ def run(args: argparse.Namespace) -> int:
             workflows = registration.plan_workflow_types(swf, domain, workflow_types)
         except UnknownResource:
             if not (args.dry_run and args.create_domain):
-                return error(f"domain {domain!r} does not exist (add --create-domain to "
-                             "register it)")
+                return error(
+                    f"domain {domain!r} does not exist (add --create-domain to register it)"
+                )
             print(f"domain {domain}: does not exist, would be registered")
             items = [registration.PlanItem(o, registration.Status.MISSING) for o in wanted]
-            workflows = [registration.WorkflowPlanItem(n, v, registration.Status.MISSING)
-                         for n, v in workflow_types]
+            workflows = [
+                registration.WorkflowPlanItem(n, v, registration.Status.MISSING)
+                for n, v in workflow_types
+            ]
         if not args.dry_run:
             items = registration.register_missing(swf, domain, items)
             workflows = registration.register_missing_workflow_types(swf, domain, workflows)
@@ -117,8 +144,11 @@ def run(args: argparse.Namespace) -> int:
     for item in items:
         print(item.describe(dry_run=args.dry_run))
     print(registration.summary(items, dry_run=args.dry_run))
-    bad = [i for i in items if i.status in (registration.Status.DIFFERS,
-                                            registration.Status.DEPRECATED)]
+    bad = [
+        i
+        for i in items
+        if i.status in (registration.Status.DIFFERS, registration.Status.DEPRECATED)
+    ]
     return 1 if bad else 0
 
 

@@ -50,21 +50,35 @@ def add_parser(subparsers: Any) -> None:
             "every activity completed, 1 otherwise, 2 on bad options."
         ),
     )
-    parser.add_argument("activities", nargs="+", metavar="TYPE [INPUT]",
-                        help="activity type as Name@version, each optionally followed by "
-                        "its input")
-    parser.add_argument("--domain", default=env("SWFBRIDGE_DOMAIN"),
-                        help="SWF domain (env SWFBRIDGE_DOMAIN)")
-    parser.add_argument("--task-list", default=env("SWFBRIDGE_TASK_LIST"),
-                        help="activity task list to schedule on (env SWFBRIDGE_TASK_LIST)")
-    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, metavar="SECONDS",
-                        help="give up (and terminate the workflow) if the activities have not "
-                        f"all closed by then (default {DEFAULT_TIMEOUT_S:.0f})")
-    parser.add_argument("--workflow-id", default=None,
-                        help="workflow id (default: swfbridge-run-<random>)")
+    parser.add_argument(
+        "activities",
+        nargs="+",
+        metavar="TYPE [INPUT]",
+        help="activity type as Name@version, each optionally followed by its input",
+    )
+    parser.add_argument(
+        "--domain", default=env("SWFBRIDGE_DOMAIN"), help="SWF domain (env SWFBRIDGE_DOMAIN)"
+    )
+    parser.add_argument(
+        "--task-list",
+        default=env("SWFBRIDGE_TASK_LIST"),
+        help="activity task list to schedule on (env SWFBRIDGE_TASK_LIST)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT_S,
+        metavar="SECONDS",
+        help="give up (and terminate the workflow) if the activities have not "
+        f"all closed by then (default {DEFAULT_TIMEOUT_S:.0f})",
+    )
+    parser.add_argument(
+        "--workflow-id", default=None, help="workflow id (default: swfbridge-run-<random>)"
+    )
     add_swf_args(parser)
-    parser.add_argument("--quiet", action="store_true",
-                        help="print only the outcome of each activity")
+    parser.add_argument(
+        "--quiet", action="store_true", help="print only the outcome of each activity"
+    )
     add_logging_args(parser)
     parser.set_defaults(handler=run)
 
@@ -85,8 +99,10 @@ def parse_activities(tokens: Sequence[str]) -> list[tuple[str, str, str | None]]
             parsed.append((name, version, None))
             continue
         if not parsed or parsed[-1][2] is not None:
-            raise UsageError(f"{token!r} is not an activity type (Name@version), and no type "
-                             "before it waits for an input")
+            raise UsageError(
+                f"{token!r} is not an activity type (Name@version), and no type "
+                "before it waits for an input"
+            )
         name, version, _ = parsed[-1]
         parsed[-1] = (name, version, token)
     return parsed
@@ -124,23 +140,37 @@ def run(args: argparse.Namespace) -> int:
     scheduled = []
     for name, version, text in wanted:
         counts[name] = counts.get(name, 0) + 1
-        scheduled.append(decider.ScheduledActivity(
-            activity_id=f"{name}-{counts[name]}", name=name, version=version, input=text))
+        scheduled.append(
+            decider.ScheduledActivity(
+                activity_id=f"{name}-{counts[name]}", name=name, version=version, input=text
+            )
+        )
     workflow_id = args.workflow_id or f"swfbridge-run-{uuid.uuid4().hex[:12]}"
     watcher = _Watcher(quiet=args.quiet)
-    print(f"workflow {workflow_id}: starting in domain {domain}, activities on task list "
-          f"{task_list}", flush=True)
+    print(
+        f"workflow {workflow_id}: starting in domain {domain}, activities on task list {task_list}",
+        flush=True,
+    )
     try:
         outcomes = decider.run_activities(
-            swf.boto, domain=domain, task_list=task_list, activities=scheduled,
-            timeout_s=args.timeout, workflow_id=workflow_id, identity="swfbridge-run",
-            workflow_type=(WORKFLOW_NAME, WORKFLOW_VERSION), create_domain=False,
-            on_event=watcher.on_event)
+            swf.boto,
+            domain=domain,
+            task_list=task_list,
+            activities=scheduled,
+            timeout_s=args.timeout,
+            workflow_id=workflow_id,
+            identity="swfbridge-run",
+            workflow_type=(WORKFLOW_NAME, WORKFLOW_VERSION),
+            create_domain=False,
+            on_event=watcher.on_event,
+        )
     except decider.DeciderTimeout:
-        return _failed(f"not every activity closed within {args.timeout:g}s (the workflow was "
-                       f"terminated): is 'swfbridge poll --domain {domain} --task-list "
-                       f"{task_list}' running, and a 'celery -A swfbridge worker' importing "
-                       "the activities?")
+        return _failed(
+            f"not every activity closed within {args.timeout:g}s (the workflow was "
+            f"terminated): is 'swfbridge poll --domain {domain} --task-list "
+            f"{task_list}' running, and a 'celery -A swfbridge worker' importing "
+            "the activities?"
+        )
     except Exception as exc:  # botocore's ClientError and network errors, said in one line
         return _failed(f"{type(exc).__name__}: {exc}")
 
@@ -148,13 +178,19 @@ def run(args: argparse.Namespace) -> int:
         print(_outcome_line(outcome), flush=True)
     completed = sum(o.status == "completed" for o in outcomes.values())
     verdict = "completed" if completed == len(outcomes) else "not all completed"
-    print(f"workflow {workflow_id}: {completed}/{len(outcomes)} activities completed "
-          f"({verdict})", flush=True)
+    print(
+        f"workflow {workflow_id}: {completed}/{len(outcomes)} activities completed ({verdict})",
+        flush=True,
+    )
     for outcome in outcomes.values():
         if outcome.status == "schedule_failed" and outcome.reason == (
-                "ACTIVITY_TYPE_DOES_NOT_EXIST"):
-            print(f"hint: register the activity types: swfbridge register --domain {domain} "
-                  "--activities <your modules>", file=sys.stderr)
+            "ACTIVITY_TYPE_DOES_NOT_EXIST"
+        ):
+            print(
+                f"hint: register the activity types: swfbridge register --domain {domain} "
+                "--activities <your modules>",
+                file=sys.stderr,
+            )
             break
     return 0 if completed == len(outcomes) else 1
 
@@ -193,7 +229,8 @@ class _Watcher:
         if self._quiet:
             return
         activity_id = self._by_scheduled_id.get(
-            int(attrs.get("scheduledEventId", 0) or 0), str(attrs.get("activityId", "")))
+            int(attrs.get("scheduledEventId", 0) or 0), str(attrs.get("activityId", ""))
+        )
         line = {
             "ActivityTaskScheduled": "scheduled",
             "ScheduleActivityTaskFailed": f"not scheduled: {attrs.get('cause')}",

@@ -38,23 +38,41 @@ def add_parser(subparsers: Any) -> None:
             "0 when every figure could be read, 1 otherwise."
         ),
     )
-    parser.add_argument("--domain", default=env("SWFBRIDGE_DOMAIN"),
-                        help="SWF domain (env SWFBRIDGE_DOMAIN)")
-    parser.add_argument("--task-list", default=env("SWFBRIDGE_TASK_LIST"),
-                        help="SWF task list (env SWFBRIDGE_TASK_LIST)")
-    parser.add_argument("--queue", default=env("SWFBRIDGE_QUEUE", DEFAULT_QUEUE),
-                        help="Celery queue the poller publishes to (env SWFBRIDGE_QUEUE; "
-                        f"default {DEFAULT_QUEUE!r})")
-    parser.add_argument("--broker", default=env("CELERY_BROKER_URL", DEFAULT_BROKER_URL),
-                        help=f"Celery broker URL (env CELERY_BROKER_URL; default "
-                        f"{DEFAULT_BROKER_URL})")
-    parser.add_argument("--state-url", default=env("SWFBRIDGE_STATE_URL"),
-                        help="Redis of the pollers' capacity slots (env SWFBRIDGE_STATE_URL; "
-                        "default: the broker when it is Redis)")
-    parser.add_argument("--inspect-timeout", type=float, default=1.0, metavar="SECONDS",
-                        help="how long to wait for workers' answers (default 1)")
-    parser.add_argument("--json", action="store_true",
-                        help="print one JSON object instead of text (for scripts)")
+    parser.add_argument(
+        "--domain", default=env("SWFBRIDGE_DOMAIN"), help="SWF domain (env SWFBRIDGE_DOMAIN)"
+    )
+    parser.add_argument(
+        "--task-list",
+        default=env("SWFBRIDGE_TASK_LIST"),
+        help="SWF task list (env SWFBRIDGE_TASK_LIST)",
+    )
+    parser.add_argument(
+        "--queue",
+        default=env("SWFBRIDGE_QUEUE", DEFAULT_QUEUE),
+        help="Celery queue the poller publishes to (env SWFBRIDGE_QUEUE; "
+        f"default {DEFAULT_QUEUE!r})",
+    )
+    parser.add_argument(
+        "--broker",
+        default=env("CELERY_BROKER_URL", DEFAULT_BROKER_URL),
+        help=f"Celery broker URL (env CELERY_BROKER_URL; default {DEFAULT_BROKER_URL})",
+    )
+    parser.add_argument(
+        "--state-url",
+        default=env("SWFBRIDGE_STATE_URL"),
+        help="Redis of the pollers' capacity slots (env SWFBRIDGE_STATE_URL; "
+        "default: the broker when it is Redis)",
+    )
+    parser.add_argument(
+        "--inspect-timeout",
+        type=float,
+        default=1.0,
+        metavar="SECONDS",
+        help="how long to wait for workers' answers (default 1)",
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="print one JSON object instead of text (for scripts)"
+    )
     add_swf_args(parser)
     add_logging_args(parser)
     parser.set_defaults(handler=run)
@@ -69,12 +87,15 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError("--inspect-timeout must be positive")
     except UsageError as exc:
         return error(str(exc))
-    report: dict[str, Any] = {"domain": domain, "task_list": task_list, "queue": args.queue,
-                              "broker": redact_url(args.broker)}
+    report: dict[str, Any] = {
+        "domain": domain,
+        "task_list": task_list,
+        "queue": args.queue,
+        "broker": redact_url(args.broker),
+    }
     problems: dict[str, str] = {}
     try:
-        report["pending_in_swf"], report["pending_truncated"] = _pending(args, domain,
-                                                                         task_list)
+        report["pending_in_swf"], report["pending_truncated"] = _pending(args, domain, task_list)
     except Exception as exc:  # one figure failing must not hide the others
         problems["pending_in_swf"] = _describe(exc)
     app = _celery_app(args.broker)
@@ -108,11 +129,16 @@ def _pending(args: argparse.Namespace, domain: str, task_list: str) -> tuple[int
     from swfbridge.aws.swf import SwfClient, SwfClientConfig
 
     base = swf_client_config(args)
-    swf = SwfClient(config=SwfClientConfig(region=base.region, endpoint_url=base.endpoint_url,
-                                           read_timeout_s=10.0, connect_timeout_s=5.0,
-                                           backoff=Backoff(max_attempts=2)))
-    answer = swf.call("count_pending_activity_tasks", domain=domain,
-                      taskList={"name": task_list})
+    swf = SwfClient(
+        config=SwfClientConfig(
+            region=base.region,
+            endpoint_url=base.endpoint_url,
+            read_timeout_s=10.0,
+            connect_timeout_s=5.0,
+            backoff=Backoff(max_attempts=2),
+        )
+    )
+    answer = swf.call("count_pending_activity_tasks", domain=domain, taskList={"name": task_list})
     return int(answer.get("count", 0)), bool(answer.get("truncated", False))
 
 
@@ -127,8 +153,9 @@ def _celery_app(broker: str) -> Any:
     from celery import Celery
 
     app = Celery("swfbridge-status", broker=broker)
-    app.conf.update(accept_content=["json"], broker_connection_retry=False,
-                    broker_connection_timeout=5.0)
+    app.conf.update(
+        accept_content=["json"], broker_connection_retry=False, broker_connection_timeout=5.0
+    )
     return app
 
 
@@ -155,14 +182,22 @@ def _in_flight(app: Any, timeout_s: float) -> dict[str, Any]:
     for job in running + waiting:
         source = _timeouts_source(job)
         sources[source] = sources.get(source, 0) + 1
-    return {"in_flight": len(running) + len(waiting), "running": len(running),
-            "reserved": len(waiting), "workers_answered": len(set(active) | set(reserved)),
-            "timeouts_from": sources}
+    return {
+        "in_flight": len(running) + len(waiting),
+        "running": len(running),
+        "reserved": len(waiting),
+        "workers_answered": len(set(active) | set(reserved)),
+        "timeouts_from": sources,
+    }
 
 
 def _jobs(replies: dict[str, list[dict[str, Any]]] | None) -> list[dict[str, Any]]:
-    return [job for jobs in (replies or {}).values() for job in jobs
-            if str(job.get("id", "")).startswith(ATTEMPT_ID_PREFIX)]
+    return [
+        job
+        for jobs in (replies or {}).values()
+        for job in jobs
+        if str(job.get("id", "")).startswith(ATTEMPT_ID_PREFIX)
+    ]
 
 
 def _timeouts_source(job: dict[str, Any]) -> str:
@@ -187,22 +222,38 @@ def _text(report: dict[str, Any]) -> str:
     lines = [
         f"domain {report['domain']}, task list {report['task_list']}",
         line("pending in SWF:", "pending_in_swf", f"{report.get('pending_in_swf')}{truncated}"),
-        line("queued in broker:", "queued_in_broker",
-             f"{report.get('queued_in_broker')}  (queue {report['queue']!r} at "
-             f"{report['broker']})"),
-        line("in flight:", "in_flight",
-             f"{report.get('in_flight')}  ({report.get('running')} running, "
-             f"{report.get('reserved')} reserved; {report.get('workers_answered')} workers "
-             "answered)"),
+        line(
+            "queued in broker:",
+            "queued_in_broker",
+            f"{report.get('queued_in_broker')}  (queue {report['queue']!r} at {report['broker']})",
+        ),
+        line(
+            "in flight:",
+            "in_flight",
+            f"{report.get('in_flight')}  ({report.get('running')} running, "
+            f"{report.get('reserved')} reserved; {report.get('workers_answered')} workers "
+            "answered)",
+        ),
     ]
     if report.get("timeouts_from"):
-        shown = ", ".join(f"{source} {count}"
-                          for source, count in sorted(report["timeouts_from"].items()))
-        lines.append(line("timeouts from:", "in_flight",
-                          f"{shown}  (of the jobs in flight; 'history' is each task's "
-                          "scheduled event, what SWF applies)"))
+        shown = ", ".join(
+            f"{source} {count}" for source, count in sorted(report["timeouts_from"].items())
+        )
+        lines.append(
+            line(
+                "timeouts from:",
+                "in_flight",
+                f"{shown}  (of the jobs in flight; 'history' is each task's "
+                "scheduled event, what SWF applies)",
+            )
+        )
     if "slots_held" in report or "slots_held" in problems:
-        lines.append(line("capacity slots:", "slots_held",
-                          f"{report.get('slots_held')}  (jobs in flight and polls under "
-                          "way, in the state store; --max-in-flight caps them)"))
+        lines.append(
+            line(
+                "capacity slots:",
+                "slots_held",
+                f"{report.get('slots_held')}  (jobs in flight and polls under "
+                "way, in the state store; --max-in-flight caps them)",
+            )
+        )
     return "\n".join(lines)

@@ -54,8 +54,10 @@ class ChargeCard(Activity):
     """Fails the task on purpose, with a reason and JSON details for the decider."""
 
     def run(self, order_id: str, amount: float) -> None:
-        raise ActivityFailed("card declined", details={"order_id": order_id, "amount": amount,
-                                                       "code": "insufficient_funds"})
+        raise ActivityFailed(
+            "card declined",
+            details={"order_id": order_id, "amount": amount, "code": "insufficient_funds"},
+        )
 
 
 @activity(VERSION, task_list=TASK_LIST, heartbeat=2, **_TIMEOUTS)

@@ -104,9 +104,11 @@ class LocalBridge:
 
 
 @contextmanager
-def local_bridge(config: LocalBridgeConfig,
-                 on_heartbeat: HeartbeatListener | None = None,
-                 on_wait: Callable[[str], None] | None = None) -> Iterator[LocalBridge]:
+def local_bridge(
+    config: LocalBridgeConfig,
+    on_heartbeat: HeartbeatListener | None = None,
+    on_wait: Callable[[str], None] | None = None,
+) -> Iterator[LocalBridge]:
     """Start everything, yield the running bridge, stop everything.
 
     Stopping also deletes the run's Celery queue and its bindings from the
@@ -129,8 +131,10 @@ def local_bridge(config: LocalBridgeConfig,
     with ExitStack() as stack:
         swf = LocalSWF(poll_timeout_s=POLL_TIMEOUT_S, retention_s=300).start()
         stack.callback(swf.stop)
-        tap = SwfTap(upstream_url=swf.endpoint_url,
-                     on_heartbeat=on_heartbeat or (lambda activity_id, details: None))
+        tap = SwfTap(
+            upstream_url=swf.endpoint_url,
+            on_heartbeat=on_heartbeat or (lambda activity_id, details: None),
+        )
         tap.start()
         stack.callback(tap.stop)
         register_types(swf.client(), config.domain)
@@ -145,8 +149,9 @@ def local_bridge(config: LocalBridgeConfig,
         stack.callback(_stop_all, pollers)
         for poller in pollers:
             poller.start()
-        yield LocalBridge(swf=swf, domain=config.domain, queue=queue, pollers=pollers,
-                          worker_log=worker_log)
+        yield LocalBridge(
+            swf=swf, domain=config.domain, queue=queue, pollers=pollers, worker_log=worker_log
+        )
 
 
 def _stop_all(pollers: list[Any]) -> None:
@@ -177,16 +182,23 @@ def _boto_client(endpoint_url: str) -> Any:
     import botocore.config
 
     return boto3.session.Session().client(
-        "swf", endpoint_url=endpoint_url, region_name=REGION,
-        aws_access_key_id="local", aws_secret_access_key="local",
-        config=botocore.config.Config(read_timeout=POLL_TIMEOUT_S + 10,
-                                      retries={"mode": "standard", "total_max_attempts": 1}),
+        "swf",
+        endpoint_url=endpoint_url,
+        region_name=REGION,
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+        config=botocore.config.Config(
+            read_timeout=POLL_TIMEOUT_S + 10, retries={"mode": "standard", "total_max_attempts": 1}
+        ),
     )
 
 
 def _worker_env(config: LocalBridgeConfig, swf_url: str) -> dict[str, str]:
-    env = {k: v for k, v in config.base_env.items()
-           if not k.startswith(("AWS_", "CELERY_", "SWFBRIDGE_"))}
+    env = {
+        k: v
+        for k, v in config.base_env.items()
+        if not k.startswith(("AWS_", "CELERY_", "SWFBRIDGE_"))
+    }
     env.update(
         CELERY_BROKER_URL=config.broker.url,
         SWFBRIDGE_ACTIVITIES=",".join(config.activities),
@@ -198,8 +210,7 @@ def _worker_env(config: LocalBridgeConfig, swf_url: str) -> dict[str, str]:
     )
     paths = [*config.pythonpath]
     if config.broker.settings:
-        (config.work_dir / f"{CONFIG_MODULE}.py").write_text(
-            config.broker.config_module_source())
+        (config.work_dir / f"{CONFIG_MODULE}.py").write_text(config.broker.config_module_source())
         env["CELERY_CONFIG_MODULE"] = CONFIG_MODULE
         paths.append(str(config.work_dir))
     paths.append(env.get("PYTHONPATH", ""))
@@ -222,7 +233,8 @@ def _forget_queue(broker: DemoBroker, queue: str) -> None:
             # Declared here so this channel knows the binding it deletes (what
             # `celery worker -Q` declared: a direct exchange named like the queue).
             bound = Queue(queue, Exchange(queue, type="direct"), routing_key=queue)(
-                connection.default_channel)
+                connection.default_channel
+            )
             bound.declare()
             bound.delete()
     except Exception as exc:  # the demo's outcome does not depend on the cleanup
@@ -230,33 +242,64 @@ def _forget_queue(broker: DemoBroker, queue: str) -> None:
 
 
 @contextmanager
-def _worker(config: LocalBridgeConfig, queue: str, swf_url: str, log_path: Path,
-            on_wait: Callable[[str], None] | None = None) -> Iterator[None]:
-    argv = [config.python, "-m", "celery", "-A", config.celery_app, "worker", "-P", "prefork",
-            "-c", str(config.concurrency), "-Q", queue, "-n", f"{queue}@%h",
-            "--loglevel", "INFO", "--without-gossip", "--without-mingle",
-            "--without-heartbeat"]
+def _worker(
+    config: LocalBridgeConfig,
+    queue: str,
+    swf_url: str,
+    log_path: Path,
+    on_wait: Callable[[str], None] | None = None,
+) -> Iterator[None]:
+    argv = [
+        config.python,
+        "-m",
+        "celery",
+        "-A",
+        config.celery_app,
+        "worker",
+        "-P",
+        "prefork",
+        "-c",
+        str(config.concurrency),
+        "-Q",
+        queue,
+        "-n",
+        f"{queue}@%h",
+        "--loglevel",
+        "INFO",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+    ]
     with open(log_path, "wb") as log_file:
-        process = subprocess.Popen(argv, env=_worker_env(config, swf_url),
-                                   cwd=config.work_dir, stdout=log_file,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            argv,
+            env=_worker_env(config, swf_url),
+            cwd=config.work_dir,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         started = time.monotonic()
         told = False
         while " ready." not in log_path.read_text(errors="replace"):
             if process.poll() is not None:
-                raise BridgeStartError(f"the Celery worker exited ({process.returncode}); "
-                                       f"its log:\n{tail(log_path)}")
+                raise BridgeStartError(
+                    f"the Celery worker exited ({process.returncode}); its log:\n{tail(log_path)}"
+                )
             waited_s = time.monotonic() - started
             if waited_s > config.ready_timeout_s:
                 raise BridgeStartError(
                     f"the Celery worker was not ready after {config.ready_timeout_s:g}s: is "
                     f"the broker at {redact_url(config.broker.url)} up? Its log:\n"
-                    f"{tail(log_path)}")
+                    f"{tail(log_path)}"
+                )
             if not told and waited_s > WORKER_WAIT_NOTICE_S and on_wait is not None:
-                on_wait(f"waiting for the Celery worker to connect to the broker at "
-                        f"{redact_url(config.broker.url)} and be ready (up to "
-                        f"{config.ready_timeout_s:g}s)")
+                on_wait(
+                    f"waiting for the Celery worker to connect to the broker at "
+                    f"{redact_url(config.broker.url)} and be ready (up to "
+                    f"{config.ready_timeout_s:g}s)"
+                )
                 told = True
             time.sleep(0.1)
         yield
@@ -284,12 +327,20 @@ def _poller(config: LocalBridgeConfig, task_list: str, queue: str, swf_url: str)
     from swfbridge.poller.loop import PollerConfig
 
     return build_poller(
-        config=PollerConfig(domain=config.domain, task_list=task_list,
-                            identity=f"local-poller:{task_list}", pollers=config.pollers),
+        config=PollerConfig(
+            domain=config.domain,
+            task_list=task_list,
+            identity=f"local-poller:{task_list}",
+            pollers=config.pollers,
+        ),
         swf=SwfClient(client=_boto_client(swf_url)),
-        dispatcher=celery_dispatcher(config.broker.url, queue=queue, task_map=config.task_map,
-                                     app_name="swfbridge-local-poller",
-                                     broker_settings=config.broker.settings),
+        dispatcher=celery_dispatcher(
+            config.broker.url,
+            queue=queue,
+            task_map=config.task_map,
+            app_name="swfbridge-local-poller",
+            broker_settings=config.broker.settings,
+        ),
     )
 
 

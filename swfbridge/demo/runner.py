@@ -97,25 +97,40 @@ def run_demo(config: DemoConfig, emit: Emit = print) -> DemoResult:
     clock = _Clock(emit)
     steps = demo_steps()
     bridge_config = LocalBridgeConfig(
-        broker=config.broker, work_dir=config.work_dir, activities=[ACTIVITIES_MODULE],
-        task_lists=[TASK_LIST], domain=DOMAIN, base_env=config.base_env,
-        concurrency=config.concurrency, pollers=config.pollers, python=config.python,
-        ready_timeout_s=config.timeout_s)
+        broker=config.broker,
+        work_dir=config.work_dir,
+        activities=[ACTIVITIES_MODULE],
+        task_lists=[TASK_LIST],
+        domain=DOMAIN,
+        base_env=config.base_env,
+        concurrency=config.concurrency,
+        pollers=config.pollers,
+        python=config.python,
+        ready_timeout_s=config.timeout_s,
+    )
     clock.line("starting", "", "local SWF, Celery worker, poller")
 
     def on_heartbeat(activity_id: str, details: Any) -> None:
         clock.line("heartbeat", activity_id, _progress(details))
 
-    with local_bridge(bridge_config, on_heartbeat=on_heartbeat,
-                      on_wait=lambda what: clock.line("waiting", "", what)) as bridge:
+    with local_bridge(
+        bridge_config,
+        on_heartbeat=on_heartbeat,
+        on_wait=lambda what: clock.line("waiting", "", what),
+    ) as bridge:
         clock.line("started", "local SWF", bridge.swf.endpoint_url)
-        clock.line("started", "worker", f"celery prefork x{config.concurrency}, "
-                   f"queue {bridge.queue}")
+        clock.line(
+            "started", "worker", f"celery prefork x{config.concurrency}, queue {bridge.queue}"
+        )
         clock.line("started", "poller", f"{config.pollers} long-poll threads")
-        run = start_activities(bridge.client(), domain=DOMAIN, task_list=TASK_LIST,
-                               activities=[s.activity for s in steps],
-                               timeout_s=config.timeout_s,
-                               workflow_id=f"swfbridge-demo-{uuid.uuid4().hex[:8]}")
+        run = start_activities(
+            bridge.client(),
+            domain=DOMAIN,
+            task_list=TASK_LIST,
+            activities=[s.activity for s in steps],
+            timeout_s=config.timeout_s,
+            workflow_id=f"swfbridge-demo-{uuid.uuid4().hex[:8]}",
+        )
         run_id = run.wait_started()
         clock.line("workflow", run.workflow_id, f"started: {len(steps)} activities")
         _watch(bridge.client(), run, run_id, clock)
@@ -124,9 +139,13 @@ def run_demo(config: DemoConfig, emit: Emit = print) -> DemoResult:
         counts = bridge.poller_counts
         clock.line("stopping", "", "poller, worker, local SWF")
     clock.line("stopped")
-    return DemoResult(outcomes=outcomes, unexpected=_unexpected(steps, outcomes),
-                      elapsed_s=elapsed_s, poller_counts=counts,
-                      worker_log=config.work_dir / "worker.log")
+    return DemoResult(
+        outcomes=outcomes,
+        unexpected=_unexpected(steps, outcomes),
+        elapsed_s=elapsed_s,
+        poller_counts=counts,
+        worker_log=config.work_dir / "worker.log",
+    )
 
 
 def _watch(client: Any, run: Any, run_id: str, clock: _Clock) -> None:
@@ -142,8 +161,11 @@ def _watch(client: Any, run: Any, run_id: str, clock: _Clock) -> None:
             _print_event(event, activity_ids, running_since, clock)
         seen = len(events)
         started = running_since.get(CANCELED_ACTIVITY)
-        if not cancel_sent and started is not None and (
-                clock.elapsed_s - started >= CANCEL_AFTER_RUNNING_S):
+        if (
+            not cancel_sent
+            and started is not None
+            and (clock.elapsed_s - started >= CANCEL_AFTER_RUNNING_S)
+        ):
             clock.line("decider", CANCELED_ACTIVITY, "asks SWF to cancel it")
             run.request_cancel(CANCELED_ACTIVITY)
             cancel_sent = True
@@ -154,8 +176,10 @@ def _watch(client: Any, run: Any, run_id: str, clock: _Clock) -> None:
 
 def _history(client: Any, workflow_id: str, run_id: str) -> list[dict[str, Any]]:
     events: list[dict[str, Any]] = []
-    params: dict[str, Any] = {"domain": DOMAIN,
-                              "execution": {"workflowId": workflow_id, "runId": run_id}}
+    params: dict[str, Any] = {
+        "domain": DOMAIN,
+        "execution": {"workflowId": workflow_id, "runId": run_id},
+    }
     while True:
         page = client.get_workflow_execution_history(**params)
         events += page.get("events", [])
@@ -164,8 +188,12 @@ def _history(client: Any, workflow_id: str, run_id: str) -> list[dict[str, Any]]
         params["nextPageToken"] = page["nextPageToken"]
 
 
-def _print_event(event: dict[str, Any], activity_ids: dict[int, str],
-                 running_since: dict[str, float], clock: _Clock) -> None:
+def _print_event(
+    event: dict[str, Any],
+    activity_ids: dict[int, str],
+    running_since: dict[str, float],
+    clock: _Clock,
+) -> None:
     kind = str(event["eventType"])
     attrs: dict[str, Any] = event.get(kind[0].lower() + kind[1:] + "EventAttributes", {})
     aid = activity_ids.get(int(attrs.get("scheduledEventId", 0) or 0), "?")
@@ -185,8 +213,11 @@ def _print_event(event: dict[str, Any], activity_ids: dict[int, str],
         clock.line("done", aid, f"canceled: {_short(attrs.get('details'))}")
     elif kind == "ActivityTaskTimedOut":
         clock.line("done", aid, f"timed out ({attrs.get('timeoutType')})")
-    elif kind.startswith("WorkflowExecution") and kind != "WorkflowExecutionStarted" and (
-            kind != "WorkflowExecutionSignaled"):
+    elif (
+        kind.startswith("WorkflowExecution")
+        and kind != "WorkflowExecutionStarted"
+        and (kind != "WorkflowExecutionSignaled")
+    ):
         clock.line("workflow", "", kind.removeprefix("WorkflowExecution").lower())
 
 
@@ -219,16 +250,22 @@ def summarize(result: DemoResult) -> list[str]:
     """The closing lines: one per activity, then the totals."""
     statuses = Counter(o.status for o in result.outcomes.values())
     totals = ", ".join(f"{n} {status}" for status, n in sorted(statuses.items()))
-    verdict = "all as expected" if result.ok else "NOT as expected: " + "; ".join(
-        result.unexpected)
-    lines = [f"summary: {len(result.outcomes)} activities in {result.elapsed_s:.1f}s: "
-             f"{totals} ({verdict})"]
+    verdict = "all as expected" if result.ok else "NOT as expected: " + "; ".join(result.unexpected)
+    lines = [
+        f"summary: {len(result.outcomes)} activities in {result.elapsed_s:.1f}s: "
+        f"{totals} ({verdict})"
+    ]
     for aid, outcome in result.outcomes.items():
-        what = outcome.result if outcome.status == "completed" else (
-            outcome.reason or outcome.details or "")
+        what = (
+            outcome.result
+            if outcome.status == "completed"
+            else (outcome.reason or outcome.details or "")
+        )
         lines.append(f"  {aid:<10} {outcome.status:<10} {_short(what)}")
     counts = result.poller_counts
-    lines.append(f"poller: {counts.get('polls', 0)} polls ({counts.get('empty_polls', 0)} empty), "
-                 f"{counts.get('dispatched', 0)} dispatched to Celery, "
-                 f"{counts.get('failed_by_bridge', 0)} failed by the bridge")
+    lines.append(
+        f"poller: {counts.get('polls', 0)} polls ({counts.get('empty_polls', 0)} empty), "
+        f"{counts.get('dispatched', 0)} dispatched to Celery, "
+        f"{counts.get('failed_by_bridge', 0)} failed by the bridge"
+    )
     return lines

@@ -38,16 +38,18 @@ class SwfTap:
         host: Interface to listen on (loopback).
     """
 
-    def __init__(self, *, upstream_url: str, on_heartbeat: HeartbeatListener,
-                 host: str = "127.0.0.1") -> None:
+    def __init__(
+        self, *, upstream_url: str, on_heartbeat: HeartbeatListener, host: str = "127.0.0.1"
+    ) -> None:
         self._upstream = upstream_url.rstrip("/")
         self._on_heartbeat = on_heartbeat
         self._activity_by_token: dict[str, str] = {}
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer((host, 0), self._handler_class())
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        name="swfbridge-demo-tap", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="swfbridge-demo-tap", daemon=True
+        )
 
     @property
     def url(self) -> str:
@@ -89,8 +91,9 @@ class SwfTap:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
-                request = urllib.request.Request(tap._upstream + self.path, data=body,
-                                                 headers=headers, method="POST")
+                request = urllib.request.Request(
+                    tap._upstream + self.path, data=body, headers=headers, method="POST"
+                )
                 try:
                     with urllib.request.urlopen(request, timeout=_UPSTREAM_TIMEOUT_S) as answer:
                         status, payload = answer.status, answer.read()

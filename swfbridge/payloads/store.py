@@ -67,10 +67,18 @@ _MAX_PREFIX_CHARS = 512  # leaves room for the digest within S3's and SWF's limi
 _UPLOADED_MEMORY = 256  # keys this process knows are stored (repeated heartbeat details)
 
 # S3 error codes worth another try; any 5xx is too.
-_RETRYABLE_CODES = frozenset({
-    "SlowDown", "Throttling", "ThrottlingException", "RequestTimeout", "RequestTimeTooSkewed",
-    "InternalError", "ServiceUnavailable", "503",
-})
+_RETRYABLE_CODES = frozenset(
+    {
+        "SlowDown",
+        "Throttling",
+        "ThrottlingException",
+        "RequestTimeout",
+        "RequestTimeTooSkewed",
+        "InternalError",
+        "ServiceUnavailable",
+        "503",
+    }
+)
 
 
 class PayloadError(SwfBridgeError):
@@ -210,8 +218,7 @@ class OffloadConfig:
     region: str | None = None
     connect_timeout_s: float = 5.0
     read_timeout_s: float = 60.0
-    backoff: Backoff = field(default_factory=lambda: Backoff(base_s=0.2, cap_s=2.0,
-                                                             max_attempts=4))
+    backoff: Backoff = field(default_factory=lambda: Backoff(base_s=0.2, cap_s=2.0, max_attempts=4))
 
     def __post_init__(self) -> None:
         problem = _bucket_problem(self.bucket)
@@ -224,8 +231,10 @@ class OffloadConfig:
                 f"or empty segments, at most {_MAX_PREFIX_CHARS} characters)"
             )
         object.__setattr__(self, "prefix", prefix)
-        if isinstance(self.max_bytes, bool) or not isinstance(self.max_bytes, int) or (
-            self.max_bytes <= 0
+        if (
+            isinstance(self.max_bytes, bool)
+            or not isinstance(self.max_bytes, int)
+            or (self.max_bytes <= 0)
         ):
             raise ConfigurationError(
                 f"S3 offload: max_bytes must be a positive integer, got {self.max_bytes!r}"
@@ -291,8 +300,7 @@ def over_cap_message(what: str, size_bytes: int, max_bytes: int) -> str:
 def payload_failure(exc: PayloadError, cause: BridgeCause) -> Failed:
     """The failure for a value that could not go through S3 (or SWF)."""
     if isinstance(exc, PayloadStoreUnavailable):
-        return bridge_failure(BridgeCause.PAYLOAD_STORE_FAILED, str(exc),
-                              retryable=exc.retryable)
+        return bridge_failure(BridgeCause.PAYLOAD_STORE_FAILED, str(exc), retryable=exc.retryable)
     if isinstance(exc, PayloadTooLarge):
         return bridge_failure(cause, str(exc), size=exc.size, limit=exc.limit)
     return bridge_failure(cause, str(exc))
@@ -316,8 +324,9 @@ def fit_to_swf(text: str, *, swf_limit: int, store: PayloadStore | None, what: s
         return store.fit(text, swf_limit=swf_limit, what=what)
     if len(text) <= swf_limit:
         return text
-    raise PayloadTooLarge(too_large_message(what, len(text), swf_limit), size=len(text),
-                          limit=swf_limit)
+    raise PayloadTooLarge(
+        too_large_message(what, len(text), swf_limit), size=len(text), limit=swf_limit
+    )
 
 
 # --- the store --------------------------------------------------------------------
@@ -339,8 +348,9 @@ class PayloadStore:
         self.config = config
         self._lock = threading.Lock()
         # The client and the keys it uploaded, per process.
-        self._process = PerProcess(lambda: _S3Process(
-            client if client is not None else _make_s3_client(config)))
+        self._process = PerProcess(
+            lambda: _S3Process(client if client is not None else _make_s3_client(config))
+        )
 
     @property
     def boto(self) -> Any:
@@ -367,8 +377,11 @@ class PayloadStore:
             return text
         data = text.encode()
         if decision is Placement.OVER_CAP:
-            raise PayloadTooLarge(over_cap_message(what, len(data), self.config.max_bytes),
-                                  size=len(data), limit=self.config.max_bytes)
+            raise PayloadTooLarge(
+                over_cap_message(what, len(data), self.config.max_bytes),
+                size=len(data),
+                limit=self.config.max_bytes,
+            )
         return str(self.put(data, what=what))
 
     def fit_or_truncate(self, text: str, *, swf_limit: int, what: str) -> str:
@@ -398,12 +411,21 @@ class PayloadStore:
             return reference
         started = time.monotonic()
         self._call(
-            "PutObject", f"storing the {what} in S3 bucket {reference.bucket!r}",
-            Bucket=reference.bucket, Key=key, Body=data,
+            "PutObject",
+            f"storing the {what} in S3 bucket {reference.bucket!r}",
+            Bucket=reference.bucket,
+            Key=key,
+            Body=data,
             ContentType="text/plain; charset=utf-8",
         )
-        log.info("stored %s in S3: %s/%s (%d bytes, %.2fs)", what, reference.bucket, key,
-                 len(data), time.monotonic() - started)
+        log.info(
+            "stored %s in S3: %s/%s (%d bytes, %.2fs)",
+            what,
+            reference.bucket,
+            key,
+            len(data),
+            time.monotonic() - started,
+        )
         with self._lock:
             uploaded[key] = None
             while len(uploaded) > _UPLOADED_MEMORY:
@@ -437,8 +459,12 @@ class PayloadStore:
                 f"{what} reference declares {reference.size_bytes} bytes, over the cap of {cap}"
             )
         location = f"{reference.bucket}/{reference.key}"
-        response = self._call("GetObject", f"fetching the {what} from S3 ({location})",
-                              Bucket=reference.bucket, Key=reference.key)
+        response = self._call(
+            "GetObject",
+            f"fetching the {what} from S3 ({location})",
+            Bucket=reference.bucket,
+            Key=reference.key,
+        )
         body = response["Body"]
         try:
             if int(response.get("ContentLength") or 0) > cap:
@@ -477,12 +503,14 @@ class PayloadStore:
         def classify(exc: Exception, attempt: int) -> Failure[PayloadStoreUnavailable]:
             code, retryable = _classify(exc)  # translated here, the S3 boundary
             tries = f" after {attempt} tries" if attempt > 1 else ""
-            error = PayloadStoreUnavailable(f"{doing} failed{tries}: {_describe(code, exc)}",
-                                            retryable=retryable)
+            error = PayloadStoreUnavailable(
+                f"{doing} failed{tries}: {_describe(code, exc)}", retryable=retryable
+            )
             return Failure(error, retryable, code)
 
-        return call_with_retries(once, backoff=self.config.backoff, classify=classify,
-                                 label=f"S3 {operation}")
+        return call_with_retries(
+            once, backoff=self.config.backoff, classify=classify, label=f"S3 {operation}"
+        )
 
 
 def _classify(exc: Exception) -> tuple[str, bool]:
@@ -490,8 +518,7 @@ def _classify(exc: Exception) -> tuple[str, bool]:
     answer = aws_answer(exc)
     if answer is not None:
         return answer.code, answer.code in _RETRYABLE_CODES or answer.status >= 500
-    if isinstance(exc, (botocore.exceptions.ConnectionError,
-                        botocore.exceptions.HTTPClientError)):
+    if isinstance(exc, (botocore.exceptions.ConnectionError, botocore.exceptions.HTTPClientError)):
         return type(exc).__name__, True
     if isinstance(exc, botocore.exceptions.NoCredentialsError):
         return "NoCredentials", False
@@ -517,9 +544,14 @@ class _S3Process:
 
 def _make_s3_client(config: OffloadConfig) -> Any:
     try:
-        return make_boto_client("s3", region=config.region, endpoint_url=config.endpoint_url,
-                                connect_timeout_s=config.connect_timeout_s,
-                                read_timeout_s=config.read_timeout_s)
+        return make_boto_client(
+            "s3",
+            region=config.region,
+            endpoint_url=config.endpoint_url,
+            connect_timeout_s=config.connect_timeout_s,
+            read_timeout_s=config.read_timeout_s,
+        )
     except botocore.exceptions.BotoCoreError as exc:
-        raise PayloadStoreUnavailable(f"cannot create an S3 client: {exc}",
-                                      retryable=False) from exc
+        raise PayloadStoreUnavailable(
+            f"cannot create an S3 client: {exc}", retryable=False
+        ) from exc

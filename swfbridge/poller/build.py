@@ -38,8 +38,12 @@ def celery_dispatcher(
         broker_settings: Extra Celery settings (e.g. transport options).
     """
     app = Celery(app_name, broker=broker_url)
-    app.conf.update(task_serializer="json", accept_content=["json"],
-                    broker_connection_retry_on_startup=True, **dict(broker_settings or {}))
+    app.conf.update(
+        task_serializer="json",
+        accept_content=["json"],
+        broker_connection_retry_on_startup=True,
+        **dict(broker_settings or {}),
+    )
     return CeleryDispatcher(app=app, queue=queue, task_map=task_map)
 
 
@@ -70,7 +74,11 @@ def build_poller(
         config=config,
         swf=swf,
         dispatcher=dispatcher,
-        timeouts=TimeoutResolver(registry=registry if registry is not None else default_registry,
-                                 swf=swf, domain=config.domain, policy=timeouts_from),
+        timeouts=TimeoutResolver(
+            registry=registry if registry is not None else default_registry,
+            swf=swf,
+            domain=config.domain,
+            policy=timeouts_from,
+        ),
         state=state,
     )

@@ -57,8 +57,9 @@ class CeleryDispatcher:
             (see :mod:`swfbridge.poller.mapped`).
     """
 
-    def __init__(self, *, app: Celery, queue: str | None = None,
-                 task_map: CeleryTaskMap | None = None) -> None:
+    def __init__(
+        self, *, app: Celery, queue: str | None = None, task_map: CeleryTaskMap | None = None
+    ) -> None:
         self.app = app
         self.queue = queue
         self.task_map = task_map
@@ -72,8 +73,7 @@ class CeleryDispatcher:
         try:
             pool: Any = self.app.pool  # a connection pool (the stubs say producers)
             with pool.acquire(block=True, timeout=CHECK_TIMEOUT_S) as conn:
-                conn.ensure_connection(max_retries=1, interval_start=0,
-                                       timeout=CHECK_TIMEOUT_S)
+                conn.ensure_connection(max_retries=1, interval_start=0, timeout=CHECK_TIMEOUT_S)
                 channel = conn.default_channel
                 client = getattr(channel, "client", None)
                 if client is not None:  # Redis: a pooled connection may be stale
@@ -87,15 +87,22 @@ class CeleryDispatcher:
             "serializer": "json",
             # Bounded: a broker that is down must not hold a polled task for long.
             "retry": True,
-            "retry_policy": {"max_retries": 2, "interval_start": 0.2,
-                             "interval_step": 0.5, "interval_max": 1.0},
+            "retry_policy": {
+                "max_retries": 2,
+                "interval_start": 0.2,
+                "interval_step": 0.5,
+                "interval_max": 1.0,
+            },
         }
         if self.queue is not None:
             options["queue"] = self.queue
         options.update(celery_limits(job))
         task_name, args, kwargs = TASK_NAME, [job.to_message()], {}
-        route = self.task_map.get(job.activity_name, job.activity_version) \
-            if self.task_map is not None else None
+        route = (
+            self.task_map.get(job.activity_name, job.activity_version)
+            if self.task_map is not None
+            else None
+        )
         if route is not None:
             try:
                 mapped = mapped_publication(job, route, queue=self.queue)

@@ -134,8 +134,13 @@ class _Run:
         elif kind in _CLOSE_EVENTS:
             self.closed.add(int(event[_CLOSE_EVENTS[kind]]["scheduledEventId"]))
 
-    def match(self, activity_id: str, started_id: int, activity_type: tuple[str, str],
-              input_digest: tuple[int, int]) -> ScheduledActivity | None:
+    def match(
+        self,
+        activity_id: str,
+        started_id: int,
+        activity_type: tuple[str, str],
+        input_digest: tuple[int, int],
+    ) -> ScheduledActivity | None:
         """The task's scheduled event if what was seen proves it (module docs), else None."""
         earlier = [i for i in self.by_activity.get(activity_id, ()) if i < started_id]
         if not earlier:
@@ -150,8 +155,11 @@ class _Run:
             and record.event_id not in self.closed
             and self.matched.get(record.event_id, started_id) == started_id
         )
-        if waiting and record.activity_type == activity_type \
-                and record.input_digest == input_digest:
+        if (
+            waiting
+            and record.activity_type == activity_type
+            and record.input_digest == input_digest
+        ):
             return record
         return None
 
@@ -173,9 +181,14 @@ class HistoryCache:
         clock: Monotonic seconds (tests).
     """
 
-    def __init__(self, *, swf: SwfClient, domain: str,
-                 config: HistoryCacheConfig | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        *,
+        swf: SwfClient,
+        domain: str,
+        config: HistoryCacheConfig | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._swf = swf
         self._domain = domain
         self.config = config or HistoryCacheConfig()
@@ -236,8 +249,9 @@ class HistoryCache:
             self._runs.move_to_end(key)
             return run
 
-    def _walk(self, run: _Run, execution: dict[str, Any], activity_id: str,
-              started_id: int) -> None:
+    def _walk(
+        self, run: _Run, execution: dict[str, Any], activity_id: str, started_id: int
+    ) -> None:
         """Read newest-first until the task's scheduled event is known (or the start)."""
         token: str | None = None
         newest: int | None = None
@@ -245,8 +259,7 @@ class HistoryCache:
         while True:
             params: dict[str, Any] = {
                 "domain": self._domain,
-                "execution": {"workflowId": execution["workflowId"],
-                              "runId": execution["runId"]},
+                "execution": {"workflowId": execution["workflowId"], "runId": execution["runId"]},
                 "reverseOrder": True,
                 "maximumPageSize": PAGE_SIZE if token else FIRST_PAGE_SIZE,
             }
@@ -265,8 +278,7 @@ class HistoryCache:
                 return  # an empty history: nothing to learn
             if run.hi and lowest <= run.hi + 1 and run.lo <= lowest:
                 lowest = run.lo  # joined what earlier walks saw
-            found = any(lowest <= i < started_id
-                        for i in run.by_activity.get(activity_id, ()))
+            found = any(lowest <= i < started_id for i in run.by_activity.get(activity_id, ()))
             if found or not token or lowest <= 1:
                 run.lo, run.hi = lowest, newest
                 return

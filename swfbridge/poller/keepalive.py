@@ -88,8 +88,9 @@ class QueuedHeartbeats:
             heapq.heappush(self._heap, (due, next(self._seq), job))
             self._cond.notify_all()
             if self._thread is None:
-                self._thread = threading.Thread(target=self._loop, name="swfbridge-keepalive",
-                                                daemon=True)
+                self._thread = threading.Thread(
+                    target=self._loop, name="swfbridge-keepalive", daemon=True
+                )
                 self._thread.start()
 
     @property
@@ -132,19 +133,21 @@ class QueuedHeartbeats:
             if self._state.claimed(job.attempt_id):
                 return False  # started: the worker beats from now on
         except StateUnavailable as exc:
-            log.warning("keepalive: cannot see claims (%s); beating anyway: %s", exc,
-                        job.log_context())
+            log.warning(
+                "keepalive: cannot see claims (%s); beating anyway: %s", exc, job.log_context()
+            )
         try:
-            answer = self._swf.call("record_activity_task_heartbeat", retry=False,
-                                    taskToken=job.task_token)
+            answer = self._swf.call(
+                "record_activity_task_heartbeat", retry=False, taskToken=job.task_token
+            )
         except UnknownResource:
-            log.warning("queued task closed in SWF before a worker took it: %s",
-                        job.log_context())
+            log.warning("queued task closed in SWF before a worker took it: %s", job.log_context())
             self._count("keepalive_closed")
             return False
         except SwfError as exc:
-            log.warning("keepalive heartbeat failed (%s), retrying: %s", exc.code,
-                        job.log_context())
+            log.warning(
+                "keepalive heartbeat failed (%s), retrying: %s", exc.code, job.log_context()
+            )
             return True
         self._count("keepalive_beats")
         # A cancellation request is left for the worker: it sees it on its first beat.

@@ -101,8 +101,9 @@ class PollerConfig:
 class _Slot:
     """The capacity slot one poll holds: a placeholder, then the attempt."""
 
-    def __init__(self, state: BridgeState | None, config: PollerConfig,
-                 placeholder: str | None) -> None:
+    def __init__(
+        self, state: BridgeState | None, config: PollerConfig, placeholder: str | None
+    ) -> None:
         self._state = state
         self._config = config
         self._member = placeholder
@@ -111,8 +112,13 @@ class _Slot:
     def bind(self, job: ActivityJob) -> None:
         if self._state is None or self._member is None:
             return
-        self._state.bind(self._config.domain, self._config.task_list, self._member,
-                         attempt_id=job.attempt_id, deadline=job.deadline)
+        self._state.bind(
+            self._config.domain,
+            self._config.task_list,
+            self._member,
+            attempt_id=job.attempt_id,
+            deadline=job.deadline,
+        )
         self._member, self._bound = job.attempt_id, True
 
     def dispatched(self) -> None:
@@ -170,9 +176,11 @@ class Poller:
         self.fatal_error: SwfError | None = None
         """Set when polling stopped on an error no retry can fix (see is_misconfiguration)."""
         self._keepalive = (
-            QueuedHeartbeats(swf=swf, state=state, config=config.keepalive, count=self._count,
-                             clock=clock)
-            if state is not None else None
+            QueuedHeartbeats(
+                swf=swf, state=state, config=config.keepalive, count=self._count, clock=clock
+            )
+            if state is not None
+            else None
         )
 
     @property
@@ -209,8 +217,9 @@ class Poller:
     def start(self) -> None:
         """Start the poll threads and return."""
         for n in range(self.config.pollers):
-            thread = threading.Thread(target=self._poll_loop, name=f"swfbridge-poll-{n}",
-                                      daemon=True)
+            thread = threading.Thread(
+                target=self._poll_loop, name=f"swfbridge-poll-{n}", daemon=True
+            )
             thread.start()
             self._threads.append(thread)
 
@@ -231,10 +240,14 @@ class Poller:
         for token, context in held.items():
             log.error("poller shutting down: failing a task it still holds: %s", context)
             self._count("abandoned_at_shutdown")
-            self._fail(token, bridge_failure(
-                BridgeCause.POLLER_SHUTDOWN,
-                "poller shutting down before the task could be enqueued",
-            ), context)
+            self._fail(
+                token,
+                bridge_failure(
+                    BridgeCause.POLLER_SHUTDOWN,
+                    "poller shutting down before the task could be enqueued",
+                ),
+                context,
+            )
         if self._keepalive is not None:
             self._keepalive.stop()
         return len(held)
@@ -296,8 +309,9 @@ class Poller:
                 errors += 1
                 self._count("poll_errors")
                 delay = self.config.error_backoff.delay_s(errors)
-                log.warning("poll failed (%s: %s); next poll in %.1fs", exc.code, exc.message,
-                            delay)
+                log.warning(
+                    "poll failed (%s: %s); next poll in %.1fs", exc.code, exc.message, delay
+                )
                 self._stop.wait(delay)
             except Exception:  # the loop must survive anything
                 errors += 1
@@ -337,8 +351,12 @@ class Poller:
         started: float | None = None
         wait_s = FIRST_SLOT_CHECK_S
         while not self._stop.is_set():
-            placeholder = self._state.reserve(self.config.domain, self.config.task_list,
-                                              limit=limit, hold_s=self.config.poll_window_s)
+            placeholder = self._state.reserve(
+                self.config.domain,
+                self.config.task_list,
+                limit=limit,
+                hold_s=self.config.poll_window_s,
+            )
             if placeholder is not None:
                 if started is not None:
                     self._count("slot_wait_ms", int((time.monotonic() - started) * 1000))
@@ -370,8 +388,9 @@ class Poller:
         self.handle_task(response, polled_at=self._clock(), slot=slot)
         return True
 
-    def handle_task(self, response: dict[str, Any], *, polled_at: float,
-                    slot: _Slot | None = None) -> None:
+    def handle_task(
+        self, response: dict[str, Any], *, polled_at: float, slot: _Slot | None = None
+    ) -> None:
         """Dispatch one polled task; fail it in SWF at once if that is impossible."""
         token = str(response["taskToken"])
         slot = slot or _Slot(None, self.config, None)
@@ -383,9 +402,14 @@ class Poller:
                 self._held[token] = "(not yet decoded)"
         if aborted:
             self._count("abandoned_at_shutdown")
-            self._fail(token, bridge_failure(
-                BridgeCause.POLLER_SHUTDOWN,
-                "poller shutting down before the task could be enqueued"), "?")
+            self._fail(
+                token,
+                bridge_failure(
+                    BridgeCause.POLLER_SHUTDOWN,
+                    "poller shutting down before the task could be enqueued",
+                ),
+                "?",
+            )
             return
         try:
             self._dispatch(token, response, polled_at, slot)
@@ -393,8 +417,9 @@ class Poller:
             with self._counts_lock:
                 self._held.pop(token, None)
 
-    def _dispatch(self, token: str, response: dict[str, Any], polled_at: float,
-                  slot: _Slot) -> None:
+    def _dispatch(
+        self, token: str, response: dict[str, Any], polled_at: float, slot: _Slot
+    ) -> None:
         try:
             timeouts = self._timeouts.for_task(response)
             job = ActivityJob.from_poll(
@@ -408,8 +433,11 @@ class Poller:
             )
         except (MalformedJob, KeyError, TypeError) as exc:
             if self._release_held(token):
-                self._fail(token, bridge_failure(BridgeCause.MALFORMED_JOB,
-                                                 f"poll response is malformed: {exc}"), "?")
+                self._fail(
+                    token,
+                    bridge_failure(BridgeCause.MALFORMED_JOB, f"poll response is malformed: {exc}"),
+                    "?",
+                )
             return
         with self._counts_lock:
             if token in self._held:
@@ -420,8 +448,9 @@ class Poller:
             # Bound before publishing, so the worker's release can never precede it.
             slot.bind(job)
         except StateUnavailable as exc:
-            log.warning("could not record the slot (%s); it expires by itself: %s", exc,
-                        job.log_context())
+            log.warning(
+                "could not record the slot (%s); it expires by itself: %s", exc, job.log_context()
+            )
         try:
             self._dispatcher.publish(job)
         except JobNotPublishable as exc:
@@ -434,17 +463,24 @@ class Poller:
             log.error("could not enqueue (%s): %s", exc, job.log_context())
             slot.release()
             if self._release_held(token):
-                self._fail(token, bridge_failure(
-                    BridgeCause.ENQUEUE_FAILED,
-                    f"could not enqueue the job on the Celery broker: {exc}",
-                ), job.log_context())
+                self._fail(
+                    token,
+                    bridge_failure(
+                        BridgeCause.ENQUEUE_FAILED,
+                        f"could not enqueue the job on the Celery broker: {exc}",
+                    ),
+                    job.log_context(),
+                )
             return
         slot.dispatched()
         self._release_held(token)
         self._count("dispatched")
-        log.info("dispatched (start_to_close=%s heartbeat=%s): %s",
-                 _seconds(job.deadline - job.polled_at if job.deadline is not None else None),
-                 _seconds(job.heartbeat_timeout_s), job.log_context())
+        log.info(
+            "dispatched (start_to_close=%s heartbeat=%s): %s",
+            _seconds(job.deadline - job.polled_at if job.deadline is not None else None),
+            _seconds(job.heartbeat_timeout_s),
+            job.log_context(),
+        )
         if self._keepalive is not None:
             self._keepalive.track(job)
 

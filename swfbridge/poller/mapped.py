@@ -33,8 +33,7 @@ class Publication:
     options: dict[str, Any]
 
 
-def mapped_publication(job: ActivityJob, route: ResolvedRoute, *,
-                       queue: str | None) -> Publication:
+def mapped_publication(job: ActivityJob, route: ResolvedRoute, *, queue: str | None) -> Publication:
     """The Celery job that runs ``job`` as the mapped task, with the relay callbacks.
 
     Args:
@@ -48,11 +47,13 @@ def mapped_publication(job: ActivityJob, route: ResolvedRoute, *,
     try:
         args, kwargs = route.wire_format.decode_input(job.input)
     except InputDecodeError as exc:
-        raise JobRejected(bridge_failure(
-            BridgeCause.INPUT_UNDECODABLE,
-            f"input could not be decoded ({route.wire_format.name} format) for Celery "
-            f"task {route.task!r}: {exc}",
-        )) from exc
+        raise JobRejected(
+            bridge_failure(
+                BridgeCause.INPUT_UNDECODABLE,
+                f"input could not be decoded ({route.wire_format.name} format) for Celery "
+                f"task {route.task!r}: {exc}",
+            )
+        ) from exc
     target_queue = route.queue or queue
     relay_kwargs = {
         # The relays need the token and ids, not the (possibly large) input.
@@ -76,5 +77,11 @@ def mapped_publication(job: ActivityJob, route: ResolvedRoute, *,
 
 def _signature(name: str, kwargs: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
     # The dict form of a Celery signature: what send_task serialises anyway.
-    return {"task": name, "args": [], "kwargs": kwargs, "options": dict(options),
-            "subtask_type": None, "immutable": False}
+    return {
+        "task": name,
+        "args": [],
+        "kwargs": kwargs,
+        "options": dict(options),
+        "subtask_type": None,
+        "immutable": False,
+    }

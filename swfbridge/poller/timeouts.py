@@ -92,9 +92,15 @@ class TimeoutResolver:
         history: Bounds of the per-run cache of scheduled events.
     """
 
-    def __init__(self, *, registry: ActivityRegistry, swf: SwfClient, domain: str,
-                 policy: TimeoutPolicy = TimeoutPolicy.HISTORY,
-                 history: HistoryCacheConfig | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        registry: ActivityRegistry,
+        swf: SwfClient,
+        domain: str,
+        policy: TimeoutPolicy = TimeoutPolicy.HISTORY,
+        history: HistoryCacheConfig | None = None,
+    ) -> None:
         self._registry = registry
         self._swf = swf
         self._domain = domain
@@ -130,8 +136,11 @@ class TimeoutResolver:
             log.warning(
                 "timeouts of workflow=%s activity=%s type=%s@%s from its registration: %s "
                 "(a per-task override by the decider is not seen)",
-                _get(response, "workflowExecution", "workflowId"), response.get("activityId"),
-                name, version, found,
+                _get(response, "workflowExecution", "workflowId"),
+                response.get("activityId"),
+                name,
+                version,
+                found,
             )
         return self.resolve(name, version)
 
@@ -145,16 +154,21 @@ class TimeoutResolver:
             return f"unexpected history or poll response shape ({type(exc).__name__}: {exc})"
         if scheduled is None:
             return "its ActivityTaskScheduled event is not in the run's history"
-        return TaskTimeouts(start_to_close_s=bridge_timeout(scheduled.start_to_close),
-                            heartbeat_s=bridge_timeout(scheduled.heartbeat),
-                            source=TimeoutSource.HISTORY)
+        return TaskTimeouts(
+            start_to_close_s=bridge_timeout(scheduled.start_to_close),
+            heartbeat_s=bridge_timeout(scheduled.heartbeat),
+            source=TimeoutSource.HISTORY,
+        )
 
     def resolve(self, name: str, version: str) -> TaskTimeouts:
         """The timeouts of type ``(name, version)``: local registration, else SWF's defaults."""
         entry = self._registry.get(name, version)
         if entry is not None:
-            return TaskTimeouts(entry.options.start_to_close_s, entry.options.heartbeat_s,
-                                TimeoutSource.REGISTRATION)
+            return TaskTimeouts(
+                entry.options.start_to_close_s,
+                entry.options.heartbeat_s,
+                TimeoutSource.REGISTRATION,
+            )
         key = (name, version)
         with self._lock:
             cached = self._cache.get(key)
@@ -173,8 +187,12 @@ class TimeoutResolver:
                 activityType={"name": name, "version": version},
             )
         except SwfError as exc:
-            log.warning("cannot describe activity type %s@%s (%s): no deadline on its jobs",
-                        name, version, exc.code)
+            log.warning(
+                "cannot describe activity type %s@%s (%s): no deadline on its jobs",
+                name,
+                version,
+                exc.code,
+            )
             return UNKNOWN
         config = answer.get("configuration", {})
         return TaskTimeouts(

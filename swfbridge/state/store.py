@@ -94,7 +94,9 @@ class StateConfig:
 
     def __post_init__(self) -> None:
         if not self.url.startswith(("redis://", "rediss://", "unix://")):
-            raise ConfigurationError(f"state URL must be a Redis URL, got {self.url.split(':')[0]}://…")
+            raise ConfigurationError(
+                f"state URL must be a Redis URL, got {self.url.split(':')[0]}://…"
+            )
         check_seconds("deadline_grace_s", self.deadline_grace_s)
         check_seconds("no_deadline_ttl_s", self.no_deadline_ttl_s, allow_zero=False)
         check_seconds("socket_timeout_s", self.socket_timeout_s, allow_zero=False)
@@ -160,19 +162,32 @@ class BridgeState:
         """
         placeholder = f"poll:{uuid.uuid4().hex}"
         now = self._clock()
-        taken = self._run(self._reserve, keys=[self.slots_key(domain, task_list)],
-                          args=[now, limit, now + hold_s, placeholder])
+        taken = self._run(
+            self._reserve,
+            keys=[self.slots_key(domain, task_list)],
+            args=[now, limit, now + hold_s, placeholder],
+        )
         return placeholder if taken == 1 else None
 
-    def bind(self, domain: str, task_list: str, placeholder: str, *, attempt_id: str,
-             deadline: float | None) -> None:
+    def bind(
+        self,
+        domain: str,
+        task_list: str,
+        placeholder: str,
+        *,
+        attempt_id: str,
+        deadline: float | None,
+    ) -> None:
         """Turn a placeholder into the slot of the attempt its poll delivered.
 
         Raises:
             StateUnavailable: Redis cannot be reached.
         """
-        self._run(self._bind, keys=[self.slots_key(domain, task_list)],
-                  args=[placeholder, self.expiry_for(deadline), attempt_id])
+        self._run(
+            self._bind,
+            keys=[self.slots_key(domain, task_list)],
+            args=[placeholder, self.expiry_for(deadline), attempt_id],
+        )
 
     def release(self, domain: str, task_list: str, member: str) -> None:
         """Give a slot back (a placeholder after an empty poll, or a finished attempt).
@@ -213,8 +228,9 @@ class BridgeState:
         """
         ttl_s = min(self.expiry_for(deadline) - self._clock(), MAX_CLAIM_TTL_S)
         ttl_ms = max(1000, math.ceil(ttl_s * 1000))  # within Redis's PX range, always
-        return bool(self._call(self._redis.set, self.claim_key(attempt_id), owner,
-                               nx=True, px=ttl_ms))
+        return bool(
+            self._call(self._redis.set, self.claim_key(attempt_id), owner, nx=True, px=ttl_ms)
+        )
 
     def claimed(self, attempt_id: str) -> bool:
         """True once a worker has claimed the attempt (it has started).
@@ -239,8 +255,9 @@ class BridgeState:
             raise StateUnavailable(f"bridge state (Redis) unavailable: {exc}") from exc
 
 
-def free_slot(state: BridgeState, domain: str, task_list: str, member: str, *,
-              log_context: str = "") -> bool:
+def free_slot(
+    state: BridgeState, domain: str, task_list: str, member: str, *, log_context: str = ""
+) -> bool:
     """Give a slot back, never raising: the one way poller and worker free slots.
 
     A slot that cannot be freed now (Redis down) expires by itself: a
@@ -250,7 +267,10 @@ def free_slot(state: BridgeState, domain: str, task_list: str, member: str, *,
     try:
         state.release(domain, task_list, member)
     except StateUnavailable as exc:
-        log.warning("could not free a slot (%s); it expires by itself%s", exc,
-                    f": {log_context}" if log_context else "")
+        log.warning(
+            "could not free a slot (%s); it expires by itself%s",
+            exc,
+            f": {log_context}" if log_context else "",
+        )
         return False
     return True

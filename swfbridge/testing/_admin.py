@@ -73,8 +73,7 @@ def _cross_site(environ: dict[str, Any]) -> str | None:
     """Why a state-changing request is refused as possibly cross-site (None: allowed)."""
     content_type = str(environ.get("CONTENT_TYPE", "")).split(";")[0].strip().lower()
     if content_type != "application/json":
-        return ("admin requests that change state must be sent with "
-                "'Content-Type: application/json'")
+        return "admin requests that change state must be sent with 'Content-Type: application/json'"
     origin = str(environ.get("HTTP_ORIGIN", ""))
     if origin and origin.split("://", 1)[-1] != str(environ.get("HTTP_HOST", "")):
         return f"cross-site admin request refused (Origin {origin})"
@@ -109,9 +108,14 @@ class AdminApp:
         method = str(environ.get("REQUEST_METHOD", "GET")).upper()
         if path.startswith(MOTO_API_PREFIX):
             if path.rstrip("/") != MOTO_RESET or method != "POST":
-                return _answer(start_response, "404 Not Found",
-                               {"error": "moto's dashboard (/moto-api/) is off; only "
-                                "POST /moto-api/reset is served"})
+                return _answer(
+                    start_response,
+                    "404 Not Found",
+                    {
+                        "error": "moto's dashboard (/moto-api/) is off; only "
+                        "POST /moto-api/reset is served"
+                    },
+                )
             refused = _cross_site(environ)
             if refused:
                 return _answer(start_response, "403 Forbidden", {"error": refused})

@@ -86,8 +86,10 @@ def _history_page(
         events = events[::-1]
     # Only the page is serialised: a short page of a long history stays cheap.
     page, nxt = _page(events, state["offset"], _page_size(params))
-    return ([evt.to_dict() for evt in page],
-            None if nxt is None else _encode_token({**state, "offset": nxt}))
+    return (
+        [evt.to_dict() for evt in page],
+        None if nxt is None else _encode_token({**state, "offset": nxt}),
+    )
 
 
 def _get_workflow_execution_history(self: Any) -> str:
@@ -99,8 +101,13 @@ def _get_workflow_execution_history(self: Any) -> str:
         if state["run"] != wfe.run_id:
             raise swf_exceptions.SWFValidationException("nextPageToken is for another execution")
     else:
-        state = {"kind": "history", "run": wfe.run_id, "n": len(wfe.events()), "offset": 0,
-                 "reverse": bool(params.get("reverseOrder"))}
+        state = {
+            "kind": "history",
+            "run": wfe.run_id,
+            "n": len(wfe.events()),
+            "offset": 0,
+            "reverse": bool(params.get("reverseOrder")),
+        }
     events, token = _history_page(wfe, params, state)
     answer: dict[str, Any] = {"events": events}
     if token:
@@ -138,11 +145,24 @@ def _poll_for_decision_task(self: Any) -> str:
         wfe = self.swf_backend.describe_workflow_execution(
             params["domain"], run_id, answer["workflowExecution"]["workflowId"]
         )
-        task = {key: answer[key] for key in (
-            "taskToken", "startedEventId", "previousStartedEventId",
-            "workflowExecution", "workflowType")}
-        state = {"kind": "decision", "run": run_id, "n": len(wfe.events()), "offset": 0,
-                 "reverse": bool(params.get("reverseOrder")), "task": task}
+        task = {
+            key: answer[key]
+            for key in (
+                "taskToken",
+                "startedEventId",
+                "previousStartedEventId",
+                "workflowExecution",
+                "workflowType",
+            )
+        }
+        state = {
+            "kind": "decision",
+            "run": run_id,
+            "n": len(wfe.events()),
+            "offset": 0,
+            "reverse": bool(params.get("reverseOrder")),
+            "task": task,
+        }
         events, token = _history_page(wfe, params, state)
         answer = {**task, "events": events}
         if token:

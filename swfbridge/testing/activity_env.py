@@ -104,8 +104,10 @@ class ActivityReport:
             AssertionError: The run did not complete (its status and reason say why).
         """
         if self.status != "completed":
-            raise AssertionError(f"the activity did not complete: {self.status} "
-                                 f"{self.reason or self.details or ''}".rstrip())
+            raise AssertionError(
+                f"the activity did not complete: {self.status} "
+                f"{self.reason or self.details or ''}".rstrip()
+            )
         return None if self.result is None else json.loads(self.result)
 
 
@@ -122,8 +124,11 @@ class _RecordingSwf:
     def record_activity_task_heartbeat(self, **params: Any) -> dict[str, Any]:
         with self.lock:
             if self.closed:
-                raise UnknownResource("RecordActivityTaskHeartbeat", "UnknownResourceFault",
-                                      "Unknown activity, taskToken = ...")
+                raise UnknownResource(
+                    "RecordActivityTaskHeartbeat",
+                    "UnknownResourceFault",
+                    "Unknown activity, taskToken = ...",
+                )
             self.sent_heartbeats.append(params.get("details"))
             return {"cancelRequested": self.cancel_requested}
 
@@ -131,8 +136,9 @@ class _RecordingSwf:
         with self.lock:
             self.responses.append(SwfResponse(operation, dict(params)))
             if self.closed:
-                raise UnknownResource(operation, "UnknownResourceFault",
-                                      "Unknown activity, taskToken = ...")
+                raise UnknownResource(
+                    operation, "UnknownResourceFault", "Unknown activity, taskToken = ..."
+                )
         return {}
 
     def respond_activity_task_completed(self, **params: Any) -> dict[str, Any]:
@@ -205,9 +211,11 @@ class ActivityEnvironment:
         self.wire_format = wire_format
         self.registry = registry if registry is not None else default_registry
         self.worker_config = WorkerConfig(
-            heartbeat=HeartbeatConfig(max_interval_s=heartbeat_interval_s,
-                                      min_interval_s=heartbeat_interval_s,
-                                      cancel_grace_s=cancel_grace_s),
+            heartbeat=HeartbeatConfig(
+                max_interval_s=heartbeat_interval_s,
+                min_interval_s=heartbeat_interval_s,
+                cancel_grace_s=cancel_grace_s,
+            ),
             min_time_left_s=0.0,
             deadline_margin_s=deadline_margin_s,
         )
@@ -260,15 +268,28 @@ class ActivityEnvironment:
             heartbeat_observer=observe,
         )
         now = time.time()
-        start_to_close = (options.start_to_close_s if self.start_to_close_s is _FROM_REGISTRATION
-                          else self.start_to_close_s)
-        heartbeat_timeout = (options.heartbeat_s if self.heartbeat_timeout_s is _FROM_REGISTRATION
-                             else self.heartbeat_timeout_s)
+        start_to_close = (
+            options.start_to_close_s
+            if self.start_to_close_s is _FROM_REGISTRATION
+            else self.start_to_close_s
+        )
+        heartbeat_timeout = (
+            options.heartbeat_s
+            if self.heartbeat_timeout_s is _FROM_REGISTRATION
+            else self.heartbeat_timeout_s
+        )
         job = ActivityJob(
-            task_token=self.token, domain="test", task_list=options.task_list or "test",
-            activity_id="test-activity", activity_name=options.name,
-            activity_version=options.version, workflow_id="test-workflow", run_id="test-run",
-            started_event_id=1, input=input, polled_at=now,
+            task_token=self.token,
+            domain="test",
+            task_list=options.task_list or "test",
+            activity_id="test-activity",
+            activity_name=options.name,
+            activity_version=options.version,
+            workflow_id="test-workflow",
+            run_id="test-run",
+            started_event_id=1,
+            input=input,
+            polled_at=now,
             deadline=None if start_to_close is None else now + start_to_close,
             heartbeat_timeout_s=heartbeat_timeout,
         )
@@ -285,5 +306,6 @@ class ActivityEnvironment:
             swf.cancel_requested = swf.closed = False
         if isinstance(outcome, Abandoned):
             response = None
-        return ActivityReport(outcome=outcome, response=response, heartbeats=tuple(heartbeats),
-                              sent_heartbeats=sent)
+        return ActivityReport(
+            outcome=outcome, response=response, heartbeats=tuple(heartbeats), sent_heartbeats=sent
+        )

@@ -50,8 +50,9 @@ def worker_deadline(job: ActivityJob, *, margin_s: float) -> float | None:
     return job.deadline - effective_margin_s(job, margin_s=margin_s)
 
 
-def too_late_to_start(job: ActivityJob, *, now: float, margin_s: float,
-                      min_time_left_s: float) -> Failed | None:
+def too_late_to_start(
+    job: ActivityJob, *, now: float, margin_s: float, min_time_left_s: float
+) -> Failed | None:
     """The failure for a job with less than ``min_time_left_s`` before the worker's
     deadline (it waited too long in the queue); None if it may start."""
     deadline = worker_deadline(job, margin_s=margin_s)

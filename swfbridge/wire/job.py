@@ -38,17 +38,22 @@ class MalformedJob(SwfBridgeError, ValueError):
     """The job message is not a valid swfbridge job."""
 
 
-def _check_times(polled_at: float, deadline: float | None,
-                 heartbeat_timeout_s: float | None) -> None:
+def _check_times(
+    polled_at: float, deadline: float | None, heartbeat_timeout_s: float | None
+) -> None:
     # Keeps every derived wait (claim PX, timers) within what Redis and threading accept.
     if not 0 <= polled_at < LATEST_POLL_TIME:
         raise MalformedJob("job field 'polled_at' is not a plausible epoch time")
     if deadline is not None and not 0 <= deadline - polled_at <= MAX_DURATION_S:
-        raise MalformedJob("job field 'deadline' must be after 'polled_at' and within "
-                           "SWF's longest time-out (a year)")
+        raise MalformedJob(
+            "job field 'deadline' must be after 'polled_at' and within "
+            "SWF's longest time-out (a year)"
+        )
     if heartbeat_timeout_s is not None and not 0 < heartbeat_timeout_s <= MAX_DURATION_S:
-        raise MalformedJob("job field 'heartbeat_timeout_s' must be positive and within "
-                           "SWF's longest time-out (a year)")
+        raise MalformedJob(
+            "job field 'heartbeat_timeout_s' must be positive and within "
+            "SWF's longest time-out (a year)"
+        )
 
 
 @dataclass(frozen=True)
@@ -80,8 +85,13 @@ class ActivityJob:
         """A stable id for this attempt: the Celery task id and the claim key."""
         digest = hashlib.sha256(
             "\0".join(
-                (self.domain, self.workflow_id, self.run_id, self.activity_id,
-                 str(self.started_event_id))
+                (
+                    self.domain,
+                    self.workflow_id,
+                    self.run_id,
+                    self.activity_id,
+                    str(self.started_event_id),
+                )
             ).encode()
         ).hexdigest()
         return f"swf-{digest[:32]}"
@@ -126,8 +136,16 @@ class ActivityJob:
                     continue
                 raise MalformedJob(f"job is missing {f.name!r}")
             values[f.name] = data[f.name]
-        for name in ("task_token", "domain", "task_list", "activity_id", "activity_name",
-                     "activity_version", "workflow_id", "run_id"):
+        for name in (
+            "task_token",
+            "domain",
+            "task_list",
+            "activity_id",
+            "activity_name",
+            "activity_version",
+            "workflow_id",
+            "run_id",
+        ):
             if not isinstance(values[name], str) or not values[name]:
                 raise MalformedJob(f"job field {name!r} must be a non-empty string")
         source = values["timeouts_source"]

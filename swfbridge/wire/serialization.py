@@ -185,7 +185,9 @@ SIMPLEFLOW = SimpleflowFormat()
 JSON = JsonFormat()
 
 WIRE_FORMATS: dict[str, WireFormat] = {
-    FLOWY.name: FLOWY, SIMPLEFLOW.name: SIMPLEFLOW, JSON.name: JSON,
+    FLOWY.name: FLOWY,
+    SIMPLEFLOW.name: SIMPLEFLOW,
+    JSON.name: JSON,
 }
 
 

@@ -89,8 +89,13 @@ def _pydantic_base() -> type | None:
 
 def _kind(value: Any) -> str:
     return {
-        dict: "an object", list: "an array", str: "a string", bool: "a boolean",
-        int: "a number", float: "a number", type(None): "null",
+        dict: "an object",
+        list: "an array",
+        str: "a string",
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        type(None): "null",
     }.get(type(value), type(value).__name__)
 
 
@@ -143,8 +148,13 @@ def _from_union(value: Any, members: tuple[Any, ...]) -> Any:
     raise ConversionError("matches no member of the union (" + "; ".join(errors) + ")")
 
 
-_SEQUENCE_ORIGINS = (list, collections.abc.Sequence, collections.abc.MutableSequence,
-                     collections.abc.Iterable, collections.abc.Collection)
+_SEQUENCE_ORIGINS = (
+    list,
+    collections.abc.Sequence,
+    collections.abc.MutableSequence,
+    collections.abc.Iterable,
+    collections.abc.Collection,
+)
 _SET_ORIGINS = (set, frozenset, collections.abc.Set, collections.abc.MutableSet)
 _MAPPING_ORIGINS = (dict, collections.abc.Mapping, collections.abc.MutableMapping)
 
@@ -237,7 +247,8 @@ def _from_class(value: Any, tp: type) -> Any:
         except ValueError:
             allowed = [m.value for m in tp]
             raise ConversionError(
-                f"{value!r} is not a {tp.__name__} (one of {allowed!r})") from None
+                f"{value!r} is not a {tp.__name__} (one of {allowed!r})"
+            ) from None
     if dataclasses.is_dataclass(tp):
         return _from_dataclass(value, tp)
     model = _pydantic_base()
@@ -289,13 +300,16 @@ def _from_dataclass(value: Any, cls: type) -> Any:
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     unknown = sorted(set(value) - set(fields))
     if unknown:
-        raise ConversionError(f"unknown field(s) {', '.join(map(repr, unknown))} "
-                              f"for {cls.__name__}")
+        raise ConversionError(
+            f"unknown field(s) {', '.join(map(repr, unknown))} for {cls.__name__}"
+        )
     converted = {}
     for name, field in fields.items():
         if name not in value:
-            if (field.default is dataclasses.MISSING
-                    and field.default_factory is dataclasses.MISSING):
+            if (
+                field.default is dataclasses.MISSING
+                and field.default_factory is dataclasses.MISSING
+            ):
                 raise ConversionError(f"missing field {name!r} of {cls.__name__}")
             continue
         try:
@@ -315,8 +329,7 @@ def _from_pydantic(value: Any, cls: type) -> Any:
         return cls.model_validate(value)  # type: ignore[attr-defined]
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '(value)'}: {e['msg']}"
-            for e in exc.errors()
+            f"{'.'.join(str(p) for p in e['loc']) or '(value)'}: {e['msg']}" for e in exc.errors()
         )
         raise ConversionError(f"invalid {cls.__name__}: {problems}") from None
 
@@ -344,8 +357,9 @@ def _hints(obj: Any) -> dict[str, Any]:
     return hints
 
 
-def convert_arguments(run: Callable[..., Any], args: list[Any],
-                      kwargs: dict[str, Any]) -> Arguments:
+def convert_arguments(
+    run: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]
+) -> Arguments:
     """Convert decoded arguments to the types annotated on ``run`` (a bound method).
 
     Parameters without an annotation pass through unchanged; ``*args`` and

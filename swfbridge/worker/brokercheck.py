@@ -19,13 +19,18 @@ RABBITMQ_DEFAULT_CONSUMER_TIMEOUT_S = 1800.0
 
 def longest_start_to_close_s(registry: ActivityRegistry) -> float | None:
     """The longest start-to-close timeout among registered activities (None: none set)."""
-    values = [e.options.start_to_close_s for e in registry
-              if e.options.start_to_close_s is not None]
+    values = [
+        e.options.start_to_close_s for e in registry if e.options.start_to_close_s is not None
+    ]
     return max(values) if values else None
 
 
-def broker_warnings(conf: Mapping[str, Any], *, longest_start_to_close_s: float | None,
-                    has_unbounded_activity: bool = False) -> list[str]:
+def broker_warnings(
+    conf: Mapping[str, Any],
+    *,
+    longest_start_to_close_s: float | None,
+    has_unbounded_activity: bool = False,
+) -> list[str]:
     """Warnings about settings under which an attempt may run twice or time out queued.
 
     Args:

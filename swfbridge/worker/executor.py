@@ -106,8 +106,9 @@ class WorkerConfig:
 class _Runtime:
     """The bridge side of a running activity (``Activity.heartbeat`` and friends)."""
 
-    def __init__(self, token: str, heartbeater: Heartbeater,
-                 observer: Callable[[Any], None] | None = None) -> None:
+    def __init__(
+        self, token: str, heartbeater: Heartbeater, observer: Callable[[Any], None] | None = None
+    ) -> None:
         self._token = token
         self._heartbeater = heartbeater
         self._observer = observer
@@ -212,9 +213,12 @@ class ActivityExecutor:
                 return exc.failure
         if entry is None:
             return self._unknown_type(job)
-        too_late = too_late_to_start(job, now=self._clock(),
-                                     margin_s=self.config.deadline_margin_s,
-                                     min_time_left_s=self.config.min_time_left_s)
+        too_late = too_late_to_start(
+            job,
+            now=self._clock(),
+            margin_s=self.config.deadline_margin_s,
+            min_time_left_s=self.config.min_time_left_s,
+        )
         if too_late is not None:
             return too_late
         return self._run(job, entry)
@@ -229,8 +233,7 @@ class ActivityExecutor:
         )
         return bridge_failure(
             BridgeCause.UNKNOWN_ACTIVITY_TYPE,
-            f"unknown activity type {job.activity_name!r} version "
-            f"{job.activity_version!r}{hint}",
+            f"unknown activity type {job.activity_name!r} version {job.activity_version!r}{hint}",
             activity_type={"name": job.activity_name, "version": job.activity_version},
         )
 
@@ -248,8 +251,9 @@ class ActivityExecutor:
         try:
             args, kwargs = instance._deserialize_arguments(text)
         except Exception as exc:
-            return bridge_failure(BridgeCause.INPUT_UNDECODABLE,
-                                  f"input could not be decoded: {exc}")
+            return bridge_failure(
+                BridgeCause.INPUT_UNDECODABLE, f"input could not be decoded: {exc}"
+            )
         mismatch = _signature_mismatch(instance, args, kwargs)
         if mismatch is not None:
             return bridge_failure(BridgeCause.INPUT_SIGNATURE_MISMATCH, mismatch)
@@ -257,12 +261,15 @@ class ActivityExecutor:
             try:
                 args, kwargs = convert_arguments(instance.run, args, kwargs)
             except ArgumentConversionError as exc:
-                return bridge_failure(BridgeCause.INPUT_UNDECODABLE,
-                                      f"input could not be converted: {exc}",
-                                      parameter=exc.parameter)
+                return bridge_failure(
+                    BridgeCause.INPUT_UNDECODABLE,
+                    f"input could not be converted: {exc}",
+                    parameter=exc.parameter,
+                )
             except AnnotationError as exc:
-                return bridge_failure(BridgeCause.INPUT_UNDECODABLE,
-                                      f"input could not be converted: {exc}")
+                return bridge_failure(
+                    BridgeCause.INPUT_UNDECODABLE, f"input could not be converted: {exc}"
+                )
         is_async = inspect.iscoroutinefunction(instance.run)
 
         context = job.log_context()
@@ -298,8 +305,10 @@ class ActivityExecutor:
                 # learn whether SWF still wants this task before doing any work.
                 heartbeater.beat_now()
                 if heartbeater.task_closed:
-                    return Abandoned("SWF no longer knows the task: it timed out or closed "
-                                     "while the job was queued; not started")
+                    return Abandoned(
+                        "SWF no longer knows the task: it timed out or closed "
+                        "while the job was queued; not started"
+                    )
                 if heartbeater.cancel_requested:
                     return Canceled(
                         details="cancellation was requested before the activity started"
@@ -312,17 +321,26 @@ class ActivityExecutor:
                     interrupter.schedule(StopReason.DEADLINE, deadline - self._clock())
                 value, error = self._call_sync(instance, args, kwargs, interrupter)
             else:
-                value, error = self._call_async(job, instance, args, kwargs, deadline,
-                                                interrupter, canceller)
+                value, error = self._call_async(
+                    job, instance, args, kwargs, deadline, interrupter, canceller
+                )
         finally:
             # Whatever happened, no interrupt may outlive this attempt.
             interrupter.settle()
             heartbeater.stop()
-        return self._classify(job, instance, value, error, heartbeater, interrupter,
-                              None if canceller is None else canceller.reason)
+        return self._classify(
+            job,
+            instance,
+            value,
+            error,
+            heartbeater,
+            interrupter,
+            None if canceller is None else canceller.reason,
+        )
 
-    def _call_sync(self, instance: Activity, args: list[Any], kwargs: dict[str, Any],
-                   interrupter: Interrupter) -> tuple[Any, BaseException | None]:
+    def _call_sync(
+        self, instance: Activity, args: list[Any], kwargs: dict[str, Any], interrupter: Interrupter
+    ) -> tuple[Any, BaseException | None]:
         """Call a plain ``run``: its value, or what it raised."""
         value: Any = None
         error: BaseException | None = None
@@ -402,8 +420,7 @@ class ActivityExecutor:
         # The interrupt landed in the loop itself (the coroutine was waiting and
         # ignored the cancellation): close the coroutine (its finally blocks
         # run) and leave this loop, whose state the interrupt may have broken.
-        log.warning("the coroutine ignored its cancellation; closing it: %s",
-                    job.log_context())
+        log.warning("the coroutine ignored its cancellation; closing it: %s", job.log_context())
         try:
             coroutine.close()
         except RuntimeError as exc:
@@ -438,30 +455,39 @@ class ActivityExecutor:
         ``cancelled`` says why an async ``run``'s coroutine was cancelled, if it was.
         """
         if heartbeater.task_closed:
-            return Abandoned("SWF no longer knows the task (it timed out or was closed "
-                             "elsewhere while the activity ran)")
+            return Abandoned(
+                "SWF no longer knows the task (it timed out or was closed "
+                "elsewhere while the activity ran)"
+            )
         if error is None:
             return self._encode_result(instance, value)
         if isinstance(error, ActivityCancelled):
             return canceled_from_exception(error)
-        interrupted = (interrupter.fired is not None or cancelled is not None
-                       or isinstance(error, SoftTimeLimitExceeded))
+        interrupted = (
+            interrupter.fired is not None
+            or cancelled is not None
+            or isinstance(error, SoftTimeLimitExceeded)
+        )
         if not interrupted:
             return failure_from_exception(error)
         if heartbeater.cancel_requested:
             if interrupter.fired is None and cancelled is not None:
                 # The coroutine stopped on its CancelledError: report its last progress.
                 return Canceled(details=heartbeater.latest_details)
-            return Canceled(details=(
-                f"interrupted {self.config.heartbeat.cancel_grace_s:g}s after cancellation "
-                "was requested"
-            ))
+            return Canceled(
+                details=(
+                    f"interrupted {self.config.heartbeat.cancel_grace_s:g}s after cancellation "
+                    "was requested"
+                )
+            )
         # The worker's deadline, or Celery's soft time limit (set from the same deadline).
-        raised = "" if isinstance(error, (SoftTimeLimitExceeded, asyncio.CancelledError)) else (
-            f"; it then raised {type(error).__name__}"
+        raised = (
+            ""
+            if isinstance(error, (SoftTimeLimitExceeded, asyncio.CancelledError))
+            else (f"; it then raised {type(error).__name__}")
         )
-        budget = "" if job.deadline is None else (
-            f" ({job.deadline - job.polled_at:g}s after the poll)"
+        budget = (
+            "" if job.deadline is None else (f" ({job.deadline - job.polled_at:g}s after the poll)")
         )
         return deadline_passed(
             f"interrupted at the start-to-close deadline{budget}, before SWF would time it "
@@ -483,8 +509,9 @@ class ActivityExecutor:
         store = self.payloads
         if store is None:
             return None
-        return lambda text: store.fit_or_truncate(text, swf_limit=MAX_HEARTBEAT_DETAILS,
-                                                  what="heartbeat details")
+        return lambda text: store.fit_or_truncate(
+            text, swf_limit=MAX_HEARTBEAT_DETAILS, what="heartbeat details"
+        )
 
     def _encode_result(self, instance: Activity, value: Any) -> Outcome:
         try:
@@ -492,8 +519,9 @@ class ActivityExecutor:
                 value = to_json(value)
             result = instance._serialize_result(value)
         except Exception as exc:
-            return bridge_failure(BridgeCause.RESULT_NOT_SERIALIZABLE,
-                                  f"result is not JSON-serialisable: {exc}")
+            return bridge_failure(
+                BridgeCause.RESULT_NOT_SERIALIZABLE, f"result is not JSON-serialisable: {exc}"
+            )
         if result is not None and not isinstance(result, str):
             return bridge_failure(
                 BridgeCause.RESULT_NOT_SERIALIZABLE,
@@ -503,8 +531,9 @@ class ActivityExecutor:
             return Completed(None)
         try:
             # Straight from this process to S3: a large result never crosses the broker.
-            return Completed(fit_to_swf(result, swf_limit=MAX_RESULT, store=self.payloads,
-                                        what="result"))
+            return Completed(
+                fit_to_swf(result, swf_limit=MAX_RESULT, store=self.payloads, what="result")
+            )
         except PayloadError as exc:
             return payload_failure(exc, BridgeCause.RESULT_TOO_LARGE)
 
@@ -521,8 +550,12 @@ class ActivityExecutor:
             and len(outcome.details) > MAX_DETAILS
         ):
             try:
-                outcome = replace(outcome, details=self.payloads.fit(
-                    outcome.details, swf_limit=MAX_DETAILS, what="details"))
+                outcome = replace(
+                    outcome,
+                    details=self.payloads.fit(
+                        outcome.details, swf_limit=MAX_DETAILS, what="details"
+                    ),
+                )
             except PayloadError as exc:  # the real outcome matters more than all its details
                 log.warning("details kept in SWF, truncated: %s: %s", exc, job.log_context())
         return report_outcome(self.swf, job.task_token, outcome, job.log_context())
@@ -530,8 +563,11 @@ class ActivityExecutor:
 
 def declares_wire_format(cls: type[Activity]) -> bool:
     """True if ``cls`` or a base other than :class:`Activity` sets ``wire_format``."""
-    return any("wire_format" in vars(base) for base in cls.__mro__
-               if base is not Activity and issubclass(base, Activity))
+    return any(
+        "wire_format" in vars(base)
+        for base in cls.__mro__
+        if base is not Activity and issubclass(base, Activity)
+    )
 
 
 def _signature_mismatch(instance: Activity, args: list[Any], kwargs: dict[str, Any]) -> str | None:

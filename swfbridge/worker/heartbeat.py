@@ -83,8 +83,9 @@ class HeartbeatConfig:
         """
         if heartbeat_timeout_s is None:
             return self.max_interval_s
-        return max(self.min_interval_s,
-                   min(self.max_interval_s, HEARTBEAT_FRACTION * heartbeat_timeout_s))
+        return max(
+            self.min_interval_s, min(self.max_interval_s, HEARTBEAT_FRACTION * heartbeat_timeout_s)
+        )
 
 
 class Heartbeater:
@@ -163,8 +164,9 @@ class Heartbeater:
 
     def _spawn_locked(self) -> None:
         if self._thread is None and not self._stopped:
-            self._thread = threading.Thread(target=self._loop, name="swfbridge-heartbeat",
-                                            daemon=True)
+            self._thread = threading.Thread(
+                target=self._loop, name="swfbridge-heartbeat", daemon=True
+            )
             self._thread.start()
 
     def stop(self) -> None:
@@ -229,15 +231,20 @@ class Heartbeater:
         """One heartbeat call. Returns False when beating should end."""
         params: dict[str, Any] = {"taskToken": self._token}
         self.calls += 1
-        log.debug("heartbeat sent (%d chars of details): %s",
-                  0 if details is None else len(details), self._log_context)
+        log.debug(
+            "heartbeat sent (%d chars of details): %s",
+            0 if details is None else len(details),
+            self._log_context,
+        )
         try:
             if details is not None:
                 params["details"] = self._fit_details(details)
             answer = self._swf.call("record_activity_task_heartbeat", retry=False, **params)
         except UnknownResource:
-            log.warning("heartbeat: SWF no longer knows the task (timed out or closed): %s",
-                        self._log_context)
+            log.warning(
+                "heartbeat: SWF no longer knows the task (timed out or closed): %s",
+                self._log_context,
+            )
             self.task_closed = True
             self._notify_stop_requested()
             return False
@@ -257,11 +264,13 @@ class Heartbeater:
         self._failures += 1
         delay = min(self._interval_s, self._interval_s / 4 * 2 ** (self._failures - 1))
         if isinstance(exc, SwfError):
-            log.warning("heartbeat failed (%s), retrying in %.1fs: %s", exc.code, delay,
-                        self._log_context)
+            log.warning(
+                "heartbeat failed (%s), retrying in %.1fs: %s", exc.code, delay, self._log_context
+            )
         else:
-            log.exception("heartbeat failed unexpectedly, retrying in %.1fs: %s", delay,
-                          self._log_context)
+            log.exception(
+                "heartbeat failed unexpectedly, retrying in %.1fs: %s", delay, self._log_context
+            )
         with self._cond:
             # Resend what failed, unless newer details were recorded meanwhile.
             if not self._has_pending:

@@ -118,8 +118,9 @@ class RunActivityTask(Task):  # type: ignore[type-arg]
             interrupt=_prefork_interrupt(),
             wire_format=self.swf_wire_format,
             functions=self.swf_functions,
-            payloads=(None if self.swf_payloads_config is None
-                      else PayloadStore(self.swf_payloads_config)),
+            payloads=(
+                None if self.swf_payloads_config is None else PayloadStore(self.swf_payloads_config)
+            ),
         )
 
 
@@ -141,16 +142,17 @@ def _claim(task: RunActivityTask, job: ActivityJob) -> bool:
     if state is None:
         return True
     try:
-        if state.claim(job.attempt_id, deadline=job.deadline,
-                       owner=f"{socket.gethostname()}:{os.getpid()}"):
+        if state.claim(
+            job.attempt_id, deadline=job.deadline, owner=f"{socket.gethostname()}:{os.getpid()}"
+        ):
             return True
     except StateUnavailable as exc:
         # Running risks a duplicate; not running loses the attempt for sure.
-        log.warning("cannot claim the attempt (%s), running it unclaimed: %s", exc,
-                    job.log_context())
+        log.warning(
+            "cannot claim the attempt (%s), running it unclaimed: %s", exc, job.log_context()
+        )
         return True
-    log.warning("duplicate delivery dropped, the attempt is claimed already: %s",
-                job.log_context())
+    log.warning("duplicate delivery dropped, the attempt is claimed already: %s", job.log_context())
     return False
 
 
@@ -158,8 +160,7 @@ def _free_slot(task: RunActivityTask, attempt: Attempt) -> None:
     state, job = task.state, attempt.job
     if state is None or job is None:
         return
-    if free_slot(state, job.domain, job.task_list, job.attempt_id,
-                 log_context=job.log_context()):
+    if free_slot(state, job.domain, job.task_list, job.attempt_id, log_context=job.log_context()):
         attempt_hooks(task.app).slot_freed(attempt)
 
 
@@ -229,9 +230,13 @@ def _attempt(task: RunActivityTask, attempt: Attempt, hooks: AttemptHooks, messa
         _free_slot(task, attempt)
 
 
-_UNKNOWN_TYPE_CAUSES = frozenset({BridgeCause.UNKNOWN_ACTIVITY_TYPE,
-                                  BridgeCause.IMPORT_PATH_NOT_ALLOWED,
-                                  BridgeCause.IMPORT_FAILED})
+_UNKNOWN_TYPE_CAUSES = frozenset(
+    {
+        BridgeCause.UNKNOWN_ACTIVITY_TYPE,
+        BridgeCause.IMPORT_PATH_NOT_ALLOWED,
+        BridgeCause.IMPORT_FAILED,
+    }
+)
 
 
 def _task_id(task: RunActivityTask) -> str | None:
@@ -316,13 +321,19 @@ def install(
     )(run_activity)
     task_failure.connect(_on_task_failure, sender=task, weak=False)
     worker_init.connect(_warn_unsafe_settings(app, attrs["swf_registry"]), weak=False)
-    worker_init.connect(_check_at_start(app, attrs["swf_registry"], swf_config, prefixes),
-                        weak=False)
+    worker_init.connect(
+        _check_at_start(app, attrs["swf_registry"], swf_config, prefixes), weak=False
+    )
     # Mapped Celery tasks end in a relay, not in run_activity: free their slot there.
-    install_relays(app, swf=swf_config, payloads=payloads,
-                   on_reported=lambda job: _free_slot(cast(RunActivityTask, task),
-                                                      Attempt(task_id=job.attempt_id, job=job,
-                                                              type_label=UNKNOWN_TYPE_LABEL)))
+    install_relays(
+        app,
+        swf=swf_config,
+        payloads=payloads,
+        on_reported=lambda job: _free_slot(
+            cast(RunActivityTask, task),
+            Attempt(task_id=job.attempt_id, job=job, type_label=UNKNOWN_TYPE_LABEL),
+        ),
+    )
     return task
 
 
@@ -343,20 +354,22 @@ def _on_task_failure(
     if sender is None or job is None:
         return
     failure = killed_failure(exception, "the activity") or bridge_failure(
-        BridgeCause.INTERNAL_ERROR, f"internal error in swfbridge: {exception!r}")
+        BridgeCause.INTERNAL_ERROR, f"internal error in swfbridge: {exception!r}"
+    )
     sender.executor.report(job, failure)
-    _free_slot(sender, Attempt(task_id=job.attempt_id, job=job,
-                               type_label=_type_label(sender, job)))
+    _free_slot(
+        sender, Attempt(task_id=job.attempt_id, job=job, type_label=_type_label(sender, job))
+    )
 
 
 def _accepts_json(accept_content: Any) -> bool:
-    accepted = [accept_content] if isinstance(accept_content, str) else list(
-        accept_content or ())
+    accepted = [accept_content] if isinstance(accept_content, str) else list(accept_content or ())
     return any(str(c).lower() in ("json", "application/json") for c in accepted)
 
 
-def _check_at_start(app: Celery, registry: ActivityRegistry, swf: SwfClientConfig,
-                    prefixes: tuple[str, ...]) -> Any:
+def _check_at_start(
+    app: Celery, registry: ActivityRegistry, swf: SwfClientConfig, prefixes: tuple[str, ...]
+) -> Any:
     """A worker_init handler: what would otherwise fail silently, much later.
 
     Exits the worker (one line) when the app does not accept JSON (every job
@@ -371,11 +384,15 @@ def _check_at_start(app: Celery, registry: ActivityRegistry, swf: SwfClientConfi
         if not _accepts_json(app.conf.accept_content):
             _exit_misconfigured(
                 f"the Celery app's accept_content ({app.conf.accept_content!r}) lacks 'json': "
-                "every swfbridge job would be refused; add 'json' to accept_content")
+                "every swfbridge job would be refused; add 'json' to accept_content"
+            )
         try:
             # Short time-outs: an unreachable SWF is not conclusive, only delays start.
-            check_can_sign(SwfClient(config=dataclasses.replace(
-                swf, read_timeout_s=10.0, connect_timeout_s=5.0)))
+            check_can_sign(
+                SwfClient(
+                    config=dataclasses.replace(swf, read_timeout_s=10.0, connect_timeout_s=5.0)
+                )
+            )
         except Misconfigured as exc:
             _exit_misconfigured(f"workers could not report to SWF: {exc.message}")
 
@@ -384,15 +401,21 @@ def _check_at_start(app: Celery, registry: ActivityRegistry, swf: SwfClientConfi
         if getattr(sender, "app", None) is not app:
             return
         types = sorted(f"{e.options.name}@{e.options.version}" for e in registry)
-        mapped = sorted(name for name in app.tasks
-                        if not name.startswith(("celery.", "swfbridge.")))
+        mapped = sorted(
+            name for name in app.tasks if not name.startswith(("celery.", "swfbridge."))
+        )
         if not types and not prefixes and not mapped:
-            log.warning("this worker runs no activities: set SWFBRIDGE_ACTIVITIES (or celery "
-                        "-I) to the modules defining them")
+            log.warning(
+                "this worker runs no activities: set SWFBRIDGE_ACTIVITIES (or celery "
+                "-I) to the modules defining them"
+            )
             return
-        log.info("serving activity types: %s%s%s", ", ".join(types) or "(none registered)",
-                 f"; import paths under {', '.join(prefixes)}" if prefixes else "",
-                 f"; Celery tasks {', '.join(mapped)}" if mapped else "")
+        log.info(
+            "serving activity types: %s%s%s",
+            ", ".join(types) or "(none registered)",
+            f"; import paths under {', '.join(prefixes)}" if prefixes else "",
+            f"; Celery tasks {', '.join(mapped)}" if mapped else "",
+        )
 
     worker_ready.connect(ready, weak=False)
     return handler

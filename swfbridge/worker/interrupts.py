@@ -72,8 +72,9 @@ class Interrupter:
         with self._lock:
             if not self._running:
                 return
-            timer = threading.Timer(min(max(0.0, delay_s), threading.TIMEOUT_MAX),
-                                    self._fire, args=(reason,))
+            timer = threading.Timer(
+                min(max(0.0, delay_s), threading.TIMEOUT_MAX), self._fire, args=(reason,)
+            )
             timer.daemon = True
             self._timers.append(timer)
             timer.start()

@@ -22,6 +22,7 @@ def killed_failure(exc: BaseException | None, subject: str) -> Failed | None:
     if isinstance(exc, TimeLimitExceeded):
         return deadline_passed(f"{subject} ran past its start-to-close deadline ({exc})")
     if isinstance(exc, WorkerLostError):
-        return bridge_failure(BridgeCause.WORKER_LOST,
-                              f"the worker process running {subject} was lost ({exc})")
+        return bridge_failure(
+            BridgeCause.WORKER_LOST, f"the worker process running {subject} was lost ({exc})"
+        )
     return None

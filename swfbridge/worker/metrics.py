@@ -35,14 +35,28 @@ from swfbridge.worker.hooks import (
 
 log = logging.getLogger(__name__)
 
-ACTIVITY_BUCKETS_S: tuple[float, ...] = (0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0,
-                                         300.0, 900.0, 3600.0)
+ACTIVITY_BUCKETS_S: tuple[float, ...] = (
+    0.01,
+    0.05,
+    0.1,
+    0.5,
+    1.0,
+    5.0,
+    10.0,
+    30.0,
+    60.0,
+    300.0,
+    900.0,
+    3600.0,
+)
 _DURATION = "swfbridge_activity_duration_seconds"
 _DURATION_HELP = "Time a worker spent on each attempt (decode, run, report), by activity type."
 _ATTEMPTS = "swfbridge_worker_attempts_total"
-_ATTEMPTS_HELP = (f"Attempts a worker ended, by activity type and outcome ({', '.join(ENDINGS)}"
-                  "; report_failed: SWF never got the answer). Types this worker does not run "
-                  f"count as type=\"{UNKNOWN_TYPE_LABEL}\".")
+_ATTEMPTS_HELP = (
+    f"Attempts a worker ended, by activity type and outcome ({', '.join(ENDINGS)}"
+    "; report_failed: SWF never got the answer). Types this worker does not run "
+    f'count as type="{UNKNOWN_TYPE_LABEL}".'
+)
 
 
 class _ProcessTotals:
@@ -65,7 +79,8 @@ class _ProcessTotals:
         seconds = time.monotonic() - started
         with self._lock:
             series = self._series.setdefault(
-                type_label, {"buckets": [0] * (len(ACTIVITY_BUCKETS_S) + 1), "sum": 0.0})
+                type_label, {"buckets": [0] * (len(ACTIVITY_BUCKETS_S) + 1), "sum": 0.0}
+            )
             index = sum(1 for bound in ACTIVITY_BUCKETS_S if seconds > bound)
             series["buckets"][index] += 1
             series["sum"] += seconds
@@ -115,8 +130,9 @@ class _MetricsHooks(AttemptHooks):
             log.warning("could not record worker metrics: %s", exc)
 
 
-def install_worker_metrics(app: Celery, *, port: int, host: str = "127.0.0.1",
-                           directory: Path | None = None) -> Path:
+def install_worker_metrics(
+    app: Celery, *, port: int, host: str = "127.0.0.1", directory: Path | None = None
+) -> Path:
     """Serve the workers' activity metrics at ``http://host:port/metrics``.
 
     Call it where the app is defined, so every worker process has it.
@@ -147,8 +163,7 @@ def install_worker_metrics(app: Celery, *, port: int, host: str = "127.0.0.1",
         if getattr(sender, "app", app) is not app:
             return
         try:
-            server = MetricsServer(render=lambda: render_directory(folder), host=host,
-                                   port=port)
+            server = MetricsServer(render=lambda: render_directory(folder), host=host, port=port)
         except OSError as exc:  # the worker runs on; its metrics are missing, loudly
             log.error("cannot serve worker metrics on %s:%d: %s", host, port, exc)
             return

@@ -65,8 +65,9 @@ RELAY_TASK_OPTIONS: dict[str, Any] = {
 }
 
 
-def result_outcome(value: Any, fmt: WireFormat, task: str,
-                   store: PayloadStore | None = None) -> Outcome:
+def result_outcome(
+    value: Any, fmt: WireFormat, task: str, store: PayloadStore | None = None
+) -> Outcome:
     """The outcome for a mapped task's return value (encoded in ``fmt``).
 
     A result over SWF's limit goes to S3 when ``store`` is given (offload on),
@@ -75,11 +76,16 @@ def result_outcome(value: Any, fmt: WireFormat, task: str,
     try:
         result = fmt.encode_result(value)
     except ResultEncodeError as exc:
-        return bridge_failure(BridgeCause.RESULT_NOT_SERIALIZABLE,
-                              f"result of Celery task {task!r} is not JSON-serialisable: {exc}")
+        return bridge_failure(
+            BridgeCause.RESULT_NOT_SERIALIZABLE,
+            f"result of Celery task {task!r} is not JSON-serialisable: {exc}",
+        )
     try:
-        return Completed(fit_to_swf(result, swf_limit=MAX_RESULT, store=store,
-                                    what=f"result of Celery task {task!r}"))
+        return Completed(
+            fit_to_swf(
+                result, swf_limit=MAX_RESULT, store=store, what=f"result of Celery task {task!r}"
+            )
+        )
     except PayloadError as exc:
         return payload_failure(exc, BridgeCause.RESULT_TOO_LARGE)
 
@@ -96,8 +102,10 @@ def failure_outcome(exc: BaseException | None, task: str, celery_task_id: str | 
         )
     if isinstance(exc, EncodeError):
         # Raised while sending the success relay: the return value is not JSON.
-        return bridge_failure(BridgeCause.RESULT_NOT_SERIALIZABLE,
-                              f"result of Celery task {task!r} is not JSON-serialisable: {exc}")
+        return bridge_failure(
+            BridgeCause.RESULT_NOT_SERIALIZABLE,
+            f"result of Celery task {task!r} is not JSON-serialisable: {exc}",
+        )
     return killed_failure(exc, f"Celery task {task!r}") or failure_from_exception(exc)
 
 
@@ -108,8 +116,12 @@ UNKNOWN_TASK_BACKLOG = 256
 class _Relay:
     """The relays' state: one SWF client per process, made after fork."""
 
-    def __init__(self, swf: SwfClientConfig, payloads: OffloadConfig | None,
-                 on_reported: Callable[[ActivityJob], None] | None) -> None:
+    def __init__(
+        self,
+        swf: SwfClientConfig,
+        payloads: OffloadConfig | None,
+        on_reported: Callable[[ActivityJob], None] | None,
+    ) -> None:
         self._config = swf
         self._on_reported = on_reported
         # PayloadStore makes its S3 client lazily, in the process that uses it.
@@ -139,8 +151,9 @@ class _Relay:
         self.report(job, lambda label: result_outcome(value, fmt, str(task), self._store))
 
     def relay_failure(self, request_or_id: Any, exc: Any, job: Any, task: Any) -> None:
-        celery_id = request_or_id if isinstance(request_or_id, str) else \
-            getattr(request_or_id, "id", None)
+        celery_id = (
+            request_or_id if isinstance(request_or_id, str) else getattr(request_or_id, "id", None)
+        )
         error = exc if isinstance(exc, BaseException) else None
         self.report(job, lambda label: failure_outcome(error, str(task), celery_id))
 
@@ -153,24 +166,34 @@ class _Relay:
         job = relay.get("job")
         # Celery calls this in the worker's consumer thread: never make SWF calls
         # (with their retries) there, or every other job waits behind them.
-        self._in_background(lambda: self.report(job, lambda label: bridge_failure(
-            BridgeCause.UNKNOWN_CELERY_TASK,
-            f"Celery task {task!r} (mapped from activity {label}) is not registered on "
-            "the worker that received it: check the task map and the worker's imports",
-        )), job)
+        self._in_background(
+            lambda: self.report(
+                job,
+                lambda label: bridge_failure(
+                    BridgeCause.UNKNOWN_CELERY_TASK,
+                    f"Celery task {task!r} (mapped from activity {label}) is not registered on "
+                    "the worker that received it: check the task map and the worker's imports",
+                ),
+            ),
+            job,
+        )
 
     def _in_background(self, work: Callable[[], None], job: Any) -> None:
         try:
             self._backlog.get().put_nowait(work)
         except queue.Full:
             attempt = job.get("activity_id") if isinstance(job, dict) else None
-            log.error("too many unknown-task failures waiting to be reported; dropped "
-                      "one (activity %s): SWF will time it out", attempt)
+            log.error(
+                "too many unknown-task failures waiting to be reported; dropped "
+                "one (activity %s): SWF will time it out",
+                attempt,
+            )
 
     def _start_backlog(self) -> queue.Queue[Callable[[], None]]:
         backlog: queue.Queue[Callable[[], None]] = queue.Queue(maxsize=UNKNOWN_TASK_BACKLOG)
-        threading.Thread(target=self._drain, args=(backlog,), daemon=True,
-                         name="swfbridge-unknown-task-reporter").start()
+        threading.Thread(
+            target=self._drain, args=(backlog,), daemon=True, name="swfbridge-unknown-task-reporter"
+        ).start()
         return backlog
 
     @staticmethod
@@ -207,9 +230,13 @@ def _format(name: Any) -> WireFormat:
         return FLOWY
 
 
-def install_relays(app: Celery, *, swf: SwfClientConfig,
-                   payloads: OffloadConfig | None = None,
-                   on_reported: Callable[[ActivityJob], None] | None = None) -> None:
+def install_relays(
+    app: Celery,
+    *,
+    swf: SwfClientConfig,
+    payloads: OffloadConfig | None = None,
+    on_reported: Callable[[ActivityJob], None] | None = None,
+) -> None:
     """Register ``swfbridge.relay_result`` and ``swfbridge.relay_failure`` on ``app``,
     and the ``task_unknown`` handler that fails activities mapped to unknown tasks.
 
@@ -225,17 +252,28 @@ def install_relays(app: Celery, *, swf: SwfClientConfig,
     # Plain functions with explicit parameters: Celery calls an errback inline
     # (new style, with the exception) only when its signature takes more than
     # one positional argument; otherwise it sends it with the task id alone.
-    def relay_result(value: Any = None, *, job: Any = None, wire_format: Any = None,
-                     task: Any = None) -> None:
+    def relay_result(
+        value: Any = None, *, job: Any = None, wire_format: Any = None, task: Any = None
+    ) -> None:
         relay.relay_result(value, job, wire_format, task)
 
-    def relay_failure(request: Any = None, exc: Any = None, traceback: Any = None, *,
-                      job: Any = None, wire_format: Any = None, task: Any = None) -> None:
+    def relay_failure(
+        request: Any = None,
+        exc: Any = None,
+        traceback: Any = None,
+        *,
+        job: Any = None,
+        wire_format: Any = None,
+        task: Any = None,
+    ) -> None:
         relay.relay_failure(request, exc, job, task)
 
     app.task(name=RELAY_RESULT_TASK, **RELAY_TASK_OPTIONS)(  # type: ignore[no-untyped-call]
-        relay_result)
+        relay_result
+    )
     app.task(name=RELAY_FAILURE_TASK, **RELAY_TASK_OPTIONS)(  # type: ignore[no-untyped-call]
-        relay_failure)
-    task_unknown.connect(relay.on_task_unknown, weak=False,
-                         dispatch_uid=f"swfbridge.task_unknown.{id(app)}")
+        relay_failure
+    )
+    task_unknown.connect(
+        relay.on_task_unknown, weak=False, dispatch_uid=f"swfbridge.task_unknown.{id(app)}"
+    )

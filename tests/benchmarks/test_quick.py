@@ -19,9 +19,20 @@ def test_quick_mode_produces_every_scenario_with_sane_figures(tmp_path: Path) ->
     out = tmp_path / "results.json"
     table = tmp_path / "results.md"
     done = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "--quick", "--json", str(out),
-         "--markdown", str(table)],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=280,
+        [
+            sys.executable,
+            "-m",
+            "benchmarks",
+            "--quick",
+            "--json",
+            str(out),
+            "--markdown",
+            str(table),
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=280,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     results = json.loads(out.read_text())
@@ -54,9 +65,21 @@ def test_quick_mode_produces_every_scenario_with_sane_figures(tmp_path: Path) ->
 
 def test_the_async_noop_benchmark_prints_both_kinds_in_process_and_on_a_real_worker() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.async_noop", "--tasks", "5", "--rounds", "1",
-         "--in-process-tasks", "50"],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=280,
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.async_noop",
+            "--tasks",
+            "5",
+            "--rounds",
+            "1",
+            "--in-process-tasks",
+            "50",
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=280,
     )
 
     assert done.returncode == 0, done.stdout + done.stderr

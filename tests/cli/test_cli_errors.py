@@ -17,11 +17,17 @@ COMMANDS = ["demo", "poll", "register", "status", "local-swf"]
 
 
 def _cli(*args: str, env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    env = processes.bridge_env(broker_url="redis://127.0.0.1:1/0",
-                               swf_endpoint="http://127.0.0.1:1", activities="")
+    env = processes.bridge_env(
+        broker_url="redis://127.0.0.1:1/0", swf_endpoint="http://127.0.0.1:1", activities=""
+    )
     env.update(env_extra or {})
-    return subprocess.run([sys.executable, "-m", "swfbridge", *args], env=env,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "swfbridge", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def _one_clear_line(result: subprocess.CompletedProcess[str]) -> str:
@@ -45,8 +51,11 @@ def test_every_command_is_listed_in_the_top_level_help() -> None:
 def test_help_of_every_command_describes_every_option(command: str) -> None:
     parser = build_parser()
     subparsers = next(a for a in parser._actions if a.dest == "command")
-    options = [a for a in subparsers.choices[command]._actions  # type: ignore[attr-defined]
-               if a.option_strings]
+    options = [
+        a
+        for a in subparsers.choices[command]._actions  # type: ignore[attr-defined]
+        if a.option_strings
+    ]
 
     result = _cli(command, "--help")
 
@@ -56,21 +65,40 @@ def test_help_of_every_command_describes_every_option(command: str) -> None:
         assert action.option_strings[-1] in result.stdout
 
 
-@pytest.mark.parametrize("args, message", [
-    (["nosuchcommand"], "invalid choice: 'nosuchcommand'"),
-    (["poll", "--pollers", "many"], "argument --pollers: invalid int value: 'many'"),
-    (["poll", "--domain", "d"], "--task-list is required"),
-    (["poll", "--domain", "d", "--task-list", "t", "--metrics-port", "70000"],
-     "--metrics-port must be within 0-65535"),
-    (["poll", "--domain", "d", "--task-list", "t", "--activities", "no.such.module"],
-     "cannot import activity module 'no.such.module'"),
-    (["poll", "--domain", "d", "--task-list", "t", "--metrics-port", "0", "--activities",
-      "no.such.module"], "cannot import activity module 'no.such.module'"),
-    (["register", "--domain", "d"], "--activities is required"),
-    (["status", "--task-list", "t"], "--domain is required"),
-    (["demo", "--timeout", "0"], "--timeout must be positive"),
-    (["demo", "--concurrency", "x"], "invalid int value: 'x'"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["nosuchcommand"], "invalid choice: 'nosuchcommand'"),
+        (["poll", "--pollers", "many"], "argument --pollers: invalid int value: 'many'"),
+        (["poll", "--domain", "d"], "--task-list is required"),
+        (
+            ["poll", "--domain", "d", "--task-list", "t", "--metrics-port", "70000"],
+            "--metrics-port must be within 0-65535",
+        ),
+        (
+            ["poll", "--domain", "d", "--task-list", "t", "--activities", "no.such.module"],
+            "cannot import activity module 'no.such.module'",
+        ),
+        (
+            [
+                "poll",
+                "--domain",
+                "d",
+                "--task-list",
+                "t",
+                "--metrics-port",
+                "0",
+                "--activities",
+                "no.such.module",
+            ],
+            "cannot import activity module 'no.such.module'",
+        ),
+        (["register", "--domain", "d"], "--activities is required"),
+        (["status", "--task-list", "t"], "--domain is required"),
+        (["demo", "--timeout", "0"], "--timeout must be positive"),
+        (["demo", "--concurrency", "x"], "invalid int value: 'x'"),
+    ],
+)
 def test_bad_flags_and_config_give_one_clear_line(args: list[str], message: str) -> None:
     line = _one_clear_line(_cli(*args))
 
@@ -78,8 +106,9 @@ def test_bad_flags_and_config_give_one_clear_line(args: list[str], message: str)
 
 
 def test_a_bad_environment_value_is_reported_like_a_bad_flag() -> None:
-    line = _one_clear_line(_cli("poll", "--domain", "d", "--task-list", "t",
-                                env_extra={"SWFBRIDGE_POLLERS": "lots"}))
+    line = _one_clear_line(
+        _cli("poll", "--domain", "d", "--task-list", "t", env_extra={"SWFBRIDGE_POLLERS": "lots"})
+    )
 
     assert "argument --pollers: invalid int value: 'lots'" in line
 
@@ -97,15 +126,27 @@ def test_a_metrics_port_in_use_is_one_line_not_a_crash() -> None:
 def test_poll_on_a_domain_that_does_not_exist_fails_at_start_naming_the_fix(
     local_swf: Any,
 ) -> None:
-    line = _one_clear_line(_cli("poll", "--domain", "no-such-domain", "--task-list", "t",
-                                env_extra={"AWS_ENDPOINT_URL_SWF": local_swf.endpoint_url}))
+    line = _one_clear_line(
+        _cli(
+            "poll",
+            "--domain",
+            "no-such-domain",
+            "--task-list",
+            "t",
+            env_extra={"AWS_ENDPOINT_URL_SWF": local_swf.endpoint_url},
+        )
+    )
 
     assert "'no-such-domain' does not exist" in line and "--create-domain" in line
 
 
 def test_poll_without_a_region_fails_at_start_naming_the_fix(local_swf: Any) -> None:
-    env = {"AWS_DEFAULT_REGION": "", "AWS_REGION": "", "AWS_CONFIG_FILE": "/nonexistent",
-           "AWS_ENDPOINT_URL_SWF": local_swf.endpoint_url}
+    env = {
+        "AWS_DEFAULT_REGION": "",
+        "AWS_REGION": "",
+        "AWS_CONFIG_FILE": "/nonexistent",
+        "AWS_ENDPOINT_URL_SWF": local_swf.endpoint_url,
+    }
     line = _one_clear_line(_cli("poll", "--domain", "d", "--task-list", "t", env_extra=env))
 
     assert "no AWS region" in line and "AWS_DEFAULT_REGION" in line
@@ -129,13 +170,28 @@ def test_register_imports_an_activity_module_from_the_current_directory(
         "@activity('1', task_list='t', start_to_close=60)\n"
         "class HereOnly(Activity):\n"
         "    def run(self) -> None:\n"
-        "        pass\n")
-    env = processes.bridge_env(broker_url="redis://127.0.0.1:1/0",
-                               swf_endpoint=local_swf.endpoint_url, activities="")
+        "        pass\n"
+    )
+    env = processes.bridge_env(
+        broker_url="redis://127.0.0.1:1/0", swf_endpoint=local_swf.endpoint_url, activities=""
+    )
     script = Path(sys.executable).with_name("swfbridge")  # the console script, not -m
-    result = subprocess.run([str(script), "register", "--domain", "here-domain",
-                             "--create-domain", "--activities", "here_activities"],
-                            env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [
+            str(script),
+            "register",
+            "--domain",
+            "here-domain",
+            "--create-domain",
+            "--activities",
+            "here_activities",
+        ],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
     assert result.returncode == 0, result.stderr
     assert "HereOnly" in result.stdout + result.stderr

@@ -21,19 +21,29 @@ def _run_demo(*args: str, broker_url: str | None = None) -> subprocess.Completed
     env["PYTHONPATH"] = str(processes.REPO_ROOT)
     if broker_url is not None:
         env["CELERY_BROKER_URL"] = broker_url
-    return subprocess.run([sys.executable, "-m", "swfbridge", "demo", *args], env=env,
-                          capture_output=True, text=True, timeout=DEMO_TIMEOUT_S)
+    return subprocess.run(
+        [sys.executable, "-m", "swfbridge", "demo", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=DEMO_TIMEOUT_S,
+    )
 
 
 def _assert_demo_showed_everything(result: subprocess.CompletedProcess[str]) -> None:
     out = result.stdout
     assert result.returncode == 0, out + result.stderr
     assert "(all as expected)" in out
-    for line in ("scheduled        hello", "running          transcode",
-                 "heartbeat        transcode  progress", "cancel requested backup",
-                 "done             charge     failed: 'card declined'",
-                 "done             backup     canceled", "workflow                    completed",
-                 "8 dispatched to Celery"):
+    for line in (
+        "scheduled        hello",
+        "running          transcode",
+        "heartbeat        transcode  progress",
+        "cancel requested backup",
+        "done             charge     failed: 'card declined'",
+        "done             backup     canceled",
+        "workflow                    completed",
+        "8 dispatched to Celery",
+    ):
         assert line in out, f"missing {line!r} in:\n{out}"
     assert "Traceback" not in result.stderr, result.stderr
 
@@ -81,11 +91,18 @@ def test_demo_stopped_by_sigterm_stops_its_worker_and_removes_its_directory(
     env.update(PYTHONPATH=str(processes.REPO_ROOT), TMPDIR=str(scratch))
     out = tmp_path / "demo.out"
     with open(out, "wb") as sink:
-        demo = subprocess.Popen([sys.executable, "-m", "swfbridge", "demo", "--broker",
-                                 "embedded"], env=env, stdout=sink, stderr=subprocess.STDOUT)
+        demo = subprocess.Popen(
+            [sys.executable, "-m", "swfbridge", "demo", "--broker", "embedded"],
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
     try:
-        processes.wait_for(lambda: "started          worker" in out.read_text()
-                           or demo.poll() is not None, 120, "the demo's worker started")
+        processes.wait_for(
+            lambda: "started          worker" in out.read_text() or demo.poll() is not None,
+            120,
+            "the demo's worker started",
+        )
         assert _processes_working_in(scratch), out.read_text()  # the worker runs there
 
         demo.send_signal(signal.SIGTERM)
@@ -118,7 +135,9 @@ def test_demo_with_its_broker_down_says_what_it_waits_for_and_gives_up_at_timeou
     result = _run_demo("--timeout", "5", broker_url=url)
 
     assert result.returncode == 2, result.stdout + result.stderr
-    assert (f"waiting for the Celery worker to connect to the broker at {url} and be ready "
-            "(up to 5s)") in result.stdout
-    assert (f"swfbridge: error: the Celery worker was not ready after 5s: is the broker at "
-            f"{url} up?") in result.stderr
+    assert (
+        f"waiting for the Celery worker to connect to the broker at {url} and be ready (up to 5s)"
+    ) in result.stdout
+    assert (
+        f"swfbridge: error: the Celery worker was not ready after 5s: is the broker at {url} up?"
+    ) in result.stderr

@@ -39,19 +39,22 @@ def metered_bridge(local_swf: LocalSWF, tmp_path: Path) -> Iterator[tuple[str, i
     domain = f"metrics-{uuid.uuid4().hex[:8]}"
     port = processes.free_port()
     with processes.redis_server() as redis_url:
-        env = processes.bridge_env(broker_url=redis_url, swf_endpoint=local_swf.endpoint_url,
-                                   activities=ACTIVITIES)
+        env = processes.bridge_env(
+            broker_url=redis_url, swf_endpoint=local_swf.endpoint_url, activities=ACTIVITIES
+        )
         # Picked once redis-server holds its port (free ports come in sequence).
         worker_port = processes.free_port()
         worker_env = {**env, "SWFBRIDGE_WORKER_METRICS_PORT": str(worker_port)}
         registered = processes.run_cli(env, "register", "--domain", domain, "--create-domain")
         assert registered.returncode == 0, registered.stdout + registered.stderr
         worker = processes.start_worker(worker_env, tmp_path)
-        poller = processes.start_poller(env, tmp_path, domain=domain, task_list=TASK_LIST,
-                                        extra=["--metrics-port", str(port)])
+        poller = processes.start_poller(
+            env, tmp_path, domain=domain, task_list=TASK_LIST, extra=["--metrics-port", str(port)]
+        )
         try:
-            processes.wait_for(lambda: "metrics at http://127.0.0.1:" in poller.output(), 10,
-                               "metrics endpoint")
+            processes.wait_for(
+                lambda: "metrics at http://127.0.0.1:" in poller.output(), 10, "metrics endpoint"
+            )
             yield domain, port, worker_port
         finally:
             poller.stop()
@@ -66,9 +69,13 @@ def test_metrics_count_polls_dispatches_swf_latency_and_throttles_as_tasks_flow(
     assert _value(before, "swfbridge_tasks_dispatched_total") == 0
 
     outcomes = run_activities(
-        local_swf.client(), domain=domain, task_list=TASK_LIST, timeout_s=60,
-        activities=[ScheduledActivity(f"add-{n}", "Add", "1", input=json.dumps([[n], {}]))
-                    for n in range(3)],
+        local_swf.client(),
+        domain=domain,
+        task_list=TASK_LIST,
+        timeout_s=60,
+        activities=[
+            ScheduledActivity(f"add-{n}", "Add", "1", input=json.dumps([[n], {}])) for n in range(3)
+        ],
     )
     assert {o.status for o in outcomes.values()} == {"completed"}
 
@@ -77,28 +84,40 @@ def test_metrics_count_polls_dispatches_swf_latency_and_throttles_as_tasks_flow(
     assert _value(after, "swfbridge_polls_total") >= 3
     polls_timed = 'swfbridge_swf_call_seconds_count{operation="poll_for_activity_task"}'
     assert _value(after, polls_timed) >= 3
-    assert _value(after, 'swfbridge_swf_call_seconds_bucket{operation="poll_for_activity_task",'
-                         'le="+Inf"}') == _value(after, polls_timed)
+    assert _value(
+        after, 'swfbridge_swf_call_seconds_bucket{operation="poll_for_activity_task",le="+Inf"}'
+    ) == _value(after, polls_timed)
     # The worker's own endpoint: each attempt's duration, by activity type (recorded
     # just after the outcome is reported, so it may trail the decider a little).
     durations = 'swfbridge_activity_duration_seconds_count{type="Add@1"}'
-    processes.wait_for(lambda: _value(_scrape(worker_port), durations) == 3, 10,
-                       "three durations on the worker's endpoint")
+    processes.wait_for(
+        lambda: _value(_scrape(worker_port), durations) == 3,
+        10,
+        "three durations on the worker's endpoint",
+    )
     worker_metrics = _scrape(worker_port)
     assert _value(worker_metrics, 'swfbridge_activity_duration_seconds_sum{type="Add@1"}') > 0
-    assert _value(worker_metrics,
-                  'swfbridge_worker_attempts_total{type="Add@1",outcome="completed"}') == 3
+    assert (
+        _value(worker_metrics, 'swfbridge_worker_attempts_total{type="Add@1",outcome="completed"}')
+        == 3
+    )
 
     throttles = 'swfbridge_swf_throttles_total{operation="poll_for_activity_task"}'
     local_swf.inject_faults(operations=["PollForActivityTask"], kind="throttle")
     try:
-        processes.wait_for(lambda: _value(_scrape(port), throttles) >= 1, 30,
-                           "a throttled poll counted")
+        processes.wait_for(
+            lambda: _value(_scrape(port), throttles) >= 1, 30, "a throttled poll counted"
+        )
     finally:
         local_swf.clear_faults()
     throttled = _scrape(port)
-    assert _value(throttled, 'swfbridge_swf_call_errors_total{operation="poll_for_activity_task",'
-                             'error="Throttled"}') >= 1
+    assert (
+        _value(
+            throttled,
+            'swfbridge_swf_call_errors_total{operation="poll_for_activity_task",error="Throttled"}',
+        )
+        >= 1
+    )
     assert _value(throttled, "swfbridge_poll_errors_total") >= 1
     assert _value(throttled, "swfbridge_tasks_dispatched_total") == 3
 
@@ -112,26 +131,43 @@ def test_worker_metrics_label_only_types_the_worker_runs(
 
     with processes.redis_server() as redis_url:
         worker_port = processes.free_port()
-        env = processes.bridge_env(broker_url=redis_url, swf_endpoint=local_swf.endpoint_url,
-                                   activities=ACTIVITIES)
-        worker = processes.start_worker({**env, "SWFBRIDGE_WORKER_METRICS_PORT":
-                                         str(worker_port)}, tmp_path)
+        env = processes.bridge_env(
+            broker_url=redis_url, swf_endpoint=local_swf.endpoint_url, activities=ACTIVITIES
+        )
+        worker = processes.start_worker(
+            {**env, "SWFBRIDGE_WORKER_METRICS_PORT": str(worker_port)}, tmp_path
+        )
         try:
             app = Celery("sender", broker=redis_url, set_as_current=False)
-            job = {"v": 1, "task_token": "tok", "domain": "d", "task_list": "tl",
-                   "activity_id": "a", "activity_version": "1", "workflow_id": "w",
-                   "run_id": "r", "started_event_id": 1, "input": None, "polled_at": 1.0}
+            job = {
+                "v": 1,
+                "task_token": "tok",
+                "domain": "d",
+                "task_list": "tl",
+                "activity_id": "a",
+                "activity_version": "1",
+                "workflow_id": "w",
+                "run_id": "r",
+                "started_event_id": 1,
+                "input": None,
+                "polled_at": 1.0,
+            }
             for n in range(4):
                 # Valid jobs of made-up types, and malformed ones naming made-up types.
-                app.send_task(TASK_NAME, args=[{**job, "activity_name": f"Ghost{n}",
-                                                "started_event_id": n}])
-                app.send_task(TASK_NAME, args=[{**job, "activity_name": f"Bad{n}",
-                                                "v": 99}])
+                app.send_task(
+                    TASK_NAME, args=[{**job, "activity_name": f"Ghost{n}", "started_event_id": n}]
+                )
+                app.send_task(TASK_NAME, args=[{**job, "activity_name": f"Bad{n}", "v": 99}])
             unknown = 'swfbridge_worker_attempts_total{type="unknown",outcome="report_failed"}'
             malformed = 'swfbridge_worker_attempts_total{type="malformed",outcome="malformed"}'
-            processes.wait_for(lambda: _value(_scrape(worker_port), unknown) == 4
-                               and _value(_scrape(worker_port), malformed) == 4, 30,
-                               "eight attempts counted")
+            processes.wait_for(
+                lambda: (
+                    _value(_scrape(worker_port), unknown) == 4
+                    and _value(_scrape(worker_port), malformed) == 4
+                ),
+                30,
+                "eight attempts counted",
+            )
             text = _scrape(worker_port)
             assert "Ghost" not in text and "Bad" not in text
             # Celery's own line for each job says what SWF got, not just "failed".
@@ -149,13 +185,23 @@ def test_an_answer_swf_never_got_is_counted_report_failed_not_completed(
     domain, _, worker_port = metered_bridge
     local_swf.inject_faults(operations=["RespondActivityTaskCompleted"], kind="error")
     try:
-        start_activities(local_swf.client(), domain=domain, task_list=TASK_LIST, timeout_s=60,
-                         activities=[ScheduledActivity("add-lost", "Add", "1",
-                                                       input=json.dumps([[1], {}]))])
+        start_activities(
+            local_swf.client(),
+            domain=domain,
+            task_list=TASK_LIST,
+            timeout_s=60,
+            activities=[ScheduledActivity("add-lost", "Add", "1", input=json.dumps([[1], {}]))],
+        )
         failed = 'swfbridge_worker_attempts_total{type="Add@1",outcome="report_failed"}'
-        processes.wait_for(lambda: _value(_scrape(worker_port), failed) == 1, 60,
-                           "the lost answer counted")
+        processes.wait_for(
+            lambda: _value(_scrape(worker_port), failed) == 1, 60, "the lost answer counted"
+        )
     finally:
         local_swf.clear_faults()
-    assert _value(_scrape(worker_port),
-                  'swfbridge_worker_attempts_total{type="Add@1",outcome="completed"}') == 0
+    assert (
+        _value(
+            _scrape(worker_port),
+            'swfbridge_worker_attempts_total{type="Add@1",outcome="completed"}',
+        )
+        == 0
+    )

@@ -13,8 +13,19 @@ from tests.support import processes
 
 
 def _status(env: dict[str, str], domain: str, queue: str) -> dict[str, object]:
-    result = processes.run_cli(env, "status", "--domain", domain, "--task-list", TASK_LIST,
-                               "--queue", queue, "--json", "--inspect-timeout", "0.5")
+    result = processes.run_cli(
+        env,
+        "status",
+        "--domain",
+        domain,
+        "--task-list",
+        TASK_LIST,
+        "--queue",
+        queue,
+        "--json",
+        "--inspect-timeout",
+        "0.5",
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     report: dict[str, object] = json.loads(result.stdout)
     return report
@@ -26,22 +37,42 @@ def test_status_shows_tasks_pending_then_queued_then_in_flight(
     domain = f"status-{uuid.uuid4().hex[:8]}"
     queue = f"status-{uuid.uuid4().hex[:8]}"
     with processes.redis_server() as redis_url:
-        env = processes.bridge_env(broker_url=redis_url, swf_endpoint=local_swf.endpoint_url,
-                                   activities="tests.cli.activities")
+        env = processes.bridge_env(
+            broker_url=redis_url,
+            swf_endpoint=local_swf.endpoint_url,
+            activities="tests.cli.activities",
+        )
         registered = processes.run_cli(env, "register", "--domain", domain, "--create-domain")
         assert registered.returncode == 0, registered.stdout + registered.stderr
         run = start_activities(
-            local_swf.client(), domain=domain, task_list=TASK_LIST, timeout_s=60,
-            activities=[ScheduledActivity(f"nap-{n}", "Nap", "1", input=json.dumps([[3], {}]))
-                        for n in range(2)])
-        processes.wait_for(lambda: _status(env, domain, queue)["pending_in_swf"] == 2, 15,
-                           "two tasks pending in SWF")
+            local_swf.client(),
+            domain=domain,
+            task_list=TASK_LIST,
+            timeout_s=60,
+            activities=[
+                ScheduledActivity(f"nap-{n}", "Nap", "1", input=json.dumps([[3], {}]))
+                for n in range(2)
+            ],
+        )
+        processes.wait_for(
+            lambda: _status(env, domain, queue)["pending_in_swf"] == 2,
+            15,
+            "two tasks pending in SWF",
+        )
 
-        poller = processes.start_poller(env, tmp_path, domain=domain, task_list=TASK_LIST,
-                                        extra=["--queue", queue, "--max-in-flight", "5"])
+        poller = processes.start_poller(
+            env,
+            tmp_path,
+            domain=domain,
+            task_list=TASK_LIST,
+            extra=["--queue", queue, "--max-in-flight", "5"],
+        )
         try:
-            processes.wait_for(lambda: _status(env, domain, queue)["queued_in_broker"] == 2, 15,
-                               "two jobs queued in the broker")
+            processes.wait_for(
+                lambda: _status(env, domain, queue)["queued_in_broker"] == 2,
+                15,
+                "two jobs queued in the broker",
+            )
             queued = _status(env, domain, queue)
             assert queued["pending_in_swf"] == 0
             # Two jobs, plus the slot the poll under way holds (with --pollers 1).
@@ -61,8 +92,11 @@ def test_status_shows_tasks_pending_then_queued_then_in_flight(
                 run.wait(timeout_s=60)
                 final = _status(env, domain, queue)
                 assert (final["queued_in_broker"], final["in_flight"]) == (0, 0)
-                processes.wait_for(lambda: _status(env, domain, queue)["slots_held"] <= 1, 10,
-                                   "the jobs' slots given back")
+                processes.wait_for(
+                    lambda: _status(env, domain, queue)["slots_held"] <= 1,
+                    10,
+                    "the jobs' slots given back",
+                )
             finally:
                 worker.stop()
         finally:
@@ -70,10 +104,12 @@ def test_status_shows_tasks_pending_then_queued_then_in_flight(
 
 
 def test_status_text_names_what_it_could_not_read_and_exits_1() -> None:
-    env = processes.bridge_env(broker_url="redis://127.0.0.1:1/0",
-                               swf_endpoint="http://127.0.0.1:1", activities="")
-    result = processes.run_cli(env, "status", "--domain", "d", "--task-list", "t",
-                               "--inspect-timeout", "0.2")
+    env = processes.bridge_env(
+        broker_url="redis://127.0.0.1:1/0", swf_endpoint="http://127.0.0.1:1", activities=""
+    )
+    result = processes.run_cli(
+        env, "status", "--domain", "d", "--task-list", "t", "--inspect-timeout", "0.2"
+    )
 
     assert result.returncode == 1
     assert "pending in SWF:    unavailable (" in result.stdout

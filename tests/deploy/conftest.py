@@ -19,7 +19,7 @@ from tests.support import processes
 DEPLOY = processes.REPO_ROOT / "deploy"
 DOMAIN = "shop-prod"  # the examples' domain, registered on the local endpoint
 TASK_LIST = "shop"
-SHOP_ACTIVITIES = '''
+SHOP_ACTIVITIES = """
 from swfbridge import Activity, activity
 
 
@@ -27,7 +27,7 @@ from swfbridge import Activity, activity
 class Greet(Activity):
     def run(self, name):
         return f"Hello, {name}!"
-'''
+"""
 
 
 @dataclass
@@ -57,10 +57,17 @@ class Host:
     def base_env(self) -> dict[str, str]:
         """What the service manager's own environment holds here: the local SWF
         endpoint and dummy credentials (on AWS: the instance's role)."""
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("AWS_", "CELERY_", "SWFBRIDGE_", "PYTHON"))}
-        env.update(AWS_ENDPOINT_URL_SWF=self.swf.endpoint_url, AWS_ACCESS_KEY_ID="local",
-                   AWS_SECRET_ACCESS_KEY="local", PYTHONUNBUFFERED="1")
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("AWS_", "CELERY_", "SWFBRIDGE_", "PYTHON"))
+        }
+        env.update(
+            AWS_ENDPOINT_URL_SWF=self.swf.endpoint_url,
+            AWS_ACCESS_KEY_ID="local",
+            AWS_SECRET_ACCESS_KEY="local",
+            PYTHONUNBUFFERED="1",
+        )
         return env
 
 
@@ -74,12 +81,20 @@ def host(tmp_path: Path, local_swf_server: LocalSWF) -> Iterator[Host]:
     (package / "activities.py").write_text(SHOP_ACTIVITIES)
     with processes.redis_server() as broker_url:
         host = Host(tmp_path, broker_url, local_swf_server)
-        env = {**host.base_env(), "AWS_DEFAULT_REGION": "us-east-1",
-               "CELERY_BROKER_URL": broker_url, "SWFBRIDGE_ACTIVITIES": "shop.activities"}
+        env = {
+            **host.base_env(),
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "CELERY_BROKER_URL": broker_url,
+            "SWFBRIDGE_ACTIVITIES": "shop.activities",
+        }
         registered = subprocess.run(
-            [sys.executable, "-m", "swfbridge", "register", "--domain", DOMAIN,
-             "--create-domain"], env=env, cwd=tmp_path / "srv" / "shop",
-            capture_output=True, text=True, timeout=60)
+            [sys.executable, "-m", "swfbridge", "register", "--domain", DOMAIN, "--create-domain"],
+            env=env,
+            cwd=tmp_path / "srv" / "shop",
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert registered.returncode == 0, registered.stdout + registered.stderr
         yield host
 
@@ -96,10 +111,21 @@ def run_greeting(swf: LocalSWF, *, attempts: int = 1) -> str:
 
     for _ in range(attempts):
         outcomes = run_activities(
-            swf.client(), domain=DOMAIN, task_list=TASK_LIST, timeout_s=120,
+            swf.client(),
+            domain=DOMAIN,
+            task_list=TASK_LIST,
+            timeout_s=120,
             workflow_id=f"deploy-{uuid.uuid4().hex[:8]}",
-            activities=[ScheduledActivity("greet", "Greet", "1.0", input='[["ops"], {}]',
-                                          start_to_close="10" if attempts > 1 else None)])
+            activities=[
+                ScheduledActivity(
+                    "greet",
+                    "Greet",
+                    "1.0",
+                    input='[["ops"], {}]',
+                    start_to_close="10" if attempts > 1 else None,
+                )
+            ],
+        )
         outcome = outcomes["greet"]
         if outcome.status != "timed_out":
             break

@@ -24,8 +24,10 @@ def _command(exec_start: str, instance: str = "") -> list[str]:
 
 def test_the_compose_services_run_the_systemd_units_commands_and_stop_alike() -> None:
     services = yaml.safe_load((DEPLOY / "compose.yaml").read_text())["services"]
-    pairs = [(services["worker"], _unit("swfbridge-worker.service"), ""),
-             (services["poll-shop"], _unit("swfbridge-poll@.service"), "shop")]
+    pairs = [
+        (services["worker"], _unit("swfbridge-worker.service"), ""),
+        (services["poll-shop"], _unit("swfbridge-poll@.service"), "shop"),
+    ]
 
     for service, unit, instance in pairs:
         assert service["command"] == _command(unit["ExecStart"], instance)

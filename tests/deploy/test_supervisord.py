@@ -16,9 +16,10 @@ import pytest
 from tests.deploy.conftest import DEPLOY, Host, run_greeting
 from tests.support import processes
 
-pytestmark = pytest.mark.skipif(shutil.which("supervisord") is None and not (
-    Path(sys.prefix) / "bin" / "supervisord").exists(),
-    reason="supervisor is not installed (it is in the dev extra)")
+pytestmark = pytest.mark.skipif(
+    shutil.which("supervisord") is None and not (Path(sys.prefix) / "bin" / "supervisord").exists(),
+    reason="supervisor is not installed (it is in the dev extra)",
+)
 
 PROGRAMS = ("swfbridge-worker", "swfbridge-poll")
 
@@ -31,12 +32,19 @@ class Supervisor:
         self.bin = Path(sys.prefix) / "bin"
         self.process = subprocess.Popen(
             [str(self.bin / "supervisord"), "-n", "-c", str(self.config)],
-            env=host.base_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            start_new_session=True)
+            env=host.base_env(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
 
     def ctl(self, *args: str) -> str:
-        done = subprocess.run([str(self.bin / "supervisorctl"), "-c", str(self.config), *args],
-                              capture_output=True, text=True, timeout=120)
+        done = subprocess.run(
+            [str(self.bin / "supervisorctl"), "-c", str(self.config), *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         return done.stdout + done.stderr
 
     def state(self, program: str) -> str:
@@ -53,11 +61,13 @@ class Supervisor:
         return "\n".join(f"----- {n}\n{self.log(n)}" for n in ("supervisord", "worker", "poll"))
 
     def wait_running(self) -> None:
-        processes.wait_for(lambda: all(" RUNNING " in self.state(p) for p in PROGRAMS), 90,
-                           "both programs RUNNING")
+        processes.wait_for(
+            lambda: all(" RUNNING " in self.state(p) for p in PROGRAMS), 90, "both programs RUNNING"
+        )
         processes.wait_for(lambda: " ready." in self.log("worker"), 90, "the worker ready")
-        processes.wait_for(lambda: self.log("poll").count("swfbridge poll starting") >= 1, 60,
-                           "the poller polling")
+        processes.wait_for(
+            lambda: self.log("poll").count("swfbridge poll starting") >= 1, 60, "the poller polling"
+        )
 
     def shutdown(self) -> None:
         if self.process.poll() is None:
@@ -80,8 +90,11 @@ def test_the_supervisord_example_runs_restarts_and_stops_the_bridge_gracefully(
         # A crash (SIGKILL) is unexpected: supervisord starts the poller again.
         crashed = supervisor.pid("swfbridge-poll")
         os.kill(crashed, signal.SIGKILL)
-        processes.wait_for(lambda: supervisor.log("poll").count("swfbridge poll starting") == 2,
-                           90, "the poller restarted")
+        processes.wait_for(
+            lambda: supervisor.log("poll").count("swfbridge poll starting") == 2,
+            90,
+            "the poller restarted",
+        )
         assert supervisor.pid("swfbridge-poll") != crashed
         assert run_greeting(host.swf, attempts=3) == '"Hello, ops!"', supervisor.logs()
 

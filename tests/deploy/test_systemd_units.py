@@ -61,19 +61,27 @@ def seconds(value: str) -> float:
 class Service:
     """One unit's ExecStart, run the way systemd runs it."""
 
-    def __init__(self, host: Host, unit: str, instance: str = "",
-                 extra_env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, host: Host, unit: str, instance: str = "", extra_env: dict[str, str] | None = None
+    ) -> None:
         self.settings = parse_unit(host.render((DEPLOY / "systemd" / unit).read_text()))
         service = self.settings["Service"]
         self.name = unit.replace("@", f"@{instance}") if instance else unit
-        env = {**host.base_env(), **environment_file(Path(service["EnvironmentFile"])),
-               **(extra_env or {})}
+        env = {
+            **host.base_env(),
+            **environment_file(Path(service["EnvironmentFile"])),
+            **(extra_env or {}),
+        }
         self.log_path = host.root / "log" / f"{self.name}.log"
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
-                shlex.split(expand(service["ExecStart"], instance)), env=env,
-                cwd=service["WorkingDirectory"], stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True)
+                shlex.split(expand(service["ExecStart"], instance)),
+                env=env,
+                cwd=service["WorkingDirectory"],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
 
     @property
     def service(self) -> dict[str, str]:
@@ -93,8 +101,10 @@ class Service:
         except subprocess.TimeoutExpired:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
-            raise AssertionError(f"{self.name} ignored {self.service['KillSignal']} for "
-                                 f"TimeoutStopSec:\n{self.output()}") from None
+            raise AssertionError(
+                f"{self.name} ignored {self.service['KillSignal']} for "
+                f"TimeoutStopSec:\n{self.output()}"
+            ) from None
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="no systemd-analyze")
@@ -102,13 +112,18 @@ def test_the_systemd_units_pass_systemd_analyze_verify(host: Host) -> None:
     (host.root / "etc" / "swfbridge.env").write_text((DEPLOY / "swfbridge.env").read_text())
     units = host.root / "units"
     units.mkdir()
-    for unit, name in ((WORKER_UNIT, WORKER_UNIT), (POLL_TEMPLATE, f"swfbridge-poll@{INSTANCE}"
-                                                                  ".service")):
+    for unit, name in (
+        (WORKER_UNIT, WORKER_UNIT),
+        (POLL_TEMPLATE, f"swfbridge-poll@{INSTANCE}.service"),
+    ):
         (units / name).write_text(host.render((DEPLOY / "systemd" / unit).read_text()))
 
-    done = subprocess.run(["systemd-analyze", "verify", *sorted(str(p) for p in
-                                                               units.iterdir())],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        ["systemd-analyze", "verify", *sorted(str(p) for p in units.iterdir())],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
     # verify exits 0 on settings it ignores, but says so on stderr.
     assert (done.returncode, done.stderr) == (0, ""), done.stderr
@@ -118,14 +133,23 @@ def test_the_units_commands_serve_a_workflow_and_stop_cleanly_on_their_kill_sign
     host: Host,
 ) -> None:
     (host.root / "etc" / "swfbridge.env").write_text(
-        host.render((DEPLOY / "swfbridge.env").read_text()))
+        host.render((DEPLOY / "swfbridge.env").read_text())
+    )
     worker = Service(host, WORKER_UNIT)
     poller = Service(host, POLL_TEMPLATE, INSTANCE)
     try:
-        processes.wait_for(lambda: " ready." in worker.output() or worker.process.poll()
-                           is not None, 90, "the worker ready")
-        processes.wait_for(lambda: "swfbridge poll starting" in poller.output() or
-                           poller.process.poll() is not None, 60, "the poller polling")
+        processes.wait_for(
+            lambda: " ready." in worker.output() or worker.process.poll() is not None,
+            90,
+            "the worker ready",
+        )
+        processes.wait_for(
+            lambda: (
+                "swfbridge poll starting" in poller.output() or poller.process.poll() is not None
+            ),
+            60,
+            "the poller polling",
+        )
         assert run_greeting(host.swf) == '"Hello, ops!"', worker.output() + poller.output()
     finally:
         poller_status = poller.stop()
@@ -142,9 +166,11 @@ def test_the_poll_unit_does_not_restart_a_poller_that_stopped_on_misconfiguratio
     host: Host,
 ) -> None:
     (host.root / "etc" / "swfbridge.env").write_text(
-        host.render((DEPLOY / "swfbridge.env").read_text()))
-    poller = Service(host, POLL_TEMPLATE, INSTANCE,
-                     extra_env={"SWFBRIDGE_DOMAIN": "no-such-domain"})
+        host.render((DEPLOY / "swfbridge.env").read_text())
+    )
+    poller = Service(
+        host, POLL_TEMPLATE, INSTANCE, extra_env={"SWFBRIDGE_DOMAIN": "no-such-domain"}
+    )
 
     status = poller.process.wait(120)
 

@@ -38,13 +38,25 @@ from pathlib import Path
 
 MODES = ("run", "background", "file", "python", "skip")
 # Languages that hold commands or code: such blocks must say how the test treats them.
-COMMAND_LANGUAGES = {"sh", "shell", "bash", "console", "python", "py", "ini", "yaml",
-                     "systemd", "dockerfile"}
+COMMAND_LANGUAGES = {
+    "sh",
+    "shell",
+    "bash",
+    "console",
+    "python",
+    "py",
+    "ini",
+    "yaml",
+    "systemd",
+    "dockerfile",
+}
 
 _RST_MARKER = re.compile(r"^\.\. docs-test:\s*(.*?)\s*$")
 _RST_BLOCK = re.compile(r"^(\s*)\.\. code-block::\s*(\S*)\s*$")
-_LITERAL_COMMAND = re.compile(r"^(\$ |swfbridge |celery |pip |python3? |export |sphinx-build |"
-                              r"redis-server |supervisor|systemctl )")
+_LITERAL_COMMAND = re.compile(
+    r"^(\$ |swfbridge |celery |pip |python3? |export |sphinx-build |"
+    r"redis-server |supervisor|systemctl )"
+)
 _MD_MARKER = re.compile(r"^<!--\s*docs-test:\s*(.*?)\s*-->\s*$")
 _MD_FENCE = re.compile(r"^```\s*(\S*)\s*$")
 
@@ -95,8 +107,9 @@ def _rst(path: Path, lines: list[str]) -> list[Block]:
             start = i + 1
             body: list[str] = []
             i += 1
-            while i < len(lines) and (not lines[i].strip() or
-                                      len(lines[i]) - len(lines[i].lstrip()) > indent):
+            while i < len(lines) and (
+                not lines[i].strip() or len(lines[i]) - len(lines[i].lstrip()) > indent
+            ):
                 body.append(lines[i])
                 i += 1
             while body and re.match(r"^\s*:\w[\w-]*:", body[0]):  # directive options
@@ -112,8 +125,9 @@ def _rst(path: Path, lines: list[str]) -> list[Block]:
             start = i + 2
             body = []
             i += 1
-            while i < len(lines) and (not lines[i].strip() or
-                                      len(lines[i]) - len(lines[i].lstrip()) > indent):
+            while i < len(lines) and (
+                not lines[i].strip() or len(lines[i]) - len(lines[i].lstrip()) > indent
+            ):
                 body.append(lines[i])
                 i += 1
             text = _dedent(body)
@@ -143,12 +157,12 @@ def _markdown(path: Path, lines: list[str]) -> list[Block]:
                 body.append(lines[i])
                 i += 1
             mode, argument = pending if pending else (None, "")
-            found.append(Block(path, start, fence.group(1), "\n".join(body) + "\n", mode,
-                               argument))
+            found.append(Block(path, start, fence.group(1), "\n".join(body) + "\n", mode, argument))
             pending = None
         elif lines[i].strip() and pending is not None:
-            raise ValueError(f"{path.name}:{i + 1}: a docs-test marker must be followed "
-                             "by a fenced block")
+            raise ValueError(
+                f"{path.name}:{i + 1}: a docs-test marker must be followed by a fenced block"
+            )
         i += 1
     return found
 
@@ -211,7 +225,8 @@ _docs_wait_for() {  # LOG TEXT PID WHERE
     return 1
 }
 """.replace("BACKGROUND_READY_TIMEOUT_S", str(BACKGROUND_READY_TIMEOUT_S)).replace(
-    "STOP_TIMEOUT_DS", str(STOP_TIMEOUT_S * 10))
+    "STOP_TIMEOUT_DS", str(STOP_TIMEOUT_S * 10)
+)
 
 
 def session_script(page: list[Block], ports: Mapping[int, int]) -> str:
@@ -228,8 +243,10 @@ def session_script(page: list[Block], ports: Mapping[int, int]) -> str:
             parts.append(f"python - <<'DOCS_TEST_PY'\n{text}DOCS_TEST_PY")
         elif block.mode == "file":
             target = shlex.quote(block.argument)
-            parts.append(f'mkdir -p "$(dirname {target})"\n'
-                         f"cat > {target} <<'DOCS_TEST_FILE'\n{text}DOCS_TEST_FILE")
+            parts.append(
+                f'mkdir -p "$(dirname {target})"\n'
+                f"cat > {target} <<'DOCS_TEST_FILE'\n{text}DOCS_TEST_FILE"
+            )
         elif block.mode == "background":
             ready = substitute(block.argument, ports)
             script, log = f"_docs_bg_{n}.sh", f"_docs_bg_{n}.log"
@@ -237,5 +254,6 @@ def session_script(page: list[Block], ports: Mapping[int, int]) -> str:
                 f"cat > {script} <<'DOCS_TEST_BG'\n{text}DOCS_TEST_BG\n"
                 f"setsid bash {script} > {log} 2>&1 &\n"
                 f"_docs_bg_pids+=($!)\n"
-                f"_docs_wait_for {log} {shlex.quote(ready)} $! {shlex.quote(block.where)}")
+                f"_docs_wait_for {log} {shlex.quote(ready)} $! {shlex.quote(block.where)}"
+            )
     return "\n".join(parts) + "\n"

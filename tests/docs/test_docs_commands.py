@@ -33,13 +33,22 @@ def run_page(page: Path, work_dir: Path) -> subprocess.CompletedProcess[str]:
     ports = {documented: processes.free_port() for documented in DOCUMENTED_PORTS}
     script = work_dir / "_docs_session.sh"
     script.write_text(docblocks.session_script(docblocks.blocks(page), ports))
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("AWS_", "CELERY_", "SWFBRIDGE_", "PYTHON"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("AWS_", "CELERY_", "SWFBRIDGE_", "PYTHON"))
+    }
     # The reader's shell: the activated virtualenv first on PATH.
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     env["SWFBRIDGE_CHECKOUT"] = str(ROOT)  # for blocks that install from the checkout
-    return subprocess.run(["bash", str(script)], cwd=work_dir, env=env, capture_output=True,
-                          text=True, timeout=PAGE_TIMEOUT_S)
+    return subprocess.run(
+        ["bash", str(script)],
+        cwd=work_dir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=PAGE_TIMEOUT_S,
+    )
 
 
 @pytest.mark.parametrize("page", ALL_PAGES, ids=lambda p: str(p.relative_to(ROOT)))
@@ -67,7 +76,7 @@ def test_the_first_workflow_guide_runs_end_to_end_to_completed_workflows(tmp_pat
     # swfbridge run: both activities completed, the failing one reported, exit 1.
     assert "2/2 activities completed (completed)" in out, out
     assert 'Greet-1              completed       "Hello, Ada!"' in out, out
-    assert "failed          invalid amount {\"amount\":0}" in out, out
+    assert 'failed          invalid amount {"amount":0}' in out, out
     assert "exit status 1" in out, out
     # The boto3 decider and the decider helper finished their workflows.
     assert "charged: {'order_id': 'order-3', 'charged': 30, 'currency': 'USD'}" in out, out

@@ -33,8 +33,11 @@ def test_encode_video_heartbeats_each_chunk_and_completes() -> None:
     report = ActivityEnvironment().run(EncodeVideo, _input("talk.mp4", chunks=3))
 
     assert report.value() == {"video": "talk.mp4", "encoded": "talk.mp4.webm"}
-    assert report.heartbeats == ({"chunk": 1, "of": 3}, {"chunk": 2, "of": 3},
-                                 {"chunk": 3, "of": 3})
+    assert report.heartbeats == (
+        {"chunk": 1, "of": 3},
+        {"chunk": 2, "of": 3},
+        {"chunk": 3, "of": 3},
+    )
 
 
 def test_encode_video_stops_when_swf_no_longer_knows_the_task() -> None:
@@ -77,5 +80,7 @@ def test_quote_basket_refuses_an_item_without_a_quantity_naming_the_parameter() 
     report = ActivityEnvironment().run(QuoteBasket, _input([{"sku": "apple"}]))
 
     assert report.cause == "input_undecodable"
-    assert report.reason == ("swfbridge: input could not be converted: parameter 'items': "
-                             "[0]: missing field 'quantity' of Item")
+    assert report.reason == (
+        "swfbridge: input could not be converted: parameter 'items': "
+        "[0]: missing field 'quantity' of Item"
+    )

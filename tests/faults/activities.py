@@ -28,8 +28,14 @@ def _record(key: str) -> None:
     recorder().set(f"faults:pid:{key}", os.getpid(), ex=600)
 
 
-@activity("1", task_list=TASK_LIST, start_to_close=15, schedule_to_start=300,
-          schedule_to_close=None, heartbeat=None)
+@activity(
+    "1",
+    task_list=TASK_LIST,
+    start_to_close=15,
+    schedule_to_start=300,
+    schedule_to_close=None,
+    heartbeat=None,
+)
 class Work(Activity):
     def run(self, key: str, sleep_s: float = 0.1) -> str:
         _record(key)
@@ -37,8 +43,15 @@ class Work(Activity):
         return f"done:{key}"
 
 
-@activity("1", task_list=TASK_LIST, start_to_close=15, schedule_to_start=300,
-          schedule_to_close=None, heartbeat=1.5, auto_heartbeat=True)
+@activity(
+    "1",
+    task_list=TASK_LIST,
+    start_to_close=15,
+    schedule_to_start=300,
+    schedule_to_close=None,
+    heartbeat=1.5,
+    auto_heartbeat=True,
+)
 class Beat(Activity):
     """Short heartbeat timeout: times out if left queued without heartbeats."""
 

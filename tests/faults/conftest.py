@@ -40,11 +40,14 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RestartableRedi
 
 
 @pytest.fixture(scope="module")
-def faults_env(local_swf_server: LocalSWF, broker: RestartableRedis,
-               recorder_url: str) -> dict[str, str]:
-    env = processes.bridge_env(broker_url=broker.url,
-                               swf_endpoint=local_swf_server.endpoint_url,
-                               activities=ACTIVITIES_MODULE)
+def faults_env(
+    local_swf_server: LocalSWF, broker: RestartableRedis, recorder_url: str
+) -> dict[str, str]:
+    env = processes.bridge_env(
+        broker_url=broker.url,
+        swf_endpoint=local_swf_server.endpoint_url,
+        activities=ACTIVITIES_MODULE,
+    )
     env["SWFBRIDGE_FAULTS_REDIS"] = recorder_url
     return env
 

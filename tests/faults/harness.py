@@ -39,9 +39,23 @@ class RestartableRedis:
         self.starts += 1
         self.proc = processes.spawn(
             f"redis-{self.starts}",
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "yes", "--appendfsync", "always", "--dir", str(self.workdir)],
-            dict(os.environ), self.workdir,
+            [
+                self.binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+                "--dir",
+                str(self.workdir),
+            ],
+            dict(os.environ),
+            self.workdir,
         )
         processes.wait_for(lambda: processes.port_open(self.port), 10, "redis-server")
 
@@ -63,8 +77,12 @@ class Row:
     notes: list[str] = field(default_factory=list)
 
 
-def tally(scenario: str, outcomes: dict[str, ActivityOutcome], runs: Counter[str],
-          expected: dict[str, str]) -> Row:
+def tally(
+    scenario: str,
+    outcomes: dict[str, ActivityOutcome],
+    runs: Counter[str],
+    expected: dict[str, str],
+) -> Row:
     """Classify every outcome; ``expected`` maps activity id to its right result."""
     row = Row(scenario=scenario, scheduled=len(expected))
     for activity_id, outcome in outcomes.items():
@@ -80,8 +98,10 @@ def tally(scenario: str, outcomes: dict[str, ActivityOutcome], runs: Counter[str
         elif outcome.status == "timed_out":
             row.timed_out += 1
             ran = runs[activity_id] > 0
-            row.notes.append(f"{activity_id}: timed out ({outcome.timeout_type}, "
-                             f"{'after running' if ran else 'never ran'})")
+            row.notes.append(
+                f"{activity_id}: timed out ({outcome.timeout_type}, "
+                f"{'after running' if ran else 'never ran'})"
+            )
         else:
             row.other += 1
             row.notes.append(f"{activity_id}: {outcome.status} {outcome.reason!r}")
@@ -91,15 +111,31 @@ def tally(scenario: str, outcomes: dict[str, ActivityOutcome], runs: Counter[str
 
 def runs_by_key(recorder: Any, keys: Sequence[str]) -> Counter[str]:
     wanted = set(keys)
-    return Counter(k.decode() for k in recorder.lrange(RUNS_KEY, 0, -1)
-                   if k.decode() in wanted)
+    return Counter(k.decode() for k in recorder.lrange(RUNS_KEY, 0, -1) if k.decode() in wanted)
 
 
 def table(rows: Sequence[Row]) -> str:
-    headers = ("scenario", "scheduled", "completed", "failed with reason", "timed out",
-               "duplicates", "other")
-    data = [(r.scenario, r.scheduled, r.completed, r.failed_with_reason, r.timed_out,
-             r.duplicates, r.other) for r in rows]
+    headers = (
+        "scenario",
+        "scheduled",
+        "completed",
+        "failed with reason",
+        "timed out",
+        "duplicates",
+        "other",
+    )
+    data = [
+        (
+            r.scenario,
+            r.scheduled,
+            r.completed,
+            r.failed_with_reason,
+            r.timed_out,
+            r.duplicates,
+            r.other,
+        )
+        for r in rows
+    ]
     widths = [max(len(str(x)) for x in col) for col in zip(headers, *data, strict=True)]
     line = "| " + " | ".join(f"{{:<{w}}}" for w in widths) + " |"
     out = [line.format(*headers), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]

@@ -48,13 +48,21 @@ class Scene:
     def start_poller(self) -> processes.Process:
         self.restarts += 1
         self.poller = processes.start_poller(
-            self.env, self.log_dir, domain=self.domain, task_list=TASK_LIST,
-            name=f"poller-{self.restarts}", extra=self.poller_args)
+            self.env,
+            self.log_dir,
+            domain=self.domain,
+            task_list=TASK_LIST,
+            name=f"poller-{self.restarts}",
+            extra=self.poller_args,
+        )
         return self.poller
 
     def logs(self) -> str:
-        parts = [f"--- {p.name}\n{p.output()[-6000:]}"
-                 for p in (self.worker, self.poller) if p is not None]
+        parts = [
+            f"--- {p.name}\n{p.output()[-6000:]}"
+            for p in (self.worker, self.poller)
+            if p is not None
+        ]
         return "\n".join(parts)
 
 
@@ -87,16 +95,25 @@ def run_scenario(
     poller_args = ["--pollers", str(pollers)]
     if max_in_flight is not None:
         poller_args += ["--max-in-flight", str(max_in_flight)]
-    worker = processes.start_worker(env, log_dir, name=f"worker-{name}",
-                                    concurrency=concurrency)
-    poller = processes.start_poller(env, log_dir, domain=domain, task_list=TASK_LIST,
-                                    name="poller-0", extra=poller_args) if with_poller else None
+    worker = processes.start_worker(env, log_dir, name=f"worker-{name}", concurrency=concurrency)
+    poller = (
+        processes.start_poller(
+            env, log_dir, domain=domain, task_list=TASK_LIST, name="poller-0", extra=poller_args
+        )
+        if with_poller
+        else None
+    )
     scene = Scene(env, log_dir, domain, worker, poller, poller_args, recorder, broker, swf)
     try:
         run = start_activities(
-            swf.client(), domain=domain, task_list=TASK_LIST, timeout_s=timeout_s,
-            activities=[ScheduledActivity(aid, kind, "1", input=_flowy(aid, sleep))
-                        for aid, kind, sleep in specs],
+            swf.client(),
+            domain=domain,
+            task_list=TASK_LIST,
+            timeout_s=timeout_s,
+            activities=[
+                ScheduledActivity(aid, kind, "1", input=_flowy(aid, sleep))
+                for aid, kind, sleep in specs
+            ],
         )
         if fault is not None:
             fault(scene)
@@ -119,15 +136,28 @@ def run_scenario(
 
 
 @pytest.fixture
-def ctx(local_swf_server: LocalSWF, domain: str, faults_env: dict[str, str], log_dir: Path,
-        recorder: Any, broker: RestartableRedis) -> dict[str, Any]:
-    return {"swf": local_swf_server, "domain": domain, "env": faults_env, "log_dir": log_dir,
-            "recorder": recorder, "broker": broker}
+def ctx(
+    local_swf_server: LocalSWF,
+    domain: str,
+    faults_env: dict[str, str],
+    log_dir: Path,
+    recorder: Any,
+    broker: RestartableRedis,
+) -> dict[str, Any]:
+    return {
+        "swf": local_swf_server,
+        "domain": domain,
+        "env": faults_env,
+        "log_dir": log_dir,
+        "recorder": recorder,
+        "broker": broker,
+    }
 
 
 def wait_runs(scene: Scene, n: int, timeout_s: float = 30) -> None:
-    processes.wait_for(lambda: scene.recorder.llen("faults:runs") >= n, timeout_s,
-                       f"{n} runs recorded")
+    processes.wait_for(
+        lambda: scene.recorder.llen("faults:runs") >= n, timeout_s, f"{n} runs recorded"
+    )
 
 
 def test_baseline_every_activity_completes_once_with_its_result(ctx: dict[str, Any]) -> None:
@@ -161,15 +191,18 @@ def test_kill_9_of_a_pool_child_fails_its_attempt_at_once_naming_the_lost_worker
     victim = "kill9-child-victim"
 
     def fault(scene: Scene) -> None:
-        processes.wait_for(lambda: scene.recorder.get(f"faults:pid:{victim}") is not None, 30,
-                           "victim running")
+        processes.wait_for(
+            lambda: scene.recorder.get(f"faults:pid:{victim}") is not None, 30, "victim running"
+        )
         kill9(int(scene.recorder.get(f"faults:pid:{victim}")))
 
-    row, _ = run_scenario("kill -9 pool child", fault=fault, count=20,
-                          extra=[(victim, "Work", 12.0)], **ctx)
+    row, _ = run_scenario(
+        "kill -9 pool child", fault=fault, count=20, extra=[(victim, "Work", 12.0)], **ctx
+    )
     assert row.failed_with_reason == 1
-    assert any(victim in n and "worker process running the activity was lost" in n
-               for n in row.notes), row.notes
+    assert any(
+        victim in n and "worker process running the activity was lost" in n for n in row.notes
+    ), row.notes
     assert row.completed == row.scheduled - 1
 
 
@@ -185,13 +218,20 @@ def test_kill_9_of_a_whole_worker_runs_nothing_twice_and_its_slots_heal_by_deadl
         before = scene.recorder.llen("faults:runs")
         wait_runs(scene, before + 8)
         scene.worker.kill()  # SIGKILL to the whole process group
-        scene.worker = processes.start_worker(scene.env, scene.log_dir,
-                                              name="worker-replacement", concurrency=4)
+        scene.worker = processes.start_worker(
+            scene.env, scene.log_dir, name="worker-replacement", concurrency=4
+        )
 
     # --max-in-flight 4 = the pool: every slot dies with the worker, so the
     # rest can only run once those slots have healed (deadline + grace).
-    row, _ = run_scenario("kill -9 whole worker", fault=fault, allowed_timeouts=4,
-                          max_in_flight=4, timeout_s=150, **ctx)
+    row, _ = run_scenario(
+        "kill -9 whole worker",
+        fault=fault,
+        allowed_timeouts=4,
+        max_in_flight=4,
+        timeout_s=150,
+        **ctx,
+    )
     assert row.completed + row.timed_out == row.scheduled
     assert all("START_TO_CLOSE" in n for n in row.notes if "timed out" in n), row.notes
 
@@ -208,20 +248,28 @@ def test_kill_9_of_the_poller_and_a_restart_lose_only_what_was_on_the_wire(
 
     # A long poll answered to a dead process is lost in SWF itself (the task
     # times out at start-to-close): at most one per poll thread.
-    row, _ = run_scenario("kill -9 poller + restart", fault=fault, allowed_timeouts=2,
-                          timeout_s=150, **ctx)
+    row, _ = run_scenario(
+        "kill -9 poller + restart", fault=fault, allowed_timeouts=2, timeout_s=150, **ctx
+    )
     assert row.completed + row.timed_out == row.scheduled
 
 
 @pytest.mark.parametrize("kind", ["throttle", "error"])
 def test_swf_throttling_and_500s_on_every_activity_call_are_retried_never_reported_as_failures(
-    ctx: dict[str, Any], kind: str,
+    ctx: dict[str, Any],
+    kind: str,
 ) -> None:
     def fault(scene: Scene) -> None:
         scene.swf.inject_faults(
-            operations=["PollForActivityTask", "RespondActivityTaskCompleted",
-                        "RespondActivityTaskFailed", "RecordActivityTaskHeartbeat"],
-            fraction=0.3, kind=kind)
+            operations=[
+                "PollForActivityTask",
+                "RespondActivityTaskCompleted",
+                "RespondActivityTaskFailed",
+                "RecordActivityTaskHeartbeat",
+            ],
+            fraction=0.3,
+            kind=kind,
+        )
 
     label = "SWF throttling 30%" if kind == "throttle" else "SWF 500s 30%"
     row, _ = run_scenario(label, fault=fault, **ctx)
@@ -232,8 +280,14 @@ def test_ten_times_overload_with_short_heartbeat_timeouts_times_nothing_out(
     ctx: dict[str, Any],
 ) -> None:
     # 40 tasks for 2 worker slots; heartbeat timeout 1.5 s, each runs 0.4 s.
-    row, _ = run_scenario("10x overload, heartbeat 1.5s", activity_type="Beat", sleep_s=0.4,
-                          concurrency=2, max_in_flight=4, **ctx)
+    row, _ = run_scenario(
+        "10x overload, heartbeat 1.5s",
+        activity_type="Beat",
+        sleep_s=0.4,
+        concurrency=2,
+        max_in_flight=4,
+        **ctx,
+    )
     assert row.completed == row.scheduled
 
 
@@ -242,8 +296,15 @@ def test_queued_jobs_are_kept_alive_by_the_poller_even_without_a_capacity_limit(
 ) -> None:
     # No --max-in-flight: all 20 are polled at once and wait in Redis up to
     # ~4 s, well past their 1.5 s heartbeat timeout; the poller beats for them.
-    row, _ = run_scenario("overload, no limit, keepalive", activity_type="Beat", count=20,
-                          sleep_s=0.4, concurrency=2, max_in_flight=None, **ctx)
+    row, _ = run_scenario(
+        "overload, no limit, keepalive",
+        activity_type="Beat",
+        count=20,
+        sleep_s=0.4,
+        concurrency=2,
+        max_in_flight=None,
+        **ctx,
+    )
     assert row.completed == row.scheduled
 
 
@@ -262,22 +323,27 @@ def test_a_broker_outage_pauses_polling_and_the_bridge_resumes_by_itself(
         time.sleep(1)
         if not scene.worker.alive():
             scene.facts["worker_restarted"] = True
-            scene.worker = processes.start_worker(scene.env, scene.log_dir,
-                                                  name="worker-after-restart", concurrency=4)
+            scene.worker = processes.start_worker(
+                scene.env, scene.log_dir, name="worker-after-restart", concurrency=4
+            )
 
     # Jobs a worker had reserved (running + prefetched, acks_late) when its broker
     # connection dropped, or when it died, come back only after Redis'
     # visibility timeout: SWF times them out first (start-to-close) and the
     # decider retries them. At most two per pool process; nothing else is lost.
-    row, scene = run_scenario("redis broker restart", fault=fault, sleep_s=0.3,
-                              allowed_timeouts=2 * 4, **ctx)
+    row, scene = run_scenario(
+        "redis broker restart", fault=fault, sleep_s=0.3, allowed_timeouts=2 * 4, **ctx
+    )
     if scene.facts.get("worker_restarted"):
         row.scenario += " (worker restarted)"
     # A task polled just as the broker went down is failed at once, saying so.
     assert row.completed + row.failed_with_reason + row.timed_out == row.scheduled
     assert all("START_TO_CLOSE" in n for n in row.notes if "timed out" in n), row.notes
-    assert all("could not enqueue the job on the Celery broker" in n
-               for n in row.notes if "timed out" not in n), row
+    assert all(
+        "could not enqueue the job on the Celery broker" in n
+        for n in row.notes
+        if "timed out" not in n
+    ), row
     assert scene.poller is not None
     assert "broker unavailable, not polling" in scene.poller.output()
 
@@ -297,19 +363,26 @@ def test_a_redelivered_copy_of_a_running_attempt_is_dropped_by_its_claim(
     def fault(scene: Scene) -> None:
         published = 0
         while published < 10:
-            task = client.poll_for_activity_task(domain=scene.domain,
-                                                 taskList={"name": TASK_LIST}, identity="dup")
+            task = client.poll_for_activity_task(
+                domain=scene.domain, taskList={"name": TASK_LIST}, identity="dup"
+            )
             if not task.get("taskToken"):
                 continue
-            job = ActivityJob.from_poll(task, domain=scene.domain, task_list=TASK_LIST,
-                                        polled_at=time.time(), start_to_close_s=15,
-                                        heartbeat_s=None)
+            job = ActivityJob.from_poll(
+                task,
+                domain=scene.domain,
+                task_list=TASK_LIST,
+                polled_at=time.time(),
+                start_to_close_s=15,
+                heartbeat_s=None,
+            )
             for _ in range(3):
                 dispatcher.publish(job)
             published += 1
 
     # No bridge poller: the fault function above plays a poller that publishes thrice.
-    row, scene = run_scenario("redelivered duplicates x3", fault=fault, count=10, sleep_s=0.5,
-                              with_poller=False, **ctx)
+    row, scene = run_scenario(
+        "redelivered duplicates x3", fault=fault, count=10, sleep_s=0.5, with_poller=False, **ctx
+    )
     assert row.completed == row.scheduled
     assert scene.worker.output().count("duplicate delivery dropped") >= 10

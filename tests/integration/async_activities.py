@@ -125,8 +125,11 @@ class InvoiceOrder(Activity):
 
     async def run(self, order: Order, discount: float = 0.0) -> Invoice:
         assert isinstance(order.lines[0], Line)  # converted, not a dict
-        return Invoice(order.order_id, sum(line.quantity for line in order.lines),
-                       tuple(line.sku for line in order.lines))
+        return Invoice(
+            order.order_id,
+            sum(line.quantity for line in order.lines),
+            tuple(line.sku for line in order.lines),
+        )
 
 
 class Shipment(pydantic.BaseModel):

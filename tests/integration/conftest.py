@@ -44,8 +44,11 @@ def bridge(
     """One worker and one poller for a test module, on a domain of its own."""
     domain = f"it-{uuid.uuid4().hex[:8]}"
     log_dir = tmp_path_factory.mktemp("bridge")
-    env = processes.bridge_env(broker_url=redis_url, swf_endpoint=local_swf_server.endpoint_url,
-                               activities=ACTIVITIES_MODULE)
+    env = processes.bridge_env(
+        broker_url=redis_url,
+        swf_endpoint=local_swf_server.endpoint_url,
+        activities=ACTIVITIES_MODULE,
+    )
     registered = processes.run_cli(env, "register", "--domain", domain, "--create-domain")
     assert registered.returncode == 0, registered.stdout + registered.stderr
     worker = processes.start_worker(env, log_dir)

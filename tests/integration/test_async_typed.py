@@ -44,19 +44,25 @@ class AsyncBridge:
 
 
 @pytest.fixture(scope="module")
-def bridge(local_swf_server: LocalSWF, redis_url: str,
-           tmp_path_factory: pytest.TempPathFactory) -> Iterator[AsyncBridge]:
+def bridge(
+    local_swf_server: LocalSWF, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[AsyncBridge]:
     domain = f"async-{uuid.uuid4().hex[:8]}"
     tmp = tmp_path_factory.mktemp("async")
-    env = processes.bridge_env(broker_url=redis_url, swf_endpoint=local_swf_server.endpoint_url,
-                               activities=ACTIVITIES_MODULE)
-    env.update(SWFBRIDGE_CANCEL_GRACE=str(CANCEL_GRACE_S),
-               SWFBRIDGE_DEADLINE_MARGIN=str(DEADLINE_MARGIN_S))
+    env = processes.bridge_env(
+        broker_url=redis_url,
+        swf_endpoint=local_swf_server.endpoint_url,
+        activities=ACTIVITIES_MODULE,
+    )
+    env.update(
+        SWFBRIDGE_CANCEL_GRACE=str(CANCEL_GRACE_S), SWFBRIDGE_DEADLINE_MARGIN=str(DEADLINE_MARGIN_S)
+    )
     registered = processes.run_cli(env, "register", "--domain", domain, "--create-domain")
     assert registered.returncode == 0, registered.stdout + registered.stderr
     worker = processes.start_worker(env, tmp, name="async-worker")
-    poller = processes.start_poller(env, tmp, domain=domain, task_list=TASK_LIST,
-                                    name="async-poller")
+    poller = processes.start_poller(
+        env, tmp, domain=domain, task_list=TASK_LIST, name="async-poller"
+    )
     try:
         yield AsyncBridge(local_swf_server, domain, worker, poller, tmp)
     finally:
@@ -81,21 +87,32 @@ def _input(*args: Any, **kwargs: Any) -> str:
 
 
 def _run(bridge: AsyncBridge, *activities: ScheduledActivity) -> dict[str, Any]:
-    return run_activities(bridge.client(), domain=bridge.domain, task_list=TASK_LIST,
-                          timeout_s=60, activities=list(activities))
+    return run_activities(
+        bridge.client(),
+        domain=bridge.domain,
+        task_list=TASK_LIST,
+        timeout_s=60,
+        activities=list(activities),
+    )
 
 
-def _cancel_once_running(bridge: AsyncBridge, endpoint: EndpointCalls, activity_type: str,
-                         marker: Path) -> Any:
+def _cancel_once_running(
+    bridge: AsyncBridge, endpoint: EndpointCalls, activity_type: str, marker: Path
+) -> Any:
     victim = _id(activity_type)
     run = start_activities(
-        bridge.client(), domain=bridge.domain, task_list=TASK_LIST, timeout_s=60,
-        activities=[ScheduledActivity(victim, activity_type, "1",
-                                      input=_input(30, str(marker)))],
+        bridge.client(),
+        domain=bridge.domain,
+        task_list=TASK_LIST,
+        timeout_s=60,
+        activities=[ScheduledActivity(victim, activity_type, "1", input=_input(30, str(marker)))],
     )
     # Running in the worker once its start-of-job heartbeat reached SWF.
-    processes.wait_for(lambda: bool(endpoint.of(victim, "record_activity_task_heartbeat")),
-                       30, "the activity to start")
+    processes.wait_for(
+        lambda: bool(endpoint.of(victim, "record_activity_task_heartbeat")),
+        30,
+        "the activity to start",
+    )
     run.request_cancel(victim)
     outcome = run.wait(60)[victim]
     assert len(endpoint.of(victim, *RESPONDS)) == 1
@@ -103,7 +120,8 @@ def _cancel_once_running(bridge: AsyncBridge, endpoint: EndpointCalls, activity_
 
 
 def test_an_async_activity_completes_and_its_heartbeats_reach_swf(
-    bridge: AsyncBridge, endpoint: EndpointCalls,
+    bridge: AsyncBridge,
+    endpoint: EndpointCalls,
 ) -> None:
     add = _id("async-add")
     outcome = _run(bridge, ScheduledActivity(add, "AsyncAdd", "1", input=_input(2, 3)))[add]
@@ -118,10 +136,13 @@ def test_sync_and_async_activities_share_a_worker_and_each_process_reuses_one_ev
     bridge: AsyncBridge,
 ) -> None:
     ids = {_id(f"side-{kind}-{n}"): kind for n in range(4) for kind in ("AsyncLoop", "SyncAdd")}
-    outcomes = _run(bridge, *(
-        ScheduledActivity(i, kind, "1", input=_input() if kind == "AsyncLoop" else _input(1, 1))
-        for i, kind in ids.items()
-    ))
+    outcomes = _run(
+        bridge,
+        *(
+            ScheduledActivity(i, kind, "1", input=_input() if kind == "AsyncLoop" else _input(1, 1))
+            for i, kind in ids.items()
+        ),
+    )
 
     assert {o.status for o in outcomes.values()} == {"completed"}, (outcomes, bridge.logs())
     assert all(outcomes[i].result == "2" for i, kind in ids.items() if kind == "SyncAdd")
@@ -137,7 +158,8 @@ def test_sync_and_async_activities_share_a_worker_and_each_process_reuses_one_ev
 
 
 def test_a_cooperative_async_activity_is_cancelled_with_cancelled_error_and_its_progress(
-    bridge: AsyncBridge, endpoint: EndpointCalls,
+    bridge: AsyncBridge,
+    endpoint: EndpointCalls,
 ) -> None:
     marker = bridge.tmp / _id("cooperative")
     outcome = _cancel_once_running(bridge, endpoint, "AsyncCooperative", marker)
@@ -148,7 +170,8 @@ def test_a_cooperative_async_activity_is_cancelled_with_cancelled_error_and_its_
 
 
 def test_an_async_activity_stuck_in_asyncio_sleep_is_cancelled_without_an_interrupt(
-    bridge: AsyncBridge, endpoint: EndpointCalls,
+    bridge: AsyncBridge,
+    endpoint: EndpointCalls,
 ) -> None:
     marker = bridge.tmp / _id("sleeper")
     outcome = _cancel_once_running(bridge, endpoint, "AsyncSleeper", marker)
@@ -160,7 +183,9 @@ def test_an_async_activity_stuck_in_asyncio_sleep_is_cancelled_without_an_interr
 
 @pytest.mark.parametrize("activity_type", ["AsyncDeaf", "AsyncBlocking"])
 def test_a_coroutine_ignoring_cancellation_is_interrupted_after_the_grace_period(
-    bridge: AsyncBridge, endpoint: EndpointCalls, activity_type: str,
+    bridge: AsyncBridge,
+    endpoint: EndpointCalls,
+    activity_type: str,
 ) -> None:
     marker = bridge.tmp / _id(activity_type)
     outcome = _cancel_once_running(bridge, endpoint, activity_type, marker)
@@ -177,7 +202,8 @@ def test_an_async_activity_reaching_its_deadline_is_cancelled_and_failed_before_
 ) -> None:
     overrun = _id("overrun")
     outcome = _run(bridge, ScheduledActivity(overrun, "AsyncOverrun", "1", input=_input(30)))[
-        overrun]
+        overrun
+    ]
 
     assert outcome.status == "failed", (outcome, bridge.logs())
     assert "start-to-close deadline" in (outcome.reason or "")
@@ -188,15 +214,28 @@ def test_an_async_activity_reaching_its_deadline_is_cancelled_and_failed_before_
 ORDER = {"order_id": "o-1", "lines": [{"sku": "a", "quantity": 2}, {"sku": "b", "quantity": 3}]}
 
 
-@pytest.mark.parametrize(("activity_type", "input", "result"), [
-    ("InvoiceOrder", json.dumps([[ORDER], {"discount": 0.1}]),
-     {"order_id": "o-1", "units": 5, "skus": ["a", "b"]}),
-    ("PriceShipment", json.dumps({"address": "1 Main St", "weight_kg": 2}),
-     {"address": "1 Main St", "price_cents": 500}),
-    ("CountLines", json.dumps({"args": [ORDER]}), {"o-1": 2}),
-], ids=["dataclasses-flowy", "pydantic-json", "dataclass-simpleflow"])
+@pytest.mark.parametrize(
+    ("activity_type", "input", "result"),
+    [
+        (
+            "InvoiceOrder",
+            json.dumps([[ORDER], {"discount": 0.1}]),
+            {"order_id": "o-1", "units": 5, "skus": ["a", "b"]},
+        ),
+        (
+            "PriceShipment",
+            json.dumps({"address": "1 Main St", "weight_kg": 2}),
+            {"address": "1 Main St", "price_cents": 500},
+        ),
+        ("CountLines", json.dumps({"args": [ORDER]}), {"o-1": 2}),
+    ],
+    ids=["dataclasses-flowy", "pydantic-json", "dataclass-simpleflow"],
+)
 def test_typed_arguments_and_results_round_trip_through_swf(
-    bridge: AsyncBridge, activity_type: str, input: str, result: Any,
+    bridge: AsyncBridge,
+    activity_type: str,
+    input: str,
+    result: Any,
 ) -> None:
     typed = _id(activity_type)
     outcome = _run(bridge, ScheduledActivity(typed, activity_type, "1", input=input))[typed]
@@ -205,22 +244,38 @@ def test_typed_arguments_and_results_round_trip_through_swf(
     assert json.loads(outcome.result or "") == result
 
 
-@pytest.mark.parametrize(("activity_type", "input", "parameter", "why"), [
-    ("InvoiceOrder",
-     json.dumps([[{"order_id": "o-2", "lines": [{"sku": "a", "quantity": "two"}]}], {}]),
-     "order", "lines[0].quantity: expected an integer"),
-    ("PriceShipment", json.dumps({"address": "x", "weight_kg": -1}),
-     "shipment", "weight_kg: Input should be greater than 0"),
-], ids=["dataclass", "pydantic"])
+@pytest.mark.parametrize(
+    ("activity_type", "input", "parameter", "why"),
+    [
+        (
+            "InvoiceOrder",
+            json.dumps([[{"order_id": "o-2", "lines": [{"sku": "a", "quantity": "two"}]}], {}]),
+            "order",
+            "lines[0].quantity: expected an integer",
+        ),
+        (
+            "PriceShipment",
+            json.dumps({"address": "x", "weight_kg": -1}),
+            "shipment",
+            "weight_kg: Input should be greater than 0",
+        ),
+    ],
+    ids=["dataclass", "pydantic"],
+)
 def test_typed_input_that_does_not_convert_fails_naming_the_parameter(
-    bridge: AsyncBridge, activity_type: str, input: str, parameter: str, why: str,
+    bridge: AsyncBridge,
+    activity_type: str,
+    input: str,
+    parameter: str,
+    why: str,
 ) -> None:
     bad = _id(activity_type)
     outcome = _run(bridge, ScheduledActivity(bad, activity_type, "1", input=input))[bad]
 
     assert outcome.status == "failed", (outcome, bridge.logs())
-    assert outcome.reason.startswith(f"swfbridge: input could not be converted: "
-                                     f"parameter '{parameter}': ")
+    assert outcome.reason.startswith(
+        f"swfbridge: input could not be converted: parameter '{parameter}': "
+    )
     assert why in outcome.reason
     details = json.loads(outcome.details or "")
     assert details["cause"] == "input_undecodable" and details["parameter"] == parameter

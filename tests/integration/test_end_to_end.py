@@ -17,9 +17,15 @@ def test_twenty_mixed_activities_each_close_with_the_right_result_or_a_bounded_r
 ) -> None:
     client = bridge.client()
     # Known to SWF, unknown to this fleet.
-    register_activity_type(client, domain=bridge.domain, name="Ghost", version="1",
-                           task_list=bridge.task_list, start_to_close="60",
-                           schedule_to_start="60")
+    register_activity_type(
+        client,
+        domain=bridge.domain,
+        name="Ghost",
+        version="1",
+        task_list=bridge.task_list,
+        start_to_close="60",
+        schedule_to_start="60",
+    )
     specs = {
         "add-positional": ("Add", _flowy(1, 2)),
         "add-default": ("Add", _flowy(5)),
@@ -47,8 +53,10 @@ def test_twenty_mixed_activities_each_close_with_the_right_result_or_a_bounded_r
         client,
         domain=bridge.domain,
         task_list=bridge.task_list,
-        activities=[ScheduledActivity(activity_id, name, "1", input=text)
-                    for activity_id, (name, text) in specs.items()],
+        activities=[
+            ScheduledActivity(activity_id, name, "1", input=text)
+            for activity_id, (name, text) in specs.items()
+        ],
         timeout_s=90,
     )
 

@@ -45,20 +45,23 @@ class HeartbeatBridge:
 
 
 @pytest.fixture(scope="module")
-def hb(local_swf_server: LocalSWF, redis_url: str,
-       tmp_path_factory: pytest.TempPathFactory) -> Iterator[HeartbeatBridge]:
+def hb(
+    local_swf_server: LocalSWF, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[HeartbeatBridge]:
     domain = f"hb-{uuid.uuid4().hex[:8]}"
     tmp = tmp_path_factory.mktemp("heartbeats")
-    env = processes.bridge_env(broker_url=redis_url,
-                               swf_endpoint=local_swf_server.endpoint_url,
-                               activities=ACTIVITIES_MODULE)
-    env.update(SWFBRIDGE_CANCEL_GRACE=str(CANCEL_GRACE_S),
-               SWFBRIDGE_DEADLINE_MARGIN=str(DEADLINE_MARGIN_S))
+    env = processes.bridge_env(
+        broker_url=redis_url,
+        swf_endpoint=local_swf_server.endpoint_url,
+        activities=ACTIVITIES_MODULE,
+    )
+    env.update(
+        SWFBRIDGE_CANCEL_GRACE=str(CANCEL_GRACE_S), SWFBRIDGE_DEADLINE_MARGIN=str(DEADLINE_MARGIN_S)
+    )
     registered = processes.run_cli(env, "register", "--domain", domain, "--create-domain")
     assert registered.returncode == 0, registered.stdout + registered.stderr
     worker = processes.start_worker(env, tmp, name="hb-worker")
-    poller = processes.start_poller(env, tmp, domain=domain, task_list=TASK_LIST,
-                                    name="hb-poller")
+    poller = processes.start_poller(env, tmp, domain=domain, task_list=TASK_LIST, name="hb-poller")
     try:
         yield HeartbeatBridge(local_swf_server, domain, worker, poller, tmp)
     finally:
@@ -103,8 +106,11 @@ def _input(*args: Any) -> str:
 
 
 def _history(client: Any, domain: str, workflow_id: str, run_id: str) -> list[dict[str, Any]]:
-    return list(client.get_workflow_execution_history(
-        domain=domain, execution={"workflowId": workflow_id, "runId": run_id})["events"])
+    return list(
+        client.get_workflow_execution_history(
+            domain=domain, execution={"workflowId": workflow_id, "runId": run_id}
+        )["events"]
+    )
 
 
 def _event_time(events: list[dict[str, Any]], event_type: str) -> float:
@@ -114,10 +120,14 @@ def _event_time(events: list[dict[str, Any]], event_type: str) -> float:
 
 @pytest.mark.slow
 def test_a_twenty_second_activity_heartbeating_in_a_tight_loop_costs_swf_at_most_six_calls(
-    hb: HeartbeatBridge, endpoint: EndpointCalls,
+    hb: HeartbeatBridge,
+    endpoint: EndpointCalls,
 ) -> None:
     outcomes = run_activities(
-        hb.client(), domain=hb.domain, task_list=TASK_LIST, timeout_s=60,
+        hb.client(),
+        domain=hb.domain,
+        task_list=TASK_LIST,
+        timeout_s=60,
         activities=[ScheduledActivity(TIGHT, "TightLoop", "1", input=_input(20))],
     )
     outcome = outcomes[TIGHT]
@@ -133,10 +143,14 @@ def test_a_twenty_second_activity_heartbeating_in_a_tight_loop_costs_swf_at_most
 
 
 def test_progress_details_appear_on_the_timed_out_event_of_a_stalled_activity(
-    hb: HeartbeatBridge, endpoint: EndpointCalls,
+    hb: HeartbeatBridge,
+    endpoint: EndpointCalls,
 ) -> None:
     outcomes = run_activities(
-        hb.client(), domain=hb.domain, task_list=TASK_LIST, timeout_s=30,
+        hb.client(),
+        domain=hb.domain,
+        task_list=TASK_LIST,
+        timeout_s=30,
         activities=[ScheduledActivity(STALL, "Stall", "1", input=_input(3, 5))],
     )
     outcome = outcomes[STALL]
@@ -146,25 +160,34 @@ def test_progress_details_appear_on_the_timed_out_event_of_a_stalled_activity(
 
 @pytest.mark.parametrize("activity_type", ["Cooperative", "SleepsThroughCancel"])
 def test_a_requested_cancellation_ends_canceled_within_the_heartbeat_interval_and_grace(
-    hb: HeartbeatBridge, endpoint: EndpointCalls, activity_type: str,
+    hb: HeartbeatBridge,
+    endpoint: EndpointCalls,
+    activity_type: str,
 ) -> None:
     client = hb.client()
     victim = _id(f"victim-{activity_type}")
     run = start_activities(
-        client, domain=hb.domain, task_list=TASK_LIST, timeout_s=40,
+        client,
+        domain=hb.domain,
+        task_list=TASK_LIST,
+        timeout_s=40,
         activities=[ScheduledActivity(victim, activity_type, "1", input=_input(30))],
     )
     # Running in the worker once its start-of-job heartbeat reached SWF.
-    processes.wait_for(lambda: bool(endpoint.of(victim, "record_activity_task_heartbeat")),
-                       20, "the activity to start")
+    processes.wait_for(
+        lambda: bool(endpoint.of(victim, "record_activity_task_heartbeat")),
+        20,
+        "the activity to start",
+    )
     time.sleep(0.5)
     run.request_cancel(victim)
     outcomes = run.wait(45)
     outcome = outcomes[victim]
     assert outcome.status == "canceled", (outcome, hb.logs())
     events = _history(client, hb.domain, run.workflow_id, run.wait_started())
-    took = (_event_time(events, "ActivityTaskCanceled")
-            - _event_time(events, "ActivityTaskCancelRequested"))
+    took = _event_time(events, "ActivityTaskCanceled") - _event_time(
+        events, "ActivityTaskCancelRequested"
+    )
     budget = HEARTBEAT_INTERVAL_S + (CANCEL_GRACE_S if activity_type != "Cooperative" else 0)
     assert took < budget + 1.5, (took, budget)
     if activity_type == "Cooperative":
@@ -175,15 +198,22 @@ def test_a_requested_cancellation_ends_canceled_within_the_heartbeat_interval_an
 
 
 def test_an_activity_whose_task_timed_out_in_swf_is_stopped_and_does_not_respond(
-    hb: HeartbeatBridge, endpoint: EndpointCalls,
+    hb: HeartbeatBridge,
+    endpoint: EndpointCalls,
 ) -> None:
     marker = hb.tmp / f"stubborn-{uuid.uuid4().hex[:6]}"
     # SWF closes the task by its schedule-to-close (3 s) while the attempt's own
     # bounds (start-to-close 60 s, heartbeats) are fine: only a heartbeat can tell.
     outcomes = run_activities(
-        hb.client(), domain=hb.domain, task_list=TASK_LIST, timeout_s=30,
-        activities=[ScheduledActivity(STUBBORN, "Stubborn", "1", schedule_to_close="3",
-                                      input=_input(30, str(marker)))],
+        hb.client(),
+        domain=hb.domain,
+        task_list=TASK_LIST,
+        timeout_s=30,
+        activities=[
+            ScheduledActivity(
+                STUBBORN, "Stubborn", "1", schedule_to_close="3", input=_input(30, str(marker))
+            )
+        ],
     )
     outcome = outcomes[STUBBORN]
     assert outcome.status == "timed_out" and outcome.timeout_type == "SCHEDULE_TO_CLOSE"
@@ -196,10 +226,14 @@ def test_an_activity_whose_task_timed_out_in_swf_is_stopped_and_does_not_respond
 
 
 def test_an_activity_reaching_its_deadline_is_failed_by_the_worker_before_swf_times_it_out(
-    hb: HeartbeatBridge, endpoint: EndpointCalls,
+    hb: HeartbeatBridge,
+    endpoint: EndpointCalls,
 ) -> None:
     outcomes = run_activities(
-        hb.client(), domain=hb.domain, task_list=TASK_LIST, timeout_s=30,
+        hb.client(),
+        domain=hb.domain,
+        task_list=TASK_LIST,
+        timeout_s=30,
         activities=[ScheduledActivity(OVERRUN, "Overrun", "1", input=_input(30))],
     )
     outcome = outcomes[OVERRUN]
@@ -210,13 +244,17 @@ def test_an_activity_reaching_its_deadline_is_failed_by_the_worker_before_swf_ti
 
 
 def test_a_job_whose_deadline_passed_while_queued_never_runs(
-    hb: HeartbeatBridge, endpoint: EndpointCalls,
+    hb: HeartbeatBridge,
+    endpoint: EndpointCalls,
 ) -> None:
     marker = hb.tmp / f"marker-{uuid.uuid4().hex[:6]}"
     # Two blockers fill the worker's two slots; Marker (start-to-close 2 s)
     # waits in the queue until after its deadline.
     outcomes = run_activities(
-        hb.client(), domain=hb.domain, task_list=TASK_LIST, timeout_s=40,
+        hb.client(),
+        domain=hb.domain,
+        task_list=TASK_LIST,
+        timeout_s=40,
         activities=[
             ScheduledActivity(BLOCK_1, "Block", "1", input=_input(5), priority=10),
             ScheduledActivity(BLOCK_2, "Block", "1", input=_input(5), priority=10),
@@ -231,13 +269,16 @@ def test_a_job_whose_deadline_passed_while_queued_never_runs(
 
 
 def test_throttled_heartbeats_are_retried_and_never_crash_the_worker(
-    hb: HeartbeatBridge, endpoint: EndpointCalls,
+    hb: HeartbeatBridge,
+    endpoint: EndpointCalls,
 ) -> None:
-    hb.swf.inject_faults(operations=["RecordActivityTaskHeartbeat"], fraction=1.0,
-                         kind="throttle")
+    hb.swf.inject_faults(operations=["RecordActivityTaskHeartbeat"], fraction=1.0, kind="throttle")
     before = hb.worker.output().count("heartbeat failed (ThrottlingException)")
     outcomes = run_activities(
-        hb.client(), domain=hb.domain, task_list=TASK_LIST, timeout_s=30,
+        hb.client(),
+        domain=hb.domain,
+        task_list=TASK_LIST,
+        timeout_s=30,
         activities=[ScheduledActivity(PROGRESS, "Progress", "1", input=_input(3))],
     )
     assert outcomes[PROGRESS].status == "completed", (outcomes, hb.logs())
@@ -247,20 +288,32 @@ def test_throttled_heartbeats_are_retried_and_never_crash_the_worker(
 
 
 def test_a_poller_reading_timeouts_from_history_honours_a_deciders_per_task_override(
-    hb: HeartbeatBridge, endpoint: EndpointCalls, redis_url: str,
+    hb: HeartbeatBridge,
+    endpoint: EndpointCalls,
+    redis_url: str,
 ) -> None:
-    env = processes.bridge_env(broker_url=redis_url, swf_endpoint=hb.swf.endpoint_url,
-                               activities=ACTIVITIES_MODULE)
-    poller = processes.start_poller(env, hb.tmp, domain=hb.domain, task_list="hb-history",
-                                    name="hb-history-poller",
-                                    extra=["--timeouts-from-history"])
+    env = processes.bridge_env(
+        broker_url=redis_url, swf_endpoint=hb.swf.endpoint_url, activities=ACTIVITIES_MODULE
+    )
+    poller = processes.start_poller(
+        env,
+        hb.tmp,
+        domain=hb.domain,
+        task_list="hb-history",
+        name="hb-history-poller",
+        extra=["--timeouts-from-history"],
+    )
     try:
         # The type says 30 s; the decider says 3 s for this task. Only the
         # history knows, and the worker must end it before SWF's 3 s.
         outcomes = run_activities(
-            hb.client(), domain=hb.domain, task_list="hb-history", timeout_s=30,
-            activities=[ScheduledActivity(HISTORY, "Block", "1", start_to_close="3",
-                                          input=_input(10))],
+            hb.client(),
+            domain=hb.domain,
+            task_list="hb-history",
+            timeout_s=30,
+            activities=[
+                ScheduledActivity(HISTORY, "Block", "1", start_to_close="3", input=_input(10))
+            ],
         )
     finally:
         poller.stop()

@@ -21,9 +21,13 @@ VALUES: dict[str, tuple[str | None, list[object]]] = {
 
 def test_each_kind_of_json_value_arrives_as_the_single_argument(bridge: Bridge) -> None:
     outcomes = run_activities(
-        bridge.client(), domain=bridge.domain, task_list=bridge.task_list,
-        activities=[ScheduledActivity(kind, "DescribeJson", "1", input=text)
-                    for kind, (text, _) in VALUES.items()]
+        bridge.client(),
+        domain=bridge.domain,
+        task_list=bridge.task_list,
+        activities=[
+            ScheduledActivity(kind, "DescribeJson", "1", input=text)
+            for kind, (text, _) in VALUES.items()
+        ]
         + [ScheduledActivity("not-json", "DescribeJson", "1", input="NaN")],
         timeout_s=90,
     )

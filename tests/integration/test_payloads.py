@@ -23,8 +23,11 @@ from tests.support import processes
 ACTIVITIES_MODULE = "tests.integration.payload_activities"
 PREFIX = "swfbridge/payloads"
 SIX_MB = 6_000_000
-CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-               "AWS_DEFAULT_REGION": "us-east-1"}
+CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
 
 
 def _simpleflow_format() -> Any:
@@ -71,8 +74,10 @@ def s3(aws_env: None) -> Any:
 
 @pytest.fixture(scope="module")
 def buckets(s3: Any) -> dict[str, str]:
-    names = {"payloads": f"swfbridge-it-{uuid.uuid4().hex[:8]}",
-             "jumbo": f"simpleflow-jumbo-{uuid.uuid4().hex[:8]}"}
+    names = {
+        "payloads": f"swfbridge-it-{uuid.uuid4().hex[:8]}",
+        "jumbo": f"simpleflow-jumbo-{uuid.uuid4().hex[:8]}",
+    }
     for name in names.values():
         s3.create_bucket(Bucket=name)
     return names
@@ -82,16 +87,23 @@ def _start_bridge(
     swf: LocalSWF, redis_url: str, log_dir: Path, extra_env: dict[str, str], name: str
 ) -> tuple[str, list[processes.Process]]:
     domain = f"it-{name}-{uuid.uuid4().hex[:8]}"
-    env = processes.bridge_env(broker_url=redis_url, swf_endpoint=swf.endpoint_url,
-                               activities=ACTIVITIES_MODULE)
+    env = processes.bridge_env(
+        broker_url=redis_url, swf_endpoint=swf.endpoint_url, activities=ACTIVITIES_MODULE
+    )
     env.update(extra_env)
     registered = processes.run_cli(env, "register", "--domain", domain, "--create-domain")
     assert registered.returncode == 0, registered.stdout + registered.stderr
-    worker = processes.start_worker(env, log_dir, name=f"{name}-worker", concurrency=2,
-                                    extra=("-Q", f"{TASK_LIST}-{name}"))
-    poller = processes.start_poller(env, log_dir, domain=domain, task_list=TASK_LIST,
-                                    name=f"{name}-poller",
-                                    extra=("--queue", f"{TASK_LIST}-{name}"))
+    worker = processes.start_worker(
+        env, log_dir, name=f"{name}-worker", concurrency=2, extra=("-Q", f"{TASK_LIST}-{name}")
+    )
+    poller = processes.start_poller(
+        env,
+        log_dir,
+        domain=domain,
+        task_list=TASK_LIST,
+        name=f"{name}-poller",
+        extra=("--queue", f"{TASK_LIST}-{name}"),
+    )
     return domain, [poller, worker]
 
 
@@ -118,12 +130,18 @@ def offloaded(
 ) -> dict[str, ActivityOutcome]:
     """One workflow through a bridge with S3 offload on; the outcome of each activity."""
     log_dir = tmp_path_factory.mktemp("payloads-offload")
-    domain, procs = _start_bridge(local_swf_server, redis_url, log_dir, {
-        "AWS_ENDPOINT_URL_S3": s3_endpoint,
-        "SWFBRIDGE_S3_BUCKET": buckets["payloads"],
-        "SWFBRIDGE_S3_PREFIX": PREFIX,
-        "SWFBRIDGE_S3_INPUT_BUCKETS": buckets["jumbo"],
-    }, "offload")
+    domain, procs = _start_bridge(
+        local_swf_server,
+        redis_url,
+        log_dir,
+        {
+            "AWS_ENDPOINT_URL_S3": s3_endpoint,
+            "SWFBRIDGE_S3_BUCKET": buckets["payloads"],
+            "SWFBRIDGE_S3_PREFIX": PREFIX,
+            "SWFBRIDGE_S3_INPUT_BUCKETS": buckets["jumbo"],
+        },
+        "offload",
+    )
     try:
         return run_activities(
             local_swf_server.client(),
@@ -133,14 +151,21 @@ def offloaded(
                 ScheduledActivity("report-200k", "ReportIds", "1", input=_flowy(14_000)),
                 ScheduledActivity("blob-6mb", "Blob", "1", input=_flowy(SIX_MB)),
                 ScheduledActivity("small", "ReportIds", "1", input=_flowy(3)),
-                ScheduledActivity("simpleflow-input", "Digest", "1",
-                                  input=simpleflow_input[0]),
-                ScheduledActivity("foreign-bucket", "Digest", "1",
-                                  input=f"simpleflow+s3://someone-elses-bucket/{'k' * 8} 80"),
-                ScheduledActivity("fail-big", "FailWithBigDetails", "1",
-                                  input=_flowy(50_000)),
-                ScheduledActivity("beat-big", "BeatBigThenStall", "1",
-                                  input=_flowy(5_000, 4.0), heartbeat_timeout="2"),
+                ScheduledActivity("simpleflow-input", "Digest", "1", input=simpleflow_input[0]),
+                ScheduledActivity(
+                    "foreign-bucket",
+                    "Digest",
+                    "1",
+                    input=f"simpleflow+s3://someone-elses-bucket/{'k' * 8} 80",
+                ),
+                ScheduledActivity("fail-big", "FailWithBigDetails", "1", input=_flowy(50_000)),
+                ScheduledActivity(
+                    "beat-big",
+                    "BeatBigThenStall",
+                    "1",
+                    input=_flowy(5_000, 4.0),
+                    heartbeat_timeout="2",
+                ),
             ],
             timeout_s=90,
         )
@@ -164,8 +189,12 @@ def without_bucket(
             task_list=TASK_LIST,
             activities=[
                 ScheduledActivity("blob-40k", "Blob", "1", input=_flowy(40_000)),
-                ScheduledActivity("reference-input", "Digest", "1",
-                                  input=f"simpleflow+s3://some-bucket/{'k' * 8} 80"),
+                ScheduledActivity(
+                    "reference-input",
+                    "Digest",
+                    "1",
+                    input=f"simpleflow+s3://some-bucket/{'k' * 8} 80",
+                ),
             ],
             timeout_s=60,
         )
@@ -213,15 +242,19 @@ def test_an_input_stored_in_s3_by_simpleflow_is_fetched_before_run(
 ) -> None:
     data = simpleflow_input[1]
     assert json.loads(_completed(offloaded["simpleflow-input"])) == {
-        "length": len(data), "sha256": hashlib.sha256(data.encode()).hexdigest()}
+        "length": len(data),
+        "sha256": hashlib.sha256(data.encode()).hexdigest(),
+    }
 
 
 def test_a_6_mb_result_fails_with_its_size_and_the_cap_in_the_reason(
     offloaded: dict[str, ActivityOutcome],
 ) -> None:
     reason, details = _failed(offloaded["blob-6mb"])
-    assert reason == (f"swfbridge: result too large even for S3 offload: {SIX_MB + 2} bytes, "
-                      f"the cap is 5242880 bytes (SWFBRIDGE_S3_MAX_BYTES)")
+    assert reason == (
+        f"swfbridge: result too large even for S3 offload: {SIX_MB + 2} bytes, "
+        f"the cap is 5242880 bytes (SWFBRIDGE_S3_MAX_BYTES)"
+    )
     assert details["cause"] == "result_too_large"
     assert (details["size"], details["limit"]) == (SIX_MB + 2, 5_242_880)
 
@@ -260,9 +293,13 @@ def test_without_a_bucket_a_40_kb_result_fails_saying_how_to_enable_offload(
     reason, details = _failed(without_bucket["blob-40k"])
     assert reason.startswith(
         "swfbridge: result too large: 40002 characters, SWF's limit is 32768; "
-        "to send it through S3 instead, set SWFBRIDGE_S3_BUCKET")
+        "to send it through S3 instead, set SWFBRIDGE_S3_BUCKET"
+    )
     assert (details["cause"], details["size"], details["limit"]) == (
-        "result_too_large", 40_002, 32_768)
+        "result_too_large",
+        40_002,
+        32_768,
+    )
 
 
 def test_without_a_bucket_an_input_reference_fails_saying_how_to_enable_offload(

@@ -24,8 +24,10 @@ def clock() -> Clock:
 
 @pytest.fixture
 def state(redis_url: str, clock: Clock) -> BridgeState:
-    return BridgeState(config=StateConfig(url=redis_url, key_prefix=f"t-{uuid.uuid4().hex}",
-                                          deadline_grace_s=5.0), clock=clock)
+    return BridgeState(
+        config=StateConfig(url=redis_url, key_prefix=f"t-{uuid.uuid4().hex}", deadline_grace_s=5.0),
+        clock=clock,
+    )
 
 
 def test_reserve_refuses_a_slot_once_the_limit_is_reached(state: BridgeState) -> None:
@@ -43,8 +45,9 @@ def test_a_released_slot_can_be_taken_again(state: BridgeState) -> None:
     assert state.reserve("d", "tl", limit=1, hold_s=70) is not None
 
 
-def test_a_bound_slot_is_freed_by_the_attempt_id_the_worker_knows(state: BridgeState,
-                                                                    clock: Clock) -> None:
+def test_a_bound_slot_is_freed_by_the_attempt_id_the_worker_knows(
+    state: BridgeState, clock: Clock
+) -> None:
     placeholder = state.reserve("d", "tl", limit=1, hold_s=70)
     assert placeholder is not None
     state.bind("d", "tl", placeholder, attempt_id="swf-abc", deadline=clock.now + 30)
@@ -54,7 +57,8 @@ def test_a_bound_slot_is_freed_by_the_attempt_id_the_worker_knows(state: BridgeS
 
 
 def test_slots_of_a_dead_worker_heal_by_themselves_after_the_deadline_and_grace(
-    state: BridgeState, clock: Clock,
+    state: BridgeState,
+    clock: Clock,
 ) -> None:
     placeholder = state.reserve("d", "tl", limit=1, hold_s=70)
     assert placeholder is not None
@@ -66,7 +70,8 @@ def test_slots_of_a_dead_worker_heal_by_themselves_after_the_deadline_and_grace(
 
 
 def test_a_placeholder_of_a_poller_that_died_mid_poll_expires_after_the_poll_window(
-    state: BridgeState, clock: Clock,
+    state: BridgeState,
+    clock: Clock,
 ) -> None:
     assert state.reserve("d", "tl", limit=1, hold_s=70) is not None
     clock.now += 71
@@ -79,7 +84,8 @@ def test_task_lists_have_separate_slots(state: BridgeState) -> None:
 
 
 def test_an_attempt_can_be_claimed_once_and_the_claim_outlives_the_run(
-    state: BridgeState, clock: Clock,
+    state: BridgeState,
+    clock: Clock,
 ) -> None:
     assert state.claim("swf-1", deadline=clock.now + 60, owner="w1")
     assert not state.claim("swf-1", deadline=clock.now + 60, owner="w2")

@@ -63,15 +63,21 @@ class TimeoutsBridge:
 
 
 @pytest.fixture(scope="module")
-def bridge(local_swf_server: LocalSWF, redis_url: str,
-           tmp_path_factory: pytest.TempPathFactory) -> Iterator[TimeoutsBridge]:
+def bridge(
+    local_swf_server: LocalSWF, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[TimeoutsBridge]:
     domain = f"to-{uuid.uuid4().hex[:8]}"
     tmp = tmp_path_factory.mktemp("task-timeouts")
-    env = processes.bridge_env(broker_url=redis_url, swf_endpoint=local_swf_server.endpoint_url,
-                               activities=ACTIVITIES_MODULE)
-    env.update(SWFBRIDGE_CANCEL_GRACE=str(CANCEL_GRACE_S),
-               SWFBRIDGE_DEADLINE_MARGIN=str(DEADLINE_MARGIN_S),
-               SWFBRIDGE_FUNCTION_PREFIXES=f"{FUNCTIONS_MODULE},{SIMPLEFLOW_MODULE}")
+    env = processes.bridge_env(
+        broker_url=redis_url,
+        swf_endpoint=local_swf_server.endpoint_url,
+        activities=ACTIVITIES_MODULE,
+    )
+    env.update(
+        SWFBRIDGE_CANCEL_GRACE=str(CANCEL_GRACE_S),
+        SWFBRIDGE_DEADLINE_MARGIN=str(DEADLINE_MARGIN_S),
+        SWFBRIDGE_FUNCTION_PREFIXES=f"{FUNCTIONS_MODULE},{SIMPLEFLOW_MODULE}",
+    )
     registered = processes.run_cli(env, "register", "--domain", domain, "--create-domain")
     assert registered.returncode == 0, registered.stdout + registered.stderr
     # Room for a test's leftovers: a task SWF timed out may still run in the worker.
@@ -80,9 +86,11 @@ def bridge(local_swf_server: LocalSWF, redis_url: str,
     try:
         for task_list in (TASK_LIST, timeout_simpleflow.ACTIVITY_TASK_LIST):
             # The poller's default options: no timeouts flag.
-            pollers.append(processes.start_poller(env, tmp, domain=domain,
-                                                  task_list=task_list,
-                                                  name=f"to-poller-{task_list}"))
+            pollers.append(
+                processes.start_poller(
+                    env, tmp, domain=domain, task_list=task_list, name=f"to-poller-{task_list}"
+                )
+            )
         yield TimeoutsBridge(local_swf_server, domain, env, worker, pollers[0], tmp)
     finally:
         for poller in pollers:
@@ -109,15 +117,25 @@ def _input(*args: Any) -> str:
 
 
 def test_a_task_heartbeating_for_longer_than_its_per_task_heartbeat_timeout_completes(
-    bridge: TimeoutsBridge, endpoint: EndpointCalls,
+    bridge: TimeoutsBridge,
+    endpoint: EndpointCalls,
 ) -> None:
     beater = _id("beater")
     # The type's heartbeat timeout is NONE; the decider sets 5 s on this task.
     outcomes = run_activities(
-        bridge.client(), domain=bridge.domain, task_list=TASK_LIST, timeout_s=60,
-        activities=[ScheduledActivity(beater, "BeatsForAWhile", "1",
-                                      heartbeat_timeout=str(PER_TASK_HEARTBEAT_S),
-                                      input=_input(BEAT_FOR_S))],
+        bridge.client(),
+        domain=bridge.domain,
+        task_list=TASK_LIST,
+        timeout_s=60,
+        activities=[
+            ScheduledActivity(
+                beater,
+                "BeatsForAWhile",
+                "1",
+                heartbeat_timeout=str(PER_TASK_HEARTBEAT_S),
+                input=_input(BEAT_FOR_S),
+            )
+        ],
     )
     outcome = outcomes[beater]
     assert outcome.status == "completed", (outcome, bridge.logs())
@@ -129,24 +147,33 @@ def test_a_task_heartbeating_for_longer_than_its_per_task_heartbeat_timeout_comp
     assert int(outcome.result or "0") > len(beats)  # the activity's calls were coalesced
 
 
-@pytest.mark.parametrize("activity_type", ["CooperativeUntilCancelled",
-                                           "SleepsUntilCancelled"])
+@pytest.mark.parametrize("activity_type", ["CooperativeUntilCancelled", "SleepsUntilCancelled"])
 def test_a_task_with_a_per_task_heartbeat_timeout_ends_canceled_when_cancellation_is_requested(
-    bridge: TimeoutsBridge, endpoint: EndpointCalls, activity_type: str,
+    bridge: TimeoutsBridge,
+    endpoint: EndpointCalls,
+    activity_type: str,
 ) -> None:
     victim = _id(f"victim-{activity_type}")
     started = bridge.tmp / f"{victim}.started"
     # The type's heartbeat timeout is NONE; the decider sets 4 s. SWF tells the
     # worker about the cancellation only in a heartbeat answer.
     run = start_activities(
-        bridge.client(), domain=bridge.domain, task_list=TASK_LIST, timeout_s=60,
-        activities=[ScheduledActivity(victim, activity_type, "1", heartbeat_timeout="4",
-                                      input=_input(20, str(started)))],
+        bridge.client(),
+        domain=bridge.domain,
+        task_list=TASK_LIST,
+        timeout_s=60,
+        activities=[
+            ScheduledActivity(
+                victim, activity_type, "1", heartbeat_timeout="4", input=_input(20, str(started))
+            )
+        ],
     )
     # Running, and its first heartbeat answered (without a cancellation in it).
     processes.wait_for(
         lambda: started.exists() and bool(endpoint.of(victim, "record_activity_task_heartbeat")),
-        30, "the activity to start and heartbeat")
+        30,
+        "the activity to start and heartbeat",
+    )
     run.request_cancel(victim)
     outcome = run.wait(70)[victim]
     assert outcome.status == "canceled", (outcome, bridge.logs())
@@ -158,16 +185,34 @@ def test_a_function_whose_type_has_placeholder_zero_defaults_completes_with_per_
     client = bridge.client()
     name = f"{FUNCTIONS_MODULE}.add"
     # As simpleflow registers its types: "0" for every default timeout.
-    register_activity_type(client, domain=bridge.domain, name=name, version="1",
-                           heartbeat_timeout="0", schedule_to_start="0",
-                           schedule_to_close="0", start_to_close="0")
+    register_activity_type(
+        client,
+        domain=bridge.domain,
+        name=name,
+        version="1",
+        heartbeat_timeout="0",
+        schedule_to_start="0",
+        schedule_to_close="0",
+        start_to_close="0",
+    )
     adder = _id("adder")
     outcomes = run_activities(
-        client, domain=bridge.domain, task_list=TASK_LIST, timeout_s=60,
-        activities=[ScheduledActivity(adder, name, "1", start_to_close="60",
-                                      schedule_to_start="120", schedule_to_close="180",
-                                      heartbeat_timeout="30",
-                                      input=json.dumps({"args": [2, 3], "kwargs": {}}))],
+        client,
+        domain=bridge.domain,
+        task_list=TASK_LIST,
+        timeout_s=60,
+        activities=[
+            ScheduledActivity(
+                adder,
+                name,
+                "1",
+                start_to_close="60",
+                schedule_to_start="120",
+                schedule_to_close="180",
+                heartbeat_timeout="30",
+                input=json.dumps({"args": [2, 3], "kwargs": {}}),
+            )
+        ],
     )
     outcome = outcomes[adder]
     assert outcome.status == "completed", (outcome, bridge.logs())
@@ -181,9 +226,15 @@ def test_a_per_task_start_to_close_shorter_than_the_types_is_enforced_by_the_bri
     # The type says 300 s; the decider says 6 s. The worker must end the
     # activity before SWF's 6 s, not at 300 s.
     outcomes = run_activities(
-        bridge.client(), domain=bridge.domain, task_list=TASK_LIST, timeout_s=60,
-        activities=[ScheduledActivity(sleeper, "SleepsPastItsDeadline", "1",
-                                      start_to_close="6", input=_input(20))],
+        bridge.client(),
+        domain=bridge.domain,
+        task_list=TASK_LIST,
+        timeout_s=60,
+        activities=[
+            ScheduledActivity(
+                sleeper, "SleepsPastItsDeadline", "1", start_to_close="6", input=_input(20)
+            )
+        ],
     )
     outcome = outcomes[sleeper]
     assert outcome.status == "failed", (outcome, bridge.logs())
@@ -196,37 +247,68 @@ def test_a_simpleflow_workflow_decided_by_simpleflow_completes_through_the_bridg
     workflow = f"{SIMPLEFLOW_MODULE}.ThreeSteps"
     decider = processes.spawn(
         "to-simpleflow-decider",
-        [*_simpleflow(), "decider.start", "--domain", bridge.domain,
-         "--task-list", timeout_simpleflow.DECISION_TASK_LIST, "--nb-processes", "1",
-         workflow],
-        bridge.env, bridge.tmp)
+        [
+            *_simpleflow(),
+            "decider.start",
+            "--domain",
+            bridge.domain,
+            "--task-list",
+            timeout_simpleflow.DECISION_TASK_LIST,
+            "--nb-processes",
+            "1",
+            workflow,
+        ],
+        bridge.env,
+        bridge.tmp,
+    )
     try:
         started = subprocess.run(
-            [*_simpleflow(), "workflow.start", "--domain", bridge.domain,
-             "--task-list", timeout_simpleflow.DECISION_TASK_LIST,
-             "--workflow-id", _id("three-steps"),
-             "--execution-timeout", "300", "--decision-tasks-timeout", "60",
-             "--input", json.dumps({"args": [20], "kwargs": {}}), workflow],
-            env=bridge.env, cwd=processes.REPO_ROOT, capture_output=True, text=True,
-            timeout=60)
+            [
+                *_simpleflow(),
+                "workflow.start",
+                "--domain",
+                bridge.domain,
+                "--task-list",
+                timeout_simpleflow.DECISION_TASK_LIST,
+                "--workflow-id",
+                _id("three-steps"),
+                "--execution-timeout",
+                "300",
+                "--decision-tasks-timeout",
+                "60",
+                "--input",
+                json.dumps({"args": [20], "kwargs": {}}),
+                workflow,
+            ],
+            env=bridge.env,
+            cwd=processes.REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert started.returncode == 0, started.stdout + started.stderr
         workflow_id, run_id = started.stdout.split()[-2:]
         execution = {"workflowId": workflow_id, "runId": run_id}
         client = bridge.client()
 
         def closed() -> bool:
-            info = client.describe_workflow_execution(domain=bridge.domain,
-                                                      execution=execution)["executionInfo"]
+            info = client.describe_workflow_execution(domain=bridge.domain, execution=execution)[
+                "executionInfo"
+            ]
             return bool(info["executionStatus"] == "CLOSED")
 
         processes.wait_for(closed, 90, "the simpleflow workflow execution to close")
     finally:
         decider.stop()
     events = client.get_workflow_execution_history(
-        domain=bridge.domain, execution=execution, reverseOrder=True)["events"]
+        domain=bridge.domain, execution=execution, reverseOrder=True
+    )["events"]
     last = events[0]
     assert last["eventType"] == "WorkflowExecutionCompleted", (
-        last, decider.output(), bridge.logs())
+        last,
+        decider.output(),
+        bridge.logs(),
+    )
     result = last["workflowExecutionCompletedEventAttributes"]["result"]
     assert json.loads(result) == "result: 41"
 

@@ -33,8 +33,11 @@ def _send(bridge: Bridge, message: object) -> None:
 def _manual_task(bridge: Bridge, task_list: str) -> tuple[str, object]:
     """Schedule one Add and poll it ourselves: a real token the bridge never saw."""
     run = start_activities(
-        bridge.client(), domain=bridge.domain, task_list=task_list,
-        activities=[ScheduledActivity("manual", "Add", "1", input="[[1], {}]")], timeout_s=30,
+        bridge.client(),
+        domain=bridge.domain,
+        task_list=task_list,
+        activities=[ScheduledActivity("manual", "Add", "1", input="[[1], {}]")],
+        timeout_s=30,
     )
     client = bridge.client()
     deadline = time.monotonic() + 10
@@ -68,8 +71,11 @@ def test_garbage_and_pickled_messages_are_dropped_without_harming_the_worker(
     payload = pickle.dumps(_CreatesFile(str(marker)))
     with Connection(bridge.env["CELERY_BROKER_URL"]) as conn:
         conn.Producer().publish(
-            payload, exchange="celery", routing_key="celery",
-            content_type="application/x-python-serialize", content_encoding="binary",
+            payload,
+            exchange="celery",
+            routing_key="celery",
+            content_type="application/x-python-serialize",
+            content_encoding="binary",
             headers={"task": TASK_NAME, "id": f"pickled-{uuid.uuid4().hex}", "lang": "py"},
         )
     wait_for(lambda: "untrusted content" in bridge.worker.output(), 15, "pickle refused")
@@ -80,7 +86,10 @@ def test_garbage_and_pickled_messages_are_dropped_without_harming_the_worker(
     from swfbridge.testing import run_activities
 
     outcomes = run_activities(
-        bridge.client(), domain=bridge.domain, task_list=bridge.task_list,
-        activities=[ScheduledActivity("after", "Add", "1", input="[[2, 3], {}]")], timeout_s=30,
+        bridge.client(),
+        domain=bridge.domain,
+        task_list=bridge.task_list,
+        activities=[ScheduledActivity("after", "Add", "1", input="[[2, 3], {}]")],
+        timeout_s=30,
     )
     assert outcomes["after"].status == "completed" and outcomes["after"].result == "5"

@@ -20,9 +20,13 @@ def _simpleflow(*args: Any, **kwargs: Any) -> str:
 
 def _run(fleet: UserFleet, specs: dict[str, tuple[str, str | None]]) -> dict[str, ActivityOutcome]:
     return run_activities(
-        fleet.client(), domain=fleet.domain, task_list=fleet.task_list,
-        activities=[ScheduledActivity(activity_id, name, "1", input=text)
-                    for activity_id, (name, text) in specs.items()],
+        fleet.client(),
+        domain=fleet.domain,
+        task_list=fleet.task_list,
+        activities=[
+            ScheduledActivity(activity_id, name, "1", input=text)
+            for activity_id, (name, text) in specs.items()
+        ],
         timeout_s=60,
     )
 
@@ -42,29 +46,37 @@ def _failed(fleet: UserFleet, outcome: ActivityOutcome) -> tuple[str, dict[str, 
 def test_a_workflow_encoded_the_flowy_way_gets_correct_results_from_all_runtimes(
     user_fleet: UserFleet,
 ) -> None:
-    outcomes = _run(user_fleet, {
-        "legacy-add": ("LegacyAdd", _flowy(1, b=2)),
-        "csv-sum": ("CsvSum", "1,2,3"),
-        "celery-resize": ("Resize", _flowy(10, 20, scale=2)),
-    })
+    outcomes = _run(
+        user_fleet,
+        {
+            "legacy-add": ("LegacyAdd", _flowy(1, b=2)),
+            "csv-sum": ("CsvSum", "1,2,3"),
+            "celery-resize": ("Resize", _flowy(10, 20, scale=2)),
+        },
+    )
 
     assert json.loads(_completed(user_fleet, outcomes["legacy-add"])) == 3
     # Both hooks overridden: CSV decoded by the activity, its own text result,
     # and heartbeat() and token work as in flowy.
     assert _completed(user_fleet, outcomes["csv-sum"]) == "sum=6 heartbeat=True token=True"
     assert json.loads(_completed(user_fleet, outcomes["celery-resize"])) == {
-        "width": 20, "height": 40}
+        "width": 20,
+        "height": 40,
+    }
 
 
 def test_a_workflow_encoded_the_simpleflow_way_gets_correct_results_from_all_runtimes(
     user_fleet: UserFleet,
 ) -> None:
-    outcomes = _run(user_fleet, {
-        "class-add": ("SimpleflowAdd", _simpleflow(1, b=5)),
-        "celery-thumb": ("Thumb", _simpleflow("cat.png", size=32)),
-        "function": ("tests.migration.sf_allowed.multiply", _simpleflow(6, b=7)),
-        "wrapped-function": ("tests.migration.sf_allowed.shout", _simpleflow("hi")),
-    })
+    outcomes = _run(
+        user_fleet,
+        {
+            "class-add": ("SimpleflowAdd", _simpleflow(1, b=5)),
+            "celery-thumb": ("Thumb", _simpleflow("cat.png", size=32)),
+            "function": ("tests.migration.sf_allowed.multiply", _simpleflow(6, b=7)),
+            "wrapped-function": ("tests.migration.sf_allowed.shout", _simpleflow("hi")),
+        },
+    )
 
     assert json.loads(_completed(user_fleet, outcomes["class-add"])) == 6
     assert json.loads(_completed(user_fleet, outcomes["celery-thumb"])) == "cat.png@32px"
@@ -75,13 +87,16 @@ def test_a_workflow_encoded_the_simpleflow_way_gets_correct_results_from_all_run
 def test_an_existing_celery_task_that_raises_fails_its_activity_with_a_clear_reason(
     user_fleet: UserFleet,
 ) -> None:
-    outcomes = _run(user_fleet, {
-        "explode": ("Explode", _flowy("disk full")),
-        "not-json-result": ("Tags", _flowy()),
-        "wrong-arguments": ("Resize", _flowy(1, 2, 3, 4)),
-        "undecodable-input": ("Resize", "{not json"),
-        "unregistered-task": ("Missing", _flowy()),
-    })
+    outcomes = _run(
+        user_fleet,
+        {
+            "explode": ("Explode", _flowy("disk full")),
+            "not-json-result": ("Tags", _flowy()),
+            "wrong-arguments": ("Resize", _flowy(1, 2, 3, 4)),
+            "undecodable-input": ("Resize", "{not json"),
+            "unregistered-task": ("Missing", _flowy()),
+        },
+    )
 
     reason, details = _failed(user_fleet, outcomes["explode"])
     assert reason == "ValueError: disk full"
@@ -99,18 +114,23 @@ def test_an_existing_celery_task_that_raises_fails_its_activity_with_a_clear_rea
     assert "input could not be decoded (flowy format) for Celery task 'images.resize'" in reason
 
     reason, details = _failed(user_fleet, outcomes["unregistered-task"])
-    assert "Celery task 'images.not_registered' (mapped from activity Missing@1) is not " \
+    assert (
+        "Celery task 'images.not_registered' (mapped from activity Missing@1) is not "
         "registered" in reason
+    )
     assert details["cause"] == "unknown_celery_task"
 
 
 def test_a_function_runs_by_import_path_only_under_an_allowed_module_prefix(
     user_fleet: UserFleet,
 ) -> None:
-    outcomes = _run(user_fleet, {
-        "forbidden": ("tests.migration.sf_forbidden.touch", _simpleflow()),
-        "re-exported": ("tests.migration.sf_allowed.path_join", _simpleflow("a", "b")),
-    })
+    outcomes = _run(
+        user_fleet,
+        {
+            "forbidden": ("tests.migration.sf_forbidden.touch", _simpleflow()),
+            "re-exported": ("tests.migration.sf_allowed.path_join", _simpleflow("a", "b")),
+        },
+    )
 
     reason, details = _failed(user_fleet, outcomes["forbidden"])
     assert "import path is not allowed (allowed prefixes: tests.migration.sf_allowed)" in reason
@@ -132,7 +152,8 @@ def test_a_mapped_celery_task_of_the_json_format_gets_one_value_as_its_only_argu
         "two-element-array": ('[["x"], {"k": 2}]', [[["x"], {"k": 2}]]),
         "no-input": (None, []),
     }
-    outcomes = _run(user_fleet, {kind: ("DescribeJson", text)
-                                 for kind, (text, _) in values.items()})
+    outcomes = _run(
+        user_fleet, {kind: ("DescribeJson", text) for kind, (text, _) in values.items()}
+    )
     for kind, (_, args) in values.items():
         assert json.loads(_completed(user_fleet, outcomes[kind])) == {"args": args}, kind

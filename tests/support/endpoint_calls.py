@@ -12,8 +12,11 @@ from typing import Any
 
 import pytest
 
-RESPONDS = ("respond_activity_task_completed", "respond_activity_task_failed",
-            "respond_activity_task_canceled")
+RESPONDS = (
+    "respond_activity_task_completed",
+    "respond_activity_task_failed",
+    "respond_activity_task_canceled",
+)
 
 
 @dataclass
@@ -38,8 +41,9 @@ class EndpointCalls:
 
         monkeypatch.setattr(SWFBackend, "poll_for_activity_task", poll)
         for operation in ("record_activity_task_heartbeat", *RESPONDS):
-            monkeypatch.setattr(SWFBackend, operation, self._counting(operation,
-                                getattr(SWFBackend, operation)))
+            monkeypatch.setattr(
+                SWFBackend, operation, self._counting(operation, getattr(SWFBackend, operation))
+            )
 
     def _counting(self, operation: str, original: Any) -> Any:
         def counted(backend: Any, task_token: str, *args: Any, **kwargs: Any) -> Any:

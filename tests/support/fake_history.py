@@ -20,10 +20,18 @@ class FakeHistory:
         self.events: list[dict[str, Any]] = []
         self.pages = 0
         self.failures: list[Exception] = []
-        self.described: dict[str, Any] = {"configuration": {
-            "defaultTaskStartToCloseTimeout": "300", "defaultTaskHeartbeatTimeout": "NONE"}}
-        for kind in ("WorkflowExecutionStarted", "DecisionTaskScheduled", "DecisionTaskStarted",
-                     "DecisionTaskCompleted"):
+        self.described: dict[str, Any] = {
+            "configuration": {
+                "defaultTaskStartToCloseTimeout": "300",
+                "defaultTaskHeartbeatTimeout": "NONE",
+            }
+        }
+        for kind in (
+            "WorkflowExecutionStarted",
+            "DecisionTaskScheduled",
+            "DecisionTaskStarted",
+            "DecisionTaskCompleted",
+        ):
             self.add(kind)
 
     def add(self, kind: str, **attributes: Any) -> int:
@@ -34,11 +42,20 @@ class FakeHistory:
         self.events.append(event)
         return event_id
 
-    def schedule(self, activity_id: str, *, start_to_close: str | None = "30",
-                 heartbeat: str | None = "NONE", name: str = "Thing", version: str = "1",
-                 input: str | None = "[[], {}]") -> int:
-        attributes: dict[str, Any] = {"activityId": activity_id,
-                                      "activityType": {"name": name, "version": version}}
+    def schedule(
+        self,
+        activity_id: str,
+        *,
+        start_to_close: str | None = "30",
+        heartbeat: str | None = "NONE",
+        name: str = "Thing",
+        version: str = "1",
+        input: str | None = "[[], {}]",
+    ) -> int:
+        attributes: dict[str, Any] = {
+            "activityId": activity_id,
+            "activityType": {"name": name, "version": version},
+        }
         if start_to_close is not None:
             attributes["startToCloseTimeout"] = start_to_close
         if heartbeat is not None:
@@ -52,8 +69,10 @@ class FakeHistory:
         started_id = self.add("ActivityTaskStarted", scheduledEventId=scheduled_id)
         attrs = self.events[scheduled_id - 1]["activityTaskScheduledEventAttributes"]
         response: dict[str, Any] = {
-            "taskToken": f"token-{started_id}", "activityId": attrs["activityId"],
-            "startedEventId": started_id, "workflowExecution": dict(self.execution),
+            "taskToken": f"token-{started_id}",
+            "activityId": attrs["activityId"],
+            "startedEventId": started_id,
+            "workflowExecution": dict(self.execution),
             "activityType": dict(attrs["activityType"]),
         }
         if "input" in attrs:
@@ -71,7 +90,7 @@ class FakeHistory:
         ordered = list(reversed(self.events)) if params.get("reverseOrder") else self.events
         start = int(params.get("nextPageToken") or 0)
         size = int(params.get("maximumPageSize") or 1000)
-        answer: dict[str, Any] = {"events": ordered[start:start + size]}
+        answer: dict[str, Any] = {"events": ordered[start : start + size]}
         if start + size < len(ordered):
             answer["nextPageToken"] = str(start + size)
         return answer

@@ -13,8 +13,10 @@ from swfbridge.aws.swf import SwfClient, SwfClientConfig
 
 def client_error(code: str, status: int = 400, operation: str = "Op") -> Exception:
     return botocore.exceptions.ClientError(
-        {"Error": {"Code": code, "Message": f"{code} happened"},
-         "ResponseMetadata": {"HTTPStatusCode": status}},
+        {
+            "Error": {"Code": code, "Message": f"{code} happened"},
+            "ResponseMetadata": {"HTTPStatusCode": status},
+        },
         operation,
     )
 

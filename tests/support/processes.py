@@ -51,5 +51,9 @@ def run_cli(
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "swfbridge", *args],
-        env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout_s,
+        env=env,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
     )

@@ -105,14 +105,18 @@ def test_cancel_after_start_cancels_an_activity_even_when_nothing_else_happens(
     # An activity start gives the decider no decision task of its own.
     _register(swf_client)
     stop = threading.Event()
-    worker = threading.Thread(target=_worker, args=(local_swf.client(), stop,
-                                                    {"only": "heartbeat_until_canceled"}))
+    worker = threading.Thread(
+        target=_worker, args=(local_swf.client(), stop, {"only": "heartbeat_until_canceled"})
+    )
     worker.start()
     try:
         outcomes = run_activities(
-            swf_client, domain=DOMAIN, task_list=TASK_LIST,
+            swf_client,
+            domain=DOMAIN,
+            task_list=TASK_LIST,
             activities=[ScheduledActivity("only", "work", "1")],
-            cancel_after_start={"only"}, timeout_s=10,
+            cancel_after_start={"only"},
+            timeout_s=10,
         )
     finally:
         stop.set()

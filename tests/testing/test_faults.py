@@ -12,12 +12,17 @@ from local_swf_helpers import DOMAIN, error_code, http_status, setup_domain
 from swfbridge.testing import LocalSWF
 
 
-def _admin(swf: LocalSWF, method: str, path: str, body: Any = None,
-           headers: dict[str, str] | None = None) -> tuple[int, Any]:
+def _admin(
+    swf: LocalSWF, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+) -> tuple[int, Any]:
     headers = headers or {}
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(f"{swf.endpoint_url}{path}", data=data, method=method,
-                                     headers={"Content-Type": "application/json", **headers})
+    request = urllib.request.Request(
+        f"{swf.endpoint_url}{path}",
+        data=data,
+        method=method,
+        headers={"Content-Type": "application/json", **headers},
+    )
     try:
         with urllib.request.urlopen(request, timeout=5) as response:
             return response.status, json.loads(response.read())
@@ -121,8 +126,12 @@ def test_health_endpoint_answers_ok(local_swf: LocalSWF) -> None:
 
 @pytest.mark.parametrize(
     ("method", "path"),
-    [("POST", "/_swfbridge/reset"), ("POST", "/_swfbridge/faults"),
-     ("DELETE", "/_swfbridge/faults"), ("POST", "/moto-api/reset")],
+    [
+        ("POST", "/_swfbridge/reset"),
+        ("POST", "/_swfbridge/faults"),
+        ("DELETE", "/_swfbridge/faults"),
+        ("POST", "/moto-api/reset"),
+    ],
 )
 def test_admin_requests_a_web_page_could_send_are_refused(
     local_swf: LocalSWF, method: str, path: str
@@ -135,14 +144,20 @@ def test_admin_requests_a_web_page_could_send_are_refused(
 
 def test_no_cors_and_no_moto_dashboard(local_swf: LocalSWF, swf_client: Any) -> None:
     setup_domain(swf_client)
-    status, body = _admin(local_swf, "GET", "/moto-api/data.json", None,
-                          {"Origin": "http://evil.example"})
+    status, body = _admin(
+        local_swf, "GET", "/moto-api/data.json", None, {"Origin": "http://evil.example"}
+    )
     assert status == 404 and "off" in body["error"]
     preflight = urllib.request.Request(
-        f"{local_swf.endpoint_url}/", method="OPTIONS",
-        headers={"Origin": "http://evil.example", "Access-Control-Request-Method": "POST",
-                 "Access-Control-Request-Headers": "x-amz-target,content-type",
-                 "X-Amz-Target": "SimpleWorkflowService.ListDomains"})
+        f"{local_swf.endpoint_url}/",
+        method="OPTIONS",
+        headers={
+            "Origin": "http://evil.example",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "x-amz-target,content-type",
+            "X-Amz-Target": "SimpleWorkflowService.ListDomains",
+        },
+    )
     try:
         with urllib.request.urlopen(preflight, timeout=5) as response:
             headers = list(response.headers)

@@ -23,15 +23,21 @@ def _exception_classes() -> list[type[Exception]]:
         for value in vars(module).values():
             # Only errors: a BaseException that is not an Exception is a
             # control-flow signal (like KeyboardInterrupt), e.g. the demo's _Stopped.
-            if (isinstance(value, type) and issubclass(value, Exception)
-                    and value.__module__.startswith("swfbridge.")):
+            if (
+                isinstance(value, type)
+                and issubclass(value, Exception)
+                and value.__module__.startswith("swfbridge.")
+            ):
                 found.add(value)
     return sorted(found, key=lambda cls: f"{cls.__module__}.{cls.__qualname__}")
 
 
 def test_every_error_swfbridge_defines_derives_from_swfbridge_error() -> None:
-    strays = [f"{cls.__module__}.{cls.__qualname__}" for cls in _exception_classes()
-              if cls not in _SIGNALS and not issubclass(cls, SwfBridgeError)]
+    strays = [
+        f"{cls.__module__}.{cls.__qualname__}"
+        for cls in _exception_classes()
+        if cls not in _SIGNALS and not issubclass(cls, SwfBridgeError)
+    ]
 
     assert strays == []
 

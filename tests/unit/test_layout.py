@@ -24,7 +24,10 @@ def _imports(package: str) -> set[tuple[str, str]]:
 
 @pytest.mark.parametrize(("package", "other"), [("poller", "worker"), ("worker", "poller")])
 def test_one_process_side_never_imports_the_other(package: str, other: str) -> None:
-    crossing = sorted((name, module) for name, module in _imports(package)
-                      if module.startswith(f"swfbridge.{other}"))
+    crossing = sorted(
+        (name, module)
+        for name, module in _imports(package)
+        if module.startswith(f"swfbridge.{other}")
+    )
 
     assert crossing == []

@@ -63,8 +63,13 @@ def test_registering_the_same_class_again_is_allowed() -> None:
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"start_to_close": 0}, {"heartbeat": -1}, {"schedule_to_start": "60"},
-     {"priority": 1.5}, {"schedule_to_close": float("inf")}],
+    [
+        {"start_to_close": 0},
+        {"heartbeat": -1},
+        {"schedule_to_start": "60"},
+        {"priority": 1.5},
+        {"schedule_to_close": float("inf")},
+    ],
 )
 def test_invalid_options_are_refused_with_a_clear_error(kwargs: dict[str, object]) -> None:
     with pytest.raises(ConfigurationError):

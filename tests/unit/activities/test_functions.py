@@ -77,8 +77,11 @@ def test_private_names_and_dunders_are_never_run() -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ["tests.migration._sf_private.touch", "tests.migration.__main__.x",
-     "tests.migration.sf_allowed.__builtins__.eval"],
+    [
+        "tests.migration._sf_private.touch",
+        "tests.migration.__main__.x",
+        "tests.migration.sf_allowed.__builtins__.eval",
+    ],
 )
 def test_private_and_dunder_modules_below_the_prefix_are_never_imported(name: str) -> None:
     sys.modules.pop("tests.migration._sf_private", None)

@@ -14,8 +14,11 @@ WANTED = ActivityOptions(name="Resize", version="1", task_list="images", start_t
 class FakeSwf(SwfClient):
     """Answers list/describe/register from a dict of registered configurations."""
 
-    def __init__(self, registered: dict[tuple[str, str], dict[str, Any]],
-                 deprecated: set[tuple[str, str]] | None = None) -> None:
+    def __init__(
+        self,
+        registered: dict[tuple[str, str], dict[str, Any]],
+        deprecated: set[tuple[str, str]] | None = None,
+    ) -> None:
         super().__init__(client=object())
         self.registered = registered
         self.deprecated = deprecated or set()
@@ -25,8 +28,9 @@ class FakeSwf(SwfClient):
     def call(self, operation: str, **params: Any) -> dict[str, Any]:  # type: ignore[override]
         self.calls.append(operation)
         if operation == "list_activity_types":
-            keys = self.registered if params["registrationStatus"] == "REGISTERED" \
-                else self.deprecated
+            keys = (
+                self.registered if params["registrationStatus"] == "REGISTERED" else self.deprecated
+            )
             return {"typeInfos": [{"activityType": {"name": n, "version": v}} for n, v in keys]}
         if operation == "describe_activity_type":
             key = (params["activityType"]["name"], params["activityType"]["version"])
@@ -55,8 +59,9 @@ def test_a_type_swf_lacks_is_planned_as_missing_without_a_describe_call() -> Non
 
 def test_a_type_with_the_same_defaults_is_registered_and_one_with_others_differs() -> None:
     same = plan(FakeSwf({WANTED.key: _config(WANTED)}), "d", [WANTED])
-    other = plan(FakeSwf({WANTED.key: _config(WANTED, defaultTaskStartToCloseTimeout="30")}),
-                 "d", [WANTED])
+    other = plan(
+        FakeSwf({WANTED.key: _config(WANTED, defaultTaskStartToCloseTimeout="30")}), "d", [WANTED]
+    )
 
     assert same[0].status is Status.REGISTERED
     assert other[0].status is Status.DIFFERS
@@ -82,9 +87,13 @@ def test_registering_marks_the_new_types_and_a_race_is_compared_not_failed() -> 
 
 
 def test_the_summary_counts_each_outcome_and_says_when_nothing_changed() -> None:
-    items = [PlanItem(WANTED, Status.MISSING), PlanItem(WANTED, Status.REGISTERED),
-             PlanItem(WANTED, Status.DIFFERS)]
+    items = [
+        PlanItem(WANTED, Status.MISSING),
+        PlanItem(WANTED, Status.REGISTERED),
+        PlanItem(WANTED, Status.DIFFERS),
+    ]
 
     assert summary(items, dry_run=True) == (
-        "3 types: 1 would be registered, 1 unchanged, 1 differ (dry run: nothing changed)")
+        "3 types: 1 would be registered, 1 unchanged, 1 differ (dry run: nothing changed)"
+    )
     assert summary([], dry_run=False) == "0 types: none"

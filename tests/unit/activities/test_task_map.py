@@ -40,11 +40,21 @@ def test_a_route_of_its_own_wire_format_and_queue_wins_over_the_default() -> Non
 
 
 def test_a_json_file_gives_the_same_routes_as_the_python_mapping(tmp_path: Path) -> None:
-    source = _write(tmp_path, {"tasks": [
-        {"name": "Resize", "version": "1", "task": "images.resize"},
-        {"name": "Thumb", "version": "1", "task": "images.thumb", "wire_format": "simpleflow",
-         "queue": "img"},
-    ]})
+    source = _write(
+        tmp_path,
+        {
+            "tasks": [
+                {"name": "Resize", "version": "1", "task": "images.resize"},
+                {
+                    "name": "Thumb",
+                    "version": "1",
+                    "task": "images.thumb",
+                    "wire_format": "simpleflow",
+                    "queue": "img",
+                },
+            ]
+        },
+    )
 
     task_map = load_task_map(source)
 
@@ -57,8 +67,11 @@ def test_a_json_file_gives_the_same_routes_as_the_python_mapping(tmp_path: Path)
 
 @pytest.mark.skipif(sys.version_info < (3, 11), reason="tomllib is Python 3.11+")
 def test_a_toml_file_is_read_too(tmp_path: Path) -> None:
-    source = _write(tmp_path, '[[tasks]]\nname = "Resize"\nversion = "1"\n'
-                              'task = "images.resize"\n', name="map.toml")
+    source = _write(
+        tmp_path,
+        '[[tasks]]\nname = "Resize"\nversion = "1"\ntask = "images.resize"\n',
+        name="map.toml",
+    )
 
     task_map = load_task_map(source, wire_format=SIMPLEFLOW)
 
@@ -73,12 +86,23 @@ def test_a_toml_file_is_read_too(tmp_path: Path) -> None:
         ({"routes": []}, '"tasks": [...]'),
         ({"tasks": [["Resize", "1"]]}, "tasks[0]: expected an object"),
         ({"tasks": [{"name": "Resize", "version": "1"}]}, "tasks[0]: 'task' must be"),
-        ({"tasks": [{"name": "R", "version": "1", "task": "t", "wireformat": "flowy"}]},
-         "unknown keys ['wireformat']"),
-        ({"tasks": [{"name": "R", "version": "1", "task": "t", "wire_format": "xml"}]},
-         "unknown wire format 'xml'"),
-        ({"tasks": [{"name": "R", "version": "1", "task": "a"},
-                    {"name": "R", "version": "1", "task": "b"}]}, "mapped twice"),
+        (
+            {"tasks": [{"name": "R", "version": "1", "task": "t", "wireformat": "flowy"}]},
+            "unknown keys ['wireformat']",
+        ),
+        (
+            {"tasks": [{"name": "R", "version": "1", "task": "t", "wire_format": "xml"}]},
+            "unknown wire format 'xml'",
+        ),
+        (
+            {
+                "tasks": [
+                    {"name": "R", "version": "1", "task": "a"},
+                    {"name": "R", "version": "1", "task": "b"},
+                ]
+            },
+            "mapped twice",
+        ),
     ],
 )
 def test_a_broken_task_map_file_is_refused_with_the_entry_and_the_cause(
@@ -117,10 +141,20 @@ EXAMPLE_MAP = {("Resize", "1"): "images.resize"}
 
 
 def test_a_route_and_the_map_default_may_name_the_json_format(tmp_path: Path) -> None:
-    source = _write(tmp_path, {"tasks": [
-        {"name": "Describe", "version": "1", "task": "images.describe", "wire_format": "json"},
-        {"name": "Resize", "version": "1", "task": "images.resize"},
-    ]})
+    source = _write(
+        tmp_path,
+        {
+            "tasks": [
+                {
+                    "name": "Describe",
+                    "version": "1",
+                    "task": "images.describe",
+                    "wire_format": "json",
+                },
+                {"name": "Resize", "version": "1", "task": "images.resize"},
+            ]
+        },
+    )
 
     task_map = load_task_map(source, wire_format=JSON)
     described = task_map.get("Describe", "1")

@@ -49,8 +49,12 @@ def test_a_failure_that_is_not_retryable_is_raised_at_once() -> None:
     call = _Flaky(failures=5)
 
     with pytest.raises(RuntimeError):
-        call_with_retries(call, backoff=FAST, label="op",
-                          classify=lambda exc, n: Failure(RuntimeError("no"), False, "Bad"))
+        call_with_retries(
+            call,
+            backoff=FAST,
+            label="op",
+            classify=lambda exc, n: Failure(RuntimeError("no"), False, "Bad"),
+        )
     assert call.calls == 1
 
 
@@ -60,14 +64,21 @@ def test_setting_stop_gives_up_while_waiting() -> None:
     call = _Flaky(failures=5)
 
     with pytest.raises(RuntimeError):
-        call_with_retries(call, backoff=Backoff(base_s=60, cap_s=60, max_attempts=None),
-                          classify=_retryable, label="op", stop=stop)
+        call_with_retries(
+            call,
+            backoff=Backoff(base_s=60, cap_s=60, max_attempts=None),
+            classify=_retryable,
+            label="op",
+            stop=stop,
+        )
     assert call.calls == 1
 
 
 def test_an_aws_error_answer_is_read_once_for_code_message_and_status() -> None:
-    response: Any = {"Error": {"Code": "SlowDown", "Message": "easy"},
-                     "ResponseMetadata": {"HTTPStatusCode": 503}}
+    response: Any = {
+        "Error": {"Code": "SlowDown", "Message": "easy"},
+        "ResponseMetadata": {"HTTPStatusCode": 503},
+    }
     exc = botocore.exceptions.ClientError(response, "PutObject")
 
     assert aws_answer(exc) == AwsAnswer(code="SlowDown", message="easy", status=503)

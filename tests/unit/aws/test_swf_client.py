@@ -69,8 +69,9 @@ def test_retry_false_makes_a_single_attempt() -> None:
     assert len(boto.calls) == 1
 
 
-@pytest.mark.parametrize("exc", [botocore.exceptions.NoRegionError(),
-                                 botocore.exceptions.NoCredentialsError()])
+@pytest.mark.parametrize(
+    "exc", [botocore.exceptions.NoRegionError(), botocore.exceptions.NoCredentialsError()]
+)
 def test_no_region_or_credentials_is_a_misconfiguration_never_retried(exc: Exception) -> None:
     error = translate("Op", exc)
     assert isinstance(error, Misconfigured) and not error.retryable

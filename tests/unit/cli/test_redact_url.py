@@ -7,16 +7,19 @@ import pytest
 from swfbridge.cli._common import redact_url
 
 
-@pytest.mark.parametrize("url", [
-    "redis://:PW@h:6379/0",
-    "redis://user:PW@h:6379/0",
-    "redis://:PW@h:6379/0;redis://:PW@h2:6379/0",
-    "redis://h:6379/0?password=PW",
-    "redis://h:6379/0?db=1&password=PW&x=1",
-    "sentinel://:PW@h1:26379;sentinel://:PW@h2:26379",
-    "sentinel://h1:26379;sentinel://h2:26379?sentinel_password=PW",
-    "amqp://guest:PW@h:5672//,amqp://guest:PW@h2:5672//",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis://:PW@h:6379/0",
+        "redis://user:PW@h:6379/0",
+        "redis://:PW@h:6379/0;redis://:PW@h2:6379/0",
+        "redis://h:6379/0?password=PW",
+        "redis://h:6379/0?db=1&password=PW&x=1",
+        "sentinel://:PW@h1:26379;sentinel://:PW@h2:26379",
+        "sentinel://h1:26379;sentinel://h2:26379?sentinel_password=PW",
+        "amqp://guest:PW@h:5672//,amqp://guest:PW@h2:5672//",
+    ],
+)
 def test_no_password_survives_redaction(url: str) -> None:
     shown = redact_url(url)
     assert "PW" not in shown

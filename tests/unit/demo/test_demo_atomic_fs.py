@@ -20,8 +20,9 @@ def test_a_message_appears_under_its_queue_name_only_once_fully_written(
 
     def spying_replace(src: str, dst: str) -> None:
         # What a consumer listing the folder right now could pick up:
-        seen_before_rename.append([n for n in os.listdir(tmp_path)
-                                   if n.partition(".")[2] == "celery.msg"])
+        seen_before_rename.append(
+            [n for n in os.listdir(tmp_path) if n.partition(".")[2] == "celery.msg"]
+        )
         real_replace(src, dst)
 
     monkeypatch.setattr(atomic_fs.os, "replace", spying_replace)

@@ -46,8 +46,10 @@ def config(**overrides: Any) -> OffloadConfig:
 
 def client_error(code: str, status: int) -> botocore.exceptions.ClientError:
     return botocore.exceptions.ClientError(
-        {"Error": {"Code": code, "Message": f"{code} happened"},
-         "ResponseMetadata": {"HTTPStatusCode": status}},
+        {
+            "Error": {"Code": code, "Message": f"{code} happened"},
+            "ResponseMetadata": {"HTTPStatusCode": status},
+        },
         "PutObject",
     )
 
@@ -93,7 +95,10 @@ def test_a_reference_written_by_simpleflow_with_a_uuid_key_parses() -> None:
     text = "simpleflow+s3://jumbo-bucket/dir/5d7191af-1b2c-4d5e-8f90-cdd39a31ba61 40000"
     parsed = S3Reference.parse(text)
     assert (parsed.bucket, parsed.key, parsed.size_bytes) == (
-        "jumbo-bucket", "dir/5d7191af-1b2c-4d5e-8f90-cdd39a31ba61", 40000)
+        "jumbo-bucket",
+        "dir/5d7191af-1b2c-4d5e-8f90-cdd39a31ba61",
+        40000,
+    )
 
 
 @pytest.mark.parametrize(
@@ -180,9 +185,11 @@ def test_a_value_over_the_limit_without_a_bucket_is_too_large() -> None:
 
 def test_a_value_over_the_cap_is_refused() -> None:
     assert placement("x" * 1001, swf_limit=100, config=config(max_bytes=1000)) is (
-        Placement.OVER_CAP)
+        Placement.OVER_CAP
+    )
     assert placement("x" * 1000, swf_limit=100, config=config(max_bytes=1000)) is (
-        Placement.OFFLOAD)
+        Placement.OFFLOAD
+    )
 
 
 def test_the_cap_counts_utf8_bytes_not_characters() -> None:
@@ -234,8 +241,12 @@ def test_a_store_does_not_upload_a_value_it_already_stored() -> None:
 
 
 def test_transient_s3_errors_are_retried_until_the_upload_succeeds() -> None:
-    s3 = FakeS3(errors=[client_error("SlowDown", 503),
-                        botocore.exceptions.EndpointConnectionError(endpoint_url="http://s3")])
+    s3 = FakeS3(
+        errors=[
+            client_error("SlowDown", 503),
+            botocore.exceptions.EndpointConnectionError(endpoint_url="http://s3"),
+        ]
+    )
     reference = PayloadStore(config(), client=s3).put(b"payload")
     assert s3.calls == ["put", "put", "put"]
     assert ("payloads", reference.key) in s3.objects
@@ -260,16 +271,18 @@ def test_a_permanent_s3_error_is_not_retried() -> None:
 def test_a_value_over_the_cap_fails_with_its_size_and_the_cap_without_touching_s3() -> None:
     s3 = FakeS3()
     with pytest.raises(PayloadTooLarge) as caught:
-        PayloadStore(config(max_bytes=1000), client=s3).fit("x" * 1001, swf_limit=100,
-                                                            what="result")
+        PayloadStore(config(max_bytes=1000), client=s3).fit(
+            "x" * 1001, swf_limit=100, what="result"
+        )
     assert "1001 bytes" in str(caught.value) and "cap is 1000 bytes" in str(caught.value)
     assert s3.calls == []
 
 
 def test_when_s3_fails_details_are_truncated_instead() -> None:
     s3 = FakeS3(errors=[client_error("AccessDenied", 403)])
-    text = PayloadStore(config(), client=s3).fit_or_truncate("d" * 5000, swf_limit=2048,
-                                                             what="heartbeat details")
+    text = PayloadStore(config(), client=s3).fit_or_truncate(
+        "d" * 5000, swf_limit=2048, what="heartbeat details"
+    )
     assert len(text) == 2048 and text.endswith(TRUNCATION_MARKER)
 
 
@@ -291,7 +304,8 @@ def test_an_input_reference_declaring_more_than_the_cap_is_refused_without_fetch
     s3 = FakeS3()
     with pytest.raises(InvalidReference, match="declares 1001 bytes"):
         PayloadStore(config(max_bytes=1000), client=s3).resolve(
-            f"simpleflow+s3://payloads/{DIGEST} 1001")
+            f"simpleflow+s3://payloads/{DIGEST} 1001"
+        )
     assert s3.calls == []
 
 
@@ -317,7 +331,7 @@ def test_a_missing_input_object_is_a_store_failure_that_is_not_retried() -> None
 
 
 def test_a_value_that_is_not_a_reference_resolves_to_itself() -> None:
-    assert PayloadStore(config(), client=FakeS3()).resolve('[[1], {}]') == '[[1], {}]'
+    assert PayloadStore(config(), client=FakeS3()).resolve("[[1], {}]") == "[[1], {}]"
 
 
 # --- the executor (no SWF, no Celery) -------------------------------------------------
@@ -344,14 +358,27 @@ class FailBig(Activity):
 
 
 def _executor(s3: FakeS3 | None) -> ActivityExecutor:
-    return ActivityExecutor(registry=executor_registry, swf=fake_swf(FakeBoto()),
-                            payloads=None if s3 is None else PayloadStore(config(), client=s3))
+    return ActivityExecutor(
+        registry=executor_registry,
+        swf=fake_swf(FakeBoto()),
+        payloads=None if s3 is None else PayloadStore(config(), client=s3),
+    )
 
 
 def _job(name: str, input: str) -> ActivityJob:
-    return ActivityJob(task_token="t", domain="d", task_list="l", activity_id="a",
-                       activity_name=name, activity_version="1", workflow_id="w", run_id="r",
-                       started_event_id=1, input=input, polled_at=0.0)
+    return ActivityJob(
+        task_token="t",
+        domain="d",
+        task_list="l",
+        activity_id="a",
+        activity_name=name,
+        activity_version="1",
+        workflow_id="w",
+        run_id="r",
+        started_event_id=1,
+        input=input,
+        polled_at=0.0,
+    )
 
 
 def test_the_executor_completes_with_a_reference_to_an_oversized_result() -> None:
@@ -370,13 +397,16 @@ def test_the_executor_resolves_a_referenced_input_before_run() -> None:
 
 
 def test_the_executor_fails_a_result_when_s3_is_unreachable_saying_so() -> None:
-    s3 = FakeS3(errors=[botocore.exceptions.EndpointConnectionError(endpoint_url="http://s3")]
-                * FAST_ATTEMPTS)
+    s3 = FakeS3(
+        errors=[botocore.exceptions.EndpointConnectionError(endpoint_url="http://s3")]
+        * FAST_ATTEMPTS
+    )
     outcome = _executor(s3).execute(_job("Sized", "[[40000], {}]"))
     assert isinstance(outcome, Failed)
     assert outcome.reason.startswith(
         "swfbridge: storing the result in S3 bucket 'payloads' failed after 3 tries: "
-        "EndpointConnectionError")
+        "EndpointConnectionError"
+    )
     details = json.loads(outcome.details or "")
     assert details["cause"] == "payload_store_failed" and details["retryable"] is True
 
@@ -384,8 +414,9 @@ def test_the_executor_fails_a_result_when_s3_is_unreachable_saying_so() -> None:
 def test_reporting_a_failure_offloads_its_oversized_details() -> None:
     s3 = FakeS3()
     boto = FakeBoto()
-    executor = ActivityExecutor(registry=executor_registry, swf=fake_swf(boto),
-                                payloads=PayloadStore(config(), client=s3))
+    executor = ActivityExecutor(
+        registry=executor_registry, swf=fake_swf(boto), payloads=PayloadStore(config(), client=s3)
+    )
     job = _job("FailBig", "[[40000], {}]")
     executor.report(job, executor.execute(job))
     [sent] = boto.ops("respond_activity_task_failed")
@@ -397,8 +428,9 @@ def test_reporting_a_failure_offloads_its_oversized_details() -> None:
 def test_when_s3_fails_a_failure_is_still_reported_with_truncated_details() -> None:
     s3 = FakeS3(errors=[client_error("AccessDenied", 403)])
     boto = FakeBoto()
-    executor = ActivityExecutor(registry=executor_registry, swf=fake_swf(boto),
-                                payloads=PayloadStore(config(), client=s3))
+    executor = ActivityExecutor(
+        registry=executor_registry, swf=fake_swf(boto), payloads=PayloadStore(config(), client=s3)
+    )
     job = _job("FailBig", "[[40000], {}]")
     executor.report(job, executor.execute(job))
     [sent] = boto.ops("respond_activity_task_failed")
@@ -435,8 +467,12 @@ def test_heartbeat_details_are_fitted_in_the_heartbeat_thread_at_send_time() -> 
         fitted.append(len(text))
         return "ref"
 
-    beater = Heartbeater(swf=swf, task_token="t", interval_s=0.01,  # type: ignore[arg-type]
-                         fit_details=fit)
+    beater = Heartbeater(
+        swf=swf,
+        task_token="t",
+        interval_s=0.01,  # type: ignore[arg-type]
+        fit_details=fit,
+    )
     for size in (3000, 4000, 5000):  # coalesced: only what is pending at a beat is fitted
         beater.record("d" * size)
     beater.start()
@@ -465,8 +501,12 @@ def test_without_offload_heartbeat_details_are_truncated_to_swfs_limit() -> None
 
 # --- environment (swfbridge/celery.py) -------------------------------------------------
 
-ENV_NAMES = ("SWFBRIDGE_S3_BUCKET", "SWFBRIDGE_S3_PREFIX", "SWFBRIDGE_S3_MAX_BYTES",
-             "SWFBRIDGE_S3_INPUT_BUCKETS")
+ENV_NAMES = (
+    "SWFBRIDGE_S3_BUCKET",
+    "SWFBRIDGE_S3_PREFIX",
+    "SWFBRIDGE_S3_MAX_BYTES",
+    "SWFBRIDGE_S3_INPUT_BUCKETS",
+)
 
 
 @pytest.fixture
@@ -492,8 +532,11 @@ def test_the_environment_configures_bucket_prefix_cap_and_input_buckets(
     env.setenv("SWFBRIDGE_S3_MAX_BYTES", "1000")
     env.setenv("SWFBRIDGE_S3_INPUT_BUCKETS", "jumbo, other-jumbo")
     assert _payloads() == OffloadConfig(
-        bucket="payloads", prefix="swf/results", max_bytes=1000,
-        allowed_input_buckets=frozenset({"jumbo", "other-jumbo"}))
+        bucket="payloads",
+        prefix="swf/results",
+        max_bytes=1000,
+        allowed_input_buckets=frozenset({"jumbo", "other-jumbo"}),
+    )
 
 
 def test_the_environment_accepts_simpleflows_bucket_slash_prefix_form(
@@ -509,8 +552,10 @@ def test_the_environment_accepts_simpleflows_bucket_slash_prefix_form(
 @pytest.mark.parametrize(
     ("values", "message"),
     [
-        ({"SWFBRIDGE_S3_MAX_BYTES": "5MB", "SWFBRIDGE_S3_BUCKET": "payloads"},
-         "SWFBRIDGE_S3_MAX_BYTES must be a whole number"),
+        (
+            {"SWFBRIDGE_S3_MAX_BYTES": "5MB", "SWFBRIDGE_S3_BUCKET": "payloads"},
+            "SWFBRIDGE_S3_MAX_BYTES must be a whole number",
+        ),
         ({"SWFBRIDGE_S3_PREFIX": "p"}, "SWFBRIDGE_S3_BUCKET is not"),
         ({"SWFBRIDGE_S3_BUCKET": "b-u-c/p", "SWFBRIDGE_S3_PREFIX": "p"}, "use one"),
         ({"SWFBRIDGE_S3_BUCKET": "Bad_Bucket"}, "invalid bucket name"),

@@ -15,10 +15,20 @@ class RecordingApp:
 
 
 def _job() -> ActivityJob:
-    return ActivityJob(task_token="very-secret-token", domain="d", task_list="l",
-                       activity_id="a", activity_name="Add", activity_version="1",
-                       workflow_id="w", run_id="r", started_event_id=1,
-                       input='["private input"]', polled_at=100.0, deadline=130.0)
+    return ActivityJob(
+        task_token="very-secret-token",
+        domain="d",
+        task_list="l",
+        activity_id="a",
+        activity_name="Add",
+        activity_version="1",
+        workflow_id="w",
+        run_id="r",
+        started_event_id=1,
+        input='["private input"]',
+        polled_at=100.0,
+        deadline=130.0,
+    )
 
 
 def test_jobs_are_sent_under_the_fixed_name_with_the_attempt_id_and_deadline() -> None:

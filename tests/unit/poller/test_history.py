@@ -9,8 +9,7 @@ from tests.support.fake_history import FakeHistory
 
 
 def _cache(history: FakeHistory, **config: float) -> HistoryCache:
-    return HistoryCache(swf=history.client(), domain="d",
-                        config=HistoryCacheConfig(**config))  # type: ignore[arg-type]
+    return HistoryCache(swf=history.client(), domain="d", config=HistoryCacheConfig(**config))  # type: ignore[arg-type]
 
 
 def test_a_thousand_task_fan_out_costs_a_few_history_pages_not_a_walk_per_task() -> None:
@@ -120,8 +119,9 @@ def test_concurrent_tasks_of_one_run_share_one_walk() -> None:
 
 def test_runs_beyond_the_bound_are_forgotten_least_recently_used_first() -> None:
     histories = [FakeHistory(run_id=f"r{i}") for i in range(3)]
-    cache = HistoryCache(swf=_Router(histories).client(), domain="d",
-                         config=HistoryCacheConfig(max_runs=2))  # type: ignore[arg-type]
+    cache = HistoryCache(
+        swf=_Router(histories).client(), domain="d", config=HistoryCacheConfig(max_runs=2)
+    )  # type: ignore[arg-type]
     for history in histories:
         cache.scheduled_for(history.start(history.schedule("a")))
     assert cache.runs == 2
@@ -130,8 +130,12 @@ def test_runs_beyond_the_bound_are_forgotten_least_recently_used_first() -> None
 def test_an_idle_run_is_read_again_after_its_short_life() -> None:
     now = [0.0]
     history = FakeHistory()
-    cache = HistoryCache(swf=history.client(), domain="d",  # type: ignore[arg-type]
-                         config=HistoryCacheConfig(idle_s=60), clock=lambda: now[0])
+    cache = HistoryCache(
+        swf=history.client(),
+        domain="d",  # type: ignore[arg-type]
+        config=HistoryCacheConfig(idle_s=60),
+        clock=lambda: now[0],
+    )
     a, b = history.schedule("a"), history.schedule("b")
     cache.scheduled_for(history.start(a))
     now[0] = 61.0

@@ -18,8 +18,9 @@ TASK: dict[str, Any] = {
     "activityType": {"name": "Add", "version": "1"},
     "input": "[[1], {}]",
 }
-DESCRIBED = {"configuration": {"defaultTaskStartToCloseTimeout": "30",
-                               "defaultTaskHeartbeatTimeout": "NONE"}}
+DESCRIBED = {
+    "configuration": {"defaultTaskStartToCloseTimeout": "30", "defaultTaskHeartbeatTimeout": "NONE"}
+}
 
 
 class RecordingDispatcher:
@@ -96,8 +97,9 @@ def test_poll_errors_back_off_and_the_loop_keeps_polling() -> None:
         return answers.pop(0) if answers else {"taskToken": ""}
 
     poller = _poller(FakeBoto(poll_for_activity_task=poll), dispatcher)
-    object.__setattr__(poller.config, "error_backoff",
-                       type(poller.config.error_backoff)(base_s=0.001, cap_s=0.002))
+    object.__setattr__(
+        poller.config, "error_backoff", type(poller.config.error_backoff)(base_s=0.001, cap_s=0.002)
+    )
     poller.start()
     try:
         import time

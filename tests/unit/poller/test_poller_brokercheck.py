@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from swfbridge.worker.brokercheck import broker_warnings
 
-SAFE = {"broker_url": "redis://localhost:6379/0", "worker_prefetch_multiplier": 1,
-        "accept_content": ["json"]}
+SAFE = {
+    "broker_url": "redis://localhost:6379/0",
+    "worker_prefetch_multiplier": 1,
+    "accept_content": ["json"],
+}
 
 
 def test_safe_redis_settings_give_no_warning() -> None:

@@ -33,8 +33,9 @@ def task(n: int) -> dict[str, Any]:
 class FakeSwf:
     """Hands out queued poll responses; records every respond call."""
 
-    def __init__(self, tasks: list[dict[str, Any]] | None = None, *,
-                 poll_gate: threading.Event | None = None) -> None:
+    def __init__(
+        self, tasks: list[dict[str, Any]] | None = None, *, poll_gate: threading.Event | None = None
+    ) -> None:
         self.tasks = list(tasks or [])
         self.polls = 0
         self.responses: list[tuple[str, dict[str, Any]]] = []
@@ -42,8 +43,9 @@ class FakeSwf:
         self.polling = threading.Event()
         self.lock = threading.Lock()
 
-    def call(self, operation: str, *, retry: bool = True, stop: Any = None,
-             **params: Any) -> dict[str, Any]:
+    def call(
+        self, operation: str, *, retry: bool = True, stop: Any = None, **params: Any
+    ) -> dict[str, Any]:
         if operation == "poll_for_activity_task":
             with self.lock:
                 self.polls += 1
@@ -100,8 +102,15 @@ class FakeState:
             self.members.add(f"poll:{self.n}")
             return f"poll:{self.n}"
 
-    def bind(self, domain: str, task_list: str, placeholder: str, *, attempt_id: str,
-             deadline: float | None) -> None:
+    def bind(
+        self,
+        domain: str,
+        task_list: str,
+        placeholder: str,
+        *,
+        attempt_id: str,
+        deadline: float | None,
+    ) -> None:
         with self.lock:
             self.members.discard(placeholder)
             self.members.add(attempt_id)
@@ -124,11 +133,19 @@ class FixedTimeouts:
         return TaskTimeouts(start_to_close_s=60.0, heartbeat_s=None)
 
 
-def make_poller(swf: FakeSwf, dispatcher: FakeDispatcher, state: FakeState | None = None,
-                **config: Any) -> Poller:
+def make_poller(
+    swf: FakeSwf, dispatcher: FakeDispatcher, state: FakeState | None = None, **config: Any
+) -> Poller:
     return Poller(
-        config=PollerConfig(domain="d", task_list="tl", identity="test", error_backoff=FAST,
-                            broker_backoff=FAST, slot_check_interval_s=0.01, **config),
+        config=PollerConfig(
+            domain="d",
+            task_list="tl",
+            identity="test",
+            error_backoff=FAST,
+            broker_backoff=FAST,
+            slot_check_interval_s=0.01,
+            **config,
+        ),
         swf=swf,  # type: ignore[arg-type]
         dispatcher=dispatcher,
         timeouts=FixedTimeouts(),  # type: ignore[arg-type]

@@ -22,13 +22,21 @@ class Timeouts:
         return TaskTimeouts(start_to_close_s=60.0, heartbeat_s=None)
 
 
-def test_a_poll_thread_waiting_for_a_slot_takes_a_freed_one_long_before_the_check_interval(
-) -> None:
+def test_a_poll_thread_waiting_for_a_slot_takes_a_freed_one_long_before_the_check_interval() -> (
+    None
+):
     swf = FakeSwf([task(1), task(2)])
     dispatcher, state = FakeDispatcher(), FakeState()
     poller = Poller(
-        config=PollerConfig(domain="d", task_list="tl", identity="test", error_backoff=FAST,
-                            broker_backoff=FAST, max_in_flight=1, slot_check_interval_s=30.0),
+        config=PollerConfig(
+            domain="d",
+            task_list="tl",
+            identity="test",
+            error_backoff=FAST,
+            broker_backoff=FAST,
+            max_in_flight=1,
+            slot_check_interval_s=30.0,
+        ),
         swf=swf,  # type: ignore[arg-type]
         dispatcher=dispatcher,
         timeouts=Timeouts(),  # type: ignore[arg-type]

@@ -19,10 +19,18 @@ from swfbridge.poller.timeouts import (
 from tests.support.fake_history import FakeHistory
 
 
-def _resolver(history: FakeHistory, policy: TimeoutPolicy = TimeoutPolicy.HISTORY,
-              registry: ActivityRegistry | None = None, attempts: int = 3) -> TimeoutResolver:
-    return TimeoutResolver(registry=registry or ActivityRegistry(),
-                           swf=history.client(attempts=attempts), domain="d", policy=policy)
+def _resolver(
+    history: FakeHistory,
+    policy: TimeoutPolicy = TimeoutPolicy.HISTORY,
+    registry: ActivityRegistry | None = None,
+    attempts: int = 3,
+) -> TimeoutResolver:
+    return TimeoutResolver(
+        registry=registry or ActivityRegistry(),
+        swf=history.client(attempts=attempts),
+        domain="d",
+        policy=policy,
+    )
 
 
 def test_by_default_the_deciders_per_task_timeouts_win_over_the_registration() -> None:
@@ -55,8 +63,9 @@ def test_an_unreadable_history_falls_back_to_the_registration_with_a_warning_and
 ) -> None:
     history = FakeHistory()
     response = history.start(history.schedule("a", start_to_close="8"))
-    history.failures = [UnknownResource("GetWorkflowExecutionHistory", "UnknownResourceFault",
-                                        "gone")]
+    history.failures = [
+        UnknownResource("GetWorkflowExecutionHistory", "UnknownResourceFault", "gone")
+    ]
     resolver = _resolver(history)
 
     with caplog.at_level(logging.WARNING, logger="swfbridge.poller.timeouts"):
@@ -91,23 +100,35 @@ def test_a_garbled_history_falls_back_instead_of_failing_the_task() -> None:
 def test_placeholder_zero_timeouts_in_the_scheduled_event_set_no_deadline() -> None:
     history = FakeHistory()
     response = history.start(history.schedule("a", start_to_close="0", heartbeat="0"))
-    assert _resolver(history).for_task(response) == TaskTimeouts(None, None,
-                                                                 TimeoutSource.HISTORY)
+    assert _resolver(history).for_task(response) == TaskTimeouts(None, None, TimeoutSource.HISTORY)
 
 
 def test_placeholder_zero_type_defaults_set_no_deadline() -> None:
     history = FakeHistory()
-    history.described = {"configuration": {"defaultTaskStartToCloseTimeout": "0",
-                                           "defaultTaskHeartbeatTimeout": "0"}}
+    history.described = {
+        "configuration": {"defaultTaskStartToCloseTimeout": "0", "defaultTaskHeartbeatTimeout": "0"}
+    }
     response = history.start(history.schedule("a"))
     timeouts = _resolver(history, TimeoutPolicy.REGISTRATION).for_task(response)
     assert timeouts == TaskTimeouts(None, None, TimeoutSource.TYPE_DEFAULTS)
 
 
-@pytest.mark.parametrize(("text", "seconds"), [
-    ("5", 5.0), ("0.5", 0.5), ("NONE", None), (None, None), ("0", None), ("", None),
-    ("-3", None), ("inf", None), ("nan", None), ("soon", None), (12, 12.0),
-])
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("5", 5.0),
+        ("0.5", 0.5),
+        ("NONE", None),
+        (None, None),
+        ("0", None),
+        ("", None),
+        ("-3", None),
+        ("inf", None),
+        ("nan", None),
+        ("soon", None),
+        (12, 12.0),
+    ],
+)
 def test_an_swf_timeout_is_a_positive_number_of_seconds_or_no_limit(
     text: object, seconds: float | None
 ) -> None:

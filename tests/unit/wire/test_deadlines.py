@@ -14,9 +14,18 @@ from swfbridge.wire.deadlines import (
 from swfbridge.wire.job import ActivityJob
 
 JOB = ActivityJob(
-    task_token="t", domain="d", task_list="tl", activity_id="a1", activity_name="A",
-    activity_version="1", workflow_id="w", run_id="r", started_event_id=3, input=None,
-    polled_at=1000.0, deadline=1060.0,
+    task_token="t",
+    domain="d",
+    task_list="tl",
+    activity_id="a1",
+    activity_name="A",
+    activity_version="1",
+    workflow_id="w",
+    run_id="r",
+    started_event_id=3,
+    input=None,
+    polled_at=1000.0,
+    deadline=1060.0,
 )
 
 

@@ -17,8 +17,9 @@ POLL: dict[str, Any] = {
 
 
 def _job(**overrides: Any) -> ActivityJob:
-    job = ActivityJob.from_poll(POLL, domain="d", task_list="tl", polled_at=100.0,
-                                start_to_close_s=30, heartbeat_s=None)
+    job = ActivityJob.from_poll(
+        POLL, domain="d", task_list="tl", polled_at=100.0, start_to_close_s=30, heartbeat_s=None
+    )
     return job if not overrides else ActivityJob(**{**job.__dict__, **overrides})
 
 

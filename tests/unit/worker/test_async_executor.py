@@ -37,9 +37,20 @@ class Together(Activity):
 
 def _job(name: str) -> ActivityJob:
     now = time.time()
-    return ActivityJob(task_token="t", domain="d", task_list="l", activity_id="a",
-                       activity_name=name, activity_version="1", workflow_id="w", run_id="r",
-                       started_event_id=1, input=None, polled_at=now, deadline=now + 60)
+    return ActivityJob(
+        task_token="t",
+        domain="d",
+        task_list="l",
+        activity_id="a",
+        activity_name=name,
+        activity_version="1",
+        workflow_id="w",
+        run_id="r",
+        started_event_id=1,
+        input=None,
+        polled_at=now,
+        deadline=now + 60,
+    )
 
 
 def _loop_of(outcome: object) -> int:

@@ -44,9 +44,19 @@ class _NoSwf:
 
 
 def _job(name: str, text: str) -> ActivityJob:
-    return ActivityJob(task_token="t", domain="d", task_list="l", activity_id="a",
-                       activity_name=name, activity_version="1", workflow_id="w", run_id="r",
-                       started_event_id=1, input=text, polled_at=0.0)
+    return ActivityJob(
+        task_token="t",
+        domain="d",
+        task_list="l",
+        activity_id="a",
+        activity_name=name,
+        activity_version="1",
+        workflow_id="w",
+        run_id="r",
+        started_event_id=1,
+        input=text,
+        polled_at=0.0,
+    )
 
 
 def _executor(**kwargs: Any) -> ActivityExecutor:
@@ -55,7 +65,8 @@ def _executor(**kwargs: Any) -> ActivityExecutor:
 
 def test_a_class_that_sets_no_wire_format_uses_the_bridge_default() -> None:
     outcome = _executor(wire_format=SIMPLEFLOW).execute(
-        _job("Plain", '{"args": [1], "kwargs": {"b": 2}}'))
+        _job("Plain", '{"args": [1], "kwargs": {"b": 2}}')
+    )
 
     assert outcome == Completed("3")
 
@@ -63,7 +74,7 @@ def test_a_class_that_sets_no_wire_format_uses_the_bridge_default() -> None:
 def test_a_class_that_sets_its_wire_format_keeps_it_whatever_the_bridge_default() -> None:
     executor = _executor(wire_format=SIMPLEFLOW)
 
-    assert executor.execute(_job("PinnedFlowy", "[[1], {\"b\": 2}]")) == Completed("3")
+    assert executor.execute(_job("PinnedFlowy", '[[1], {"b": 2}]')) == Completed("3")
     assert executor.execute(_job("InheritsFlowy", "[[5], {}]")) == Completed("5")
 
 

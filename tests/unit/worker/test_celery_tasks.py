@@ -26,15 +26,22 @@ from swfbridge.worker.relays import (
 )
 
 JOB = ActivityJob(
-    task_token="secret-token", domain="d", task_list="tl", activity_id="a1",
-    activity_name="Resize", activity_version="1", workflow_id="w", run_id="r",
-    started_event_id=3, input=json.dumps([[10, 20], {"scale": 2}]), polled_at=1000.0,
+    task_token="secret-token",
+    domain="d",
+    task_list="tl",
+    activity_id="a1",
+    activity_name="Resize",
+    activity_version="1",
+    workflow_id="w",
+    run_id="r",
+    started_event_id=3,
+    input=json.dumps([[10, 20], {"scale": 2}]),
+    polled_at=1000.0,
 )
 
 
 def test_the_input_becomes_the_tasks_own_args_and_kwargs() -> None:
-    publication = mapped_publication(JOB, ResolvedRoute("images.resize", FLOWY, None),
-                                     queue=None)
+    publication = mapped_publication(JOB, ResolvedRoute("images.resize", FLOWY, None), queue=None)
 
     assert publication.task == "images.resize"
     assert (publication.args, publication.kwargs) == ([10, 20], {"scale": 2})
@@ -48,11 +55,11 @@ def test_simpleflow_input_is_decoded_for_a_simpleflow_route() -> None:
     assert (publication.args, publication.kwargs) == ([1], {"b": 2})
 
 
-def test_both_relays_ride_on_the_job_with_the_token_but_not_the_input_on_the_jobs_queue(
-) -> None:
+def test_both_relays_ride_on_the_job_with_the_token_but_not_the_input_on_the_jobs_queue() -> None:
     job = ActivityJob(**{**JOB.__dict__, "input": '{"args": [1]}'})
-    publication = mapped_publication(job, ResolvedRoute("images.resize", SIMPLEFLOW, "img"),
-                                     queue="default-q")
+    publication = mapped_publication(
+        job, ResolvedRoute("images.resize", SIMPLEFLOW, "img"), queue="default-q"
+    )
 
     link, errback = publication.options["link"], publication.options["link_error"]
     assert (link["task"], errback["task"]) == (RELAY_RESULT_TASK, RELAY_FAILURE_TASK)
@@ -72,7 +79,8 @@ def test_undecodable_input_is_rejected_before_publishing_with_a_clear_reason() -
         mapped_publication(job, ResolvedRoute("images.resize", FLOWY, None), queue=None)
 
     assert rejected.value.failure.reason.startswith(
-        "swfbridge: input could not be decoded (flowy format) for Celery task 'images.resize'")
+        "swfbridge: input could not be decoded (flowy format) for Celery task 'images.resize'"
+    )
 
 
 def test_a_return_value_is_encoded_as_json_for_the_decider() -> None:
@@ -107,8 +115,7 @@ def test_a_task_exception_fails_with_simpleflows_reason_and_details() -> None:
         (None, "failure_not_relayed"),
     ],
 )
-def test_failures_of_the_machinery_name_their_cause(exc: BaseException | None,
-                                                    cause: str) -> None:
+def test_failures_of_the_machinery_name_their_cause(exc: BaseException | None, cause: str) -> None:
     failure = failure_outcome(exc, "images.resize", "id-1")
 
     assert failure.details is not None and json.loads(failure.details)["cause"] == cause

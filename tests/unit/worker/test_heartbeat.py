@@ -64,9 +64,14 @@ def test_interval_is_four_fifths_of_the_heartbeat_timeout_within_the_cap_and_flo
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"max_interval_s": 0}, {"max_interval_s": float("nan")}, {"min_interval_s": -1},
-     {"cancel_grace_s": -0.5}, {"max_interval_s": 1, "min_interval_s": 2},
-     {"max_interval_s": True}],
+    [
+        {"max_interval_s": 0},
+        {"max_interval_s": float("nan")},
+        {"min_interval_s": -1},
+        {"cancel_grace_s": -0.5},
+        {"max_interval_s": 1, "min_interval_s": 2},
+        {"max_interval_s": True},
+    ],
 )
 def test_heartbeat_config_rejects_nonsense_with_a_clear_error(kwargs: dict[str, Any]) -> None:
     with pytest.raises(ConfigurationError, match=r"seconds|above"):
@@ -101,8 +106,10 @@ def test_many_records_in_a_tight_loop_become_one_send_per_interval_carrying_the_
 
 def test_nothing_is_sent_without_news_unless_liveness_is_on() -> None:
     quiet, live = FakeSwf(), FakeSwf()
-    beaters = [_heartbeater(quiet, interval_s=0.1),
-               _heartbeater(live, interval_s=0.1, liveness=True)]
+    beaters = [
+        _heartbeater(quiet, interval_s=0.1),
+        _heartbeater(live, interval_s=0.1, liveness=True),
+    ]
     for beater in beaters:
         beater.start()
     time.sleep(0.45)
@@ -136,8 +143,9 @@ def test_details_are_strings_as_is_json_otherwise_and_clipped_with_a_marker() ->
 def test_cancel_requested_sets_the_flag_calls_back_once_and_ends_beating() -> None:
     swf = FakeSwf([{"cancelRequested": True}])
     stops: list[str] = []
-    beater = _heartbeater(swf, interval_s=0.05, liveness=True,
-                          on_stop_requested=lambda: stops.append("stop"))
+    beater = _heartbeater(
+        swf, interval_s=0.05, liveness=True, on_stop_requested=lambda: stops.append("stop")
+    )
     beater.start()
     _wait_until(lambda: beater.cancel_requested)
     time.sleep(0.2)
@@ -150,8 +158,9 @@ def test_cancel_requested_sets_the_flag_calls_back_once_and_ends_beating() -> No
 def test_unknown_resource_marks_the_task_closed_and_ends_beating() -> None:
     swf = FakeSwf([UnknownResource("RecordActivityTaskHeartbeat", "UnknownResourceFault", "")])
     stops: list[str] = []
-    beater = _heartbeater(swf, interval_s=0.05, liveness=True,
-                          on_stop_requested=lambda: stops.append("stop"))
+    beater = _heartbeater(
+        swf, interval_s=0.05, liveness=True, on_stop_requested=lambda: stops.append("stop")
+    )
     beater.start()
     _wait_until(lambda: beater.task_closed)
     time.sleep(0.2)
@@ -160,11 +169,13 @@ def test_unknown_resource_marks_the_task_closed_and_ends_beating() -> None:
 
 
 def test_failed_heartbeats_are_retried_sooner_than_the_interval_and_never_raise() -> None:
-    swf = FakeSwf([
-        Throttled("RecordActivityTaskHeartbeat", "ThrottlingException", "slow down"),
-        ServiceUnavailable("RecordActivityTaskHeartbeat", "InternalFailure", "boom"),
-        RuntimeError("a bug in a transport"),
-    ])
+    swf = FakeSwf(
+        [
+            Throttled("RecordActivityTaskHeartbeat", "ThrottlingException", "slow down"),
+            ServiceUnavailable("RecordActivityTaskHeartbeat", "InternalFailure", "boom"),
+            RuntimeError("a bug in a transport"),
+        ]
+    )
     beater = _heartbeater(swf, interval_s=0.4)
     beater.start()
     try:

@@ -47,9 +47,17 @@ class Broken(AttemptHooks):
 
 def _job(name: str) -> dict[str, Any]:
     return ActivityJob(
-        task_token="token", domain="d", task_list="tl", activity_id="a1", activity_name=name,
-        activity_version="1", workflow_id="w", run_id="r", started_event_id=3,
-        input=json.dumps([[14], {}]), polled_at=1000.0,
+        task_token="token",
+        domain="d",
+        task_list="tl",
+        activity_id="a1",
+        activity_name=name,
+        activity_version="1",
+        workflow_id="w",
+        run_id="r",
+        started_event_id=3,
+        input=json.dumps([[14], {}]),
+        polled_at=1000.0,
     ).to_message()
 
 

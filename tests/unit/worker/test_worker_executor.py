@@ -53,14 +53,26 @@ class Beats(Activity):
 
 
 def _job(name: str, input: str | None, *, deadline: float | None = None) -> ActivityJob:
-    return ActivityJob(task_token="t", domain="d", task_list="l", activity_id="a",
-                       activity_name=name, activity_version="1", workflow_id="w", run_id="r",
-                       started_event_id=1, input=input, polled_at=0.0, deadline=deadline)
+    return ActivityJob(
+        task_token="t",
+        domain="d",
+        task_list="l",
+        activity_id="a",
+        activity_name=name,
+        activity_version="1",
+        workflow_id="w",
+        run_id="r",
+        started_event_id=1,
+        input=input,
+        polled_at=0.0,
+        deadline=deadline,
+    )
 
 
 def _executor(boto: FakeBoto | None = None) -> ActivityExecutor:
-    return ActivityExecutor(registry=registry, swf=fake_swf(boto or FakeBoto()),
-                            clock=lambda: 1000.0)
+    return ActivityExecutor(
+        registry=registry, swf=fake_swf(boto or FakeBoto()), clock=lambda: 1000.0
+    )
 
 
 def test_a_result_is_encoded_as_json() -> None:
@@ -86,8 +98,9 @@ def test_an_unknown_version_names_the_versions_this_fleet_runs() -> None:
     outcome = _executor().execute(job)
     assert isinstance(outcome, Failed)
     assert "unknown activity type 'Double' version '9'" in outcome.reason
-    assert "this fleet runs versions 1" in (outcome.details or outcome.reason) or "1" in (
-        json.loads(outcome.details or "{}")["message"]
+    assert (
+        "this fleet runs versions 1" in (outcome.details or outcome.reason)
+        or "1" in (json.loads(outcome.details or "{}")["message"])
     )
 
 

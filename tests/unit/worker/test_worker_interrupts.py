@@ -91,13 +91,26 @@ def _interrupt() -> None:
     os.kill(os.getpid(), signal.SIGUSR1)
 
 
-def _job(name: str, seconds: float, *, deadline_in_s: float | None = None,
-         heartbeat_timeout_s: float | None = 0.5) -> ActivityJob:
+def _job(
+    name: str,
+    seconds: float,
+    *,
+    deadline_in_s: float | None = None,
+    heartbeat_timeout_s: float | None = 0.5,
+) -> ActivityJob:
     now = time.time()
     return ActivityJob(
-        task_token="token", domain="d", task_list="l", activity_id="a",
-        activity_name=name, activity_version="1", workflow_id="w", run_id="r",
-        started_event_id=1, input=json.dumps([[seconds], {}]), polled_at=now,
+        task_token="token",
+        domain="d",
+        task_list="l",
+        activity_id="a",
+        activity_name=name,
+        activity_version="1",
+        workflow_id="w",
+        run_id="r",
+        started_event_id=1,
+        input=json.dumps([[seconds], {}]),
+        polled_at=now,
         deadline=None if deadline_in_s is None else now + deadline_in_s,
         heartbeat_timeout_s=heartbeat_timeout_s,
     )
@@ -109,8 +122,7 @@ def _executor(answer: Any, **config: Any) -> tuple[ActivityExecutor, FakeSwf]:
     worker = WorkerConfig(
         heartbeat=HeartbeatConfig(cancel_grace_s=0.3, min_interval_s=0.05), **config
     )
-    return ActivityExecutor(registry=REGISTRY, swf=client, config=worker,
-                            interrupt=_interrupt), swf
+    return ActivityExecutor(registry=REGISTRY, swf=client, config=worker, interrupt=_interrupt), swf
 
 
 CANCEL = {"cancelRequested": True}
@@ -255,6 +267,7 @@ def test_activity_cancelled_raised_by_the_activity_itself_maps_to_canceled() -> 
     activity("1", registry=registry)(GiveUp)
     swf: SwfClient = FakeSwf(FINE)  # type: ignore[assignment]
     executor = ActivityExecutor(registry=registry, swf=swf, interrupt=_interrupt)
-    job = ActivityJob(**{**_job("GiveUp", 0, heartbeat_timeout_s=None).__dict__,
-                         "input": "[[], {}]"})
+    job = ActivityJob(
+        **{**_job("GiveUp", 0, heartbeat_timeout_s=None).__dict__, "input": "[[], {}]"}
+    )
     assert executor.execute(job) == Canceled('{"stopped_at":3}')
