@@ -67,9 +67,9 @@ def _loads(text: str) -> Any:
 
 def _check_arguments(args: Any, kwargs: Any) -> Arguments:
     if not isinstance(args, list):
-        raise InputDecodeError(f"positional arguments must be a JSON array, got {_kind(args)}")
+        raise InputDecodeError(f"positional arguments must be a JSON array, got {json_kind(args)}")
     if not isinstance(kwargs, dict):
-        raise InputDecodeError(f"keyword arguments must be a JSON object, got {_kind(kwargs)}")
+        raise InputDecodeError(f"keyword arguments must be a JSON object, got {json_kind(kwargs)}")
     return args, kwargs
 
 
@@ -87,7 +87,8 @@ def _loads_strict(text: str) -> Any:
         raise InputDecodeError(f"input is not valid JSON: {exc}") from exc
 
 
-def _kind(value: Any) -> str:
+def json_kind(value: Any) -> str:
+    """How an error message names a decoded JSON value's kind ("an object", ...)."""
     return {
         dict: "an object",
         list: "an array",
@@ -111,7 +112,7 @@ class FlowyFormat:
         data = _loads(text)
         if not isinstance(data, list) or len(data) != 2:
             raise InputDecodeError(
-                f"flowy input must be a JSON array [args, kwargs], got {_kind(data)}"
+                f"flowy input must be a JSON array [args, kwargs], got {json_kind(data)}"
                 + (f" of length {len(data)}" if isinstance(data, list) else "")
             )
         return _check_arguments(data[0], data[1])
@@ -135,7 +136,8 @@ class SimpleflowFormat:
         data = _loads(text)
         if not isinstance(data, dict):
             raise InputDecodeError(
-                f'simpleflow input must be a JSON object {{"args", "kwargs"}}, got {_kind(data)}'
+                'simpleflow input must be a JSON object {"args", "kwargs"}, got '
+                + json_kind(data)
             )
         unknown = set(data) - {"args", "kwargs"}
         if unknown:

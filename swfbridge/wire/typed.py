@@ -33,6 +33,7 @@ from collections.abc import Callable
 from typing import Any
 
 from swfbridge.errors import SwfBridgeError
+from swfbridge.wire.serialization import json_kind
 
 Arguments = tuple[list[Any], dict[str, Any]]
 
@@ -87,18 +88,6 @@ def _pydantic_base() -> type | None:
     return BaseModel
 
 
-def _kind(value: Any) -> str:
-    return {
-        dict: "an object",
-        list: "an array",
-        str: "a string",
-        bool: "a boolean",
-        int: "a number",
-        float: "a number",
-        type(None): "null",
-    }.get(type(value), type(value).__name__)
-
-
 def _name(tp: Any) -> str:
     return getattr(tp, "__name__", None) or repr(tp)
 
@@ -113,7 +102,7 @@ def from_json(value: Any, tp: Any) -> Any:
         return value
     if tp is None or tp is type(None):
         if value is not None:
-            raise ConversionError(f"expected null, got {_kind(value)}")
+            raise ConversionError(f"expected null, got {json_kind(value)}")
         return None
     origin = typing.get_origin(tp)
     if origin is typing.Annotated:
@@ -162,7 +151,7 @@ _MAPPING_ORIGINS = (dict, collections.abc.Mapping, collections.abc.MutableMappin
 def _from_generic(value: Any, origin: Any, args: tuple[Any, ...]) -> Any:
     if origin is tuple:
         if not isinstance(value, list):
-            raise ConversionError(f"expected an array, got {_kind(value)}")
+            raise ConversionError(f"expected an array, got {json_kind(value)}")
         if len(args) == 2 and args[1] is Ellipsis:
             return tuple(_items(value, args[0]))
         if args == ((),):
@@ -173,11 +162,11 @@ def _from_generic(value: Any, origin: Any, args: tuple[Any, ...]) -> Any:
     item = args[0] if args else Any
     if origin in _SEQUENCE_ORIGINS:
         if not isinstance(value, list):
-            raise ConversionError(f"expected an array, got {_kind(value)}")
+            raise ConversionError(f"expected an array, got {json_kind(value)}")
         return _items(value, item)
     if origin in _SET_ORIGINS:
         if not isinstance(value, list):
-            raise ConversionError(f"expected an array, got {_kind(value)}")
+            raise ConversionError(f"expected an array, got {json_kind(value)}")
         made = frozenset if origin is frozenset else set
         try:
             return made(_items(value, item))
@@ -186,7 +175,7 @@ def _from_generic(value: Any, origin: Any, args: tuple[Any, ...]) -> Any:
     if origin in _MAPPING_ORIGINS:
         key_type, value_type = args if len(args) == 2 else (Any, Any)
         if not isinstance(value, dict):
-            raise ConversionError(f"expected an object, got {_kind(value)}")
+            raise ConversionError(f"expected an object, got {json_kind(value)}")
         converted = {}
         for key, item_value in value.items():
             step = f"[{key!r}]"
@@ -227,19 +216,19 @@ def _key(key: str, tp: Any) -> Any:
 def _from_class(value: Any, tp: type) -> Any:
     if tp is bool:
         if not isinstance(value, bool):
-            raise ConversionError(f"expected a boolean, got {_kind(value)}")
+            raise ConversionError(f"expected a boolean, got {json_kind(value)}")
         return value
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ConversionError(f"expected an integer, got {_kind(value)}")
+            raise ConversionError(f"expected an integer, got {json_kind(value)}")
         return value
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConversionError(f"expected a number, got {_kind(value)}")
+            raise ConversionError(f"expected a number, got {json_kind(value)}")
         return float(value)
     if tp is str:
         if not isinstance(value, str):
-            raise ConversionError(f"expected a string, got {_kind(value)}")
+            raise ConversionError(f"expected a string, got {json_kind(value)}")
         return value
     if issubclass(tp, enum.Enum):
         try:
@@ -256,7 +245,7 @@ def _from_class(value: Any, tp: type) -> Any:
         return _from_pydantic(value, tp)
     if typing.is_typeddict(tp):
         if not isinstance(value, dict):
-            raise ConversionError(f"expected an object, got {_kind(value)}")
+            raise ConversionError(f"expected an object, got {json_kind(value)}")
         return value
     for standard, parse in _STANDARD.items():
         if tp is standard:
@@ -270,7 +259,7 @@ def _from_text(value: Any, tp: type, parse: Callable[[Any], Any]) -> Any:
     if tp is decimal.Decimal and isinstance(value, (int, float)) and not isinstance(value, bool):
         value = str(value)
     if not isinstance(value, str):
-        raise ConversionError(f"expected a string ({tp.__name__}), got {_kind(value)}")
+        raise ConversionError(f"expected a string ({tp.__name__}), got {json_kind(value)}")
     try:
         return parse(value)
     except (ValueError, decimal.InvalidOperation) as exc:
@@ -295,7 +284,7 @@ _STANDARD: dict[type, Callable[[Any], Any]] = {
 
 def _from_dataclass(value: Any, cls: type) -> Any:
     if not isinstance(value, dict):
-        raise ConversionError(f"expected an object ({cls.__name__}), got {_kind(value)}")
+        raise ConversionError(f"expected an object ({cls.__name__}), got {json_kind(value)}")
     hints = _hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     unknown = sorted(set(value) - set(fields))
