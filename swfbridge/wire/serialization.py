@@ -136,8 +136,7 @@ class SimpleflowFormat:
         data = _loads(text)
         if not isinstance(data, dict):
             raise InputDecodeError(
-                'simpleflow input must be a JSON object {"args", "kwargs"}, got '
-                + json_kind(data)
+                'simpleflow input must be a JSON object {"args", "kwargs"}, got ' + json_kind(data)
             )
         unknown = set(data) - {"args", "kwargs"}
         if unknown:
