@@ -1,4 +1,4 @@
-"""Fixtures for the deployment examples in ``deploy/``: the examples run here
+"""Fixtures for the deployment examples in ``examples/deploy/``: the examples run here
 with their production paths and hosts replaced by this machine's."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pytest
 from swfbridge.testing import LocalSWF
 from tests.support import processes
 
-DEPLOY = processes.REPO_ROOT / "deploy"
+DEPLOY = processes.REPO_ROOT / "examples" / "deploy"
 DOMAIN = "shop-prod"  # the examples' domain, registered on the local endpoint
 TASK_LIST = "shop"
 SHOP_ACTIVITIES = """

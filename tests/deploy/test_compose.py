@@ -1,4 +1,4 @@
-"""deploy/compose.yaml cannot run here (no Docker daemon): it must at least run
+"""examples/deploy/compose.yaml cannot run here (no Docker daemon): it must at least run
 the same commands, with the same stop signals and grace periods, as the systemd
 units that the other tests run."""
 

@@ -1,4 +1,4 @@
-"""deploy/supervisord.conf, run for real by supervisord: both programs start,
+"""examples/deploy/supervisord.conf, run for real by supervisord: both programs start,
 serve a workflow, are restarted after a crash and stop gracefully."""
 
 from __future__ import annotations

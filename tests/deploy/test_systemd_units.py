@@ -1,4 +1,4 @@
-"""deploy/systemd: the units pass ``systemd-analyze verify``, and their
+"""examples/deploy/systemd: the units pass ``systemd-analyze verify``, and their
 ExecStart commands, started as systemd would (EnvironmentFile,
 WorkingDirectory, specifiers), serve a workflow and stop on KillSignal within
 TimeoutStopSec with a status the Restart policy treats as intended. (systemd is
