@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import logging
 
+from swfbridge.aws.retry import Backoff
 from swfbridge.aws.swf import InvalidRequest, SwfClient, SwfError, UnknownResource
 from swfbridge.wire.outcome import Abandoned, Failed, Outcome, outcome_label, response_for
 
 log = logging.getLogger(__name__)
+
+# An answer SWF never gets is a finished attempt lost (SWF times it out later),
+# so responses get more tries than other calls: under sustained throttling of
+# 30%, six tries lost about one answer in 1,400; ten lose one in 170,000. The
+# pacing is the client's (0.1 s doubling to 20 s, jittered): at most ~45 s.
+RESPOND_BACKOFF = Backoff(max_attempts=10)
 
 
 def report_outcome(swf: SwfClient, task_token: str, outcome: Outcome, context: str) -> bool:
@@ -25,7 +32,7 @@ def report_outcome(swf: SwfClient, task_token: str, outcome: Outcome, context: s
         return True
     log.info("%s: %s", describe(outcome), context)
     try:
-        swf.call(response.operation, **response.params)
+        swf.call(response.operation, backoff=RESPOND_BACKOFF, **response.params)
         return True
     except UnknownResource:
         log.info("task already closed in SWF, response dropped: %s", context)
@@ -40,6 +47,7 @@ def report_outcome(swf: SwfClient, task_token: str, outcome: Outcome, context: s
         try:
             swf.call(
                 "respond_activity_task_failed",
+                backoff=RESPOND_BACKOFF,
                 taskToken=task_token,
                 reason=f"swfbridge: SWF rejected the response: {exc.code}"[:256],
             )

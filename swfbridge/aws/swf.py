@@ -266,9 +266,13 @@ class SwfClient:
         *,
         retry: bool = True,
         stop: threading.Event | None = None,
+        backoff: Backoff | None = None,
         **params: Any,
     ) -> dict[str, Any]:
         """Call ``operation`` (a boto3 method name), retrying retryable errors.
+
+        ``backoff`` replaces the client's pacing for this call (e.g. more tries
+        for a response that would otherwise be lost).
 
         Raises:
             SwfError: The call failed for good (or ``stop`` was set while waiting).
@@ -288,7 +292,11 @@ class SwfClient:
             return Failure(error, retry and error.retryable, error.code)
 
         return call_with_retries(
-            once, backoff=self.config.backoff, classify=classify, label=operation, stop=stop
+            once,
+            backoff=backoff or self.config.backoff,
+            classify=classify,
+            label=operation,
+            stop=stop,
         )
 
     def _observe(self, operation: str, started: float, error: SwfError | None) -> None:

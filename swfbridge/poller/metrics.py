@@ -14,6 +14,7 @@ import json
 import threading
 from typing import Any
 
+from swfbridge.aws.retry import Backoff
 from swfbridge.aws.swf import SwfClient, SwfError, Throttled
 from swfbridge.prometheus import (
     CONTENT_TYPE,
@@ -206,9 +207,10 @@ class MeteredSwfClient(SwfClient):
         *,
         retry: bool = True,
         stop: threading.Event | None = None,
+        backoff: Backoff | None = None,
         **params: Any,
     ) -> dict[str, Any]:
-        result = super().call(operation, retry=retry, stop=stop, **params)
+        result = super().call(operation, retry=retry, stop=stop, backoff=backoff, **params)
         if operation == "respond_activity_task_failed" and str(params.get("reason", "")).startswith(
             REASON_PREFIX
         ):
