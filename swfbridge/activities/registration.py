@@ -92,7 +92,10 @@ def _registered_configuration(answer: dict[str, Any]) -> dict[str, str | None]:
     return have
 
 
-def _list_types(swf: SwfClient, domain: str, status: str) -> set[tuple[str, str]]:
+def _list_types(
+    swf: SwfClient, domain: str, status: str, *, kind: str = "activity"
+) -> set[tuple[str, str]]:
+    """(name, version) of every ``kind`` type ("activity" or "workflow") with ``status``."""
     found: set[tuple[str, str]] = set()
     token: str | None = None
     while True:
@@ -103,9 +106,10 @@ def _list_types(swf: SwfClient, domain: str, status: str) -> set[tuple[str, str]
         }
         if token:
             params["nextPageToken"] = token
-        page = swf.call("list_activity_types", **params)
+        page = swf.call(f"list_{kind}_types", **params)
         for info in page.get("typeInfos", []):
-            found.add((info["activityType"]["name"], info["activityType"]["version"]))
+            swf_type = info[f"{kind}Type"]
+            found.add((swf_type["name"], swf_type["version"]))
         token = page.get("nextPageToken")
         if not token:
             return found
@@ -191,25 +195,6 @@ class WorkflowPlanItem:
         return f"{label}: " + ("registered now" if self.created else "already registered")
 
 
-def _list_workflow_types(swf: SwfClient, domain: str, status: str) -> set[tuple[str, str]]:
-    found: set[tuple[str, str]] = set()
-    token: str | None = None
-    while True:
-        params: dict[str, Any] = {
-            "domain": domain,
-            "registrationStatus": status,
-            "maximumPageSize": 1000,
-        }
-        if token:
-            params["nextPageToken"] = token
-        page = swf.call("list_workflow_types", **params)
-        for info in page.get("typeInfos", []):
-            found.add((info["workflowType"]["name"], info["workflowType"]["version"]))
-        token = page.get("nextPageToken")
-        if not token:
-            return found
-
-
 def plan_workflow_types(
     swf: SwfClient, domain: str, types: Iterable[tuple[str, str]]
 ) -> list[WorkflowPlanItem]:
@@ -217,8 +202,8 @@ def plan_workflow_types(
     types = list(types)
     if not types:
         return []
-    registered = _list_workflow_types(swf, domain, "REGISTERED")
-    deprecated = _list_workflow_types(swf, domain, "DEPRECATED")
+    registered = _list_types(swf, domain, "REGISTERED", kind="workflow")
+    deprecated = _list_types(swf, domain, "DEPRECATED", kind="workflow")
     return [
         WorkflowPlanItem(
             name,
