@@ -1,4 +1,5 @@
-"""Handing polled tasks to Celery: one ``send_task`` per attempt."""
+"""Handing polled tasks to Celery: one ``send_task`` per attempt, through the
+poll thread's own producer (:mod:`swfbridge.poller.producers`)."""
 
 from __future__ import annotations
 
@@ -10,12 +11,13 @@ from celery import Celery
 from swfbridge.activities.task_map import CeleryTaskMap
 from swfbridge.errors import SwfBridgeError
 from swfbridge.poller.mapped import JobRejected, mapped_publication
+from swfbridge.poller.producers import ThreadProducers
 from swfbridge.wire.deadlines import celery_limits
 from swfbridge.wire.job import TASK_NAME, ActivityJob
 
 log = logging.getLogger(__name__)
 
-# Bound on the broker check made before each poll.
+# Bound on the broker check made before a poll.
 CHECK_TIMEOUT_S = 3.0
 
 
@@ -63,12 +65,14 @@ class CeleryDispatcher:
         self.app = app
         self.queue = queue
         self.task_map = task_map
+        self._producers = ThreadProducers(app)
 
     def check(self) -> None:
         """Raise :class:`PublishError` unless the broker answers now.
 
-        The poller calls this before every poll: a task it cannot enqueue is
-        better left in SWF, where its clocks have not started.
+        The poller calls this before a poll unless a publish succeeded within
+        the last ``PollerConfig.readiness_fresh_s``: a task it cannot enqueue
+        is better left in SWF, where its clocks have not started.
         """
         try:
             pool: Any = self.app.pool  # a connection pool (the stubs say producers)
@@ -119,6 +123,9 @@ class CeleryDispatcher:
         # compressed, with the token last, that print never holds the token.
         options["compression"] = "zlib"
         try:
-            self.app.send_task(task_name, args=args, kwargs=kwargs, **options)
+            self.app.send_task(
+                task_name, args=args, kwargs=kwargs, producer=self._producers.get(), **options
+            )
         except Exception as exc:  # kombu/redis/amqp errors vary by transport
+            self._producers.discard()
             raise PublishError(f"{type(exc).__name__}: {exc}") from exc

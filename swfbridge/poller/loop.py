@@ -2,7 +2,9 @@
 
 Each poll thread repeats one ordered step:
 
-1. wait until the broker answers (never poll what cannot be enqueued);
+1. wait until the broker answers (never poll what cannot be enqueued): known
+   from the last publish and the last state-store reply when they are fresh
+   (within ``PollerConfig.readiness_fresh_s``), asked otherwise;
 2. take a capacity slot (when ``max_in_flight`` is set), waiting while the
    fleet is full, so a backlog stays in SWF where its clocks have not started;
 3. long-poll SWF; an empty poll gives the slot back;
@@ -27,6 +29,7 @@ from typing import Any
 from swfbridge.aws.respond import report_outcome
 from swfbridge.aws.retry import Backoff
 from swfbridge.aws.swf import POLL_READ_TIMEOUT_S, SwfClient, SwfError, is_misconfiguration
+from swfbridge.checks import check_seconds
 from swfbridge.errors import ConfigurationError
 from swfbridge.poller.dispatch import Dispatcher, JobNotPublishable, PublishError
 from swfbridge.poller.keepalive import KeepaliveConfig, QueuedHeartbeats
@@ -70,6 +73,11 @@ class PollerConfig:
         broker_backoff: Pacing of broker and state-store checks while they are
             down (never gives up).
         keepalive: Heartbeats for jobs waiting in the broker.
+        readiness_fresh_s: How long a successful publish (or state-store
+            reply) stands for a broker (or state-store) check. A busy poller
+            publishes far more often and never asks; an idle one asks before
+            each long poll; a failed publish or state call makes the next poll
+            wait for a real check (the task it was for is failed at once).
     """
 
     domain: str
@@ -86,8 +94,10 @@ class PollerConfig:
         default_factory=lambda: Backoff(base_s=0.5, cap_s=10.0, max_attempts=None)
     )
     keepalive: KeepaliveConfig = field(default_factory=KeepaliveConfig)
+    readiness_fresh_s: float = 1.0
 
     def __post_init__(self) -> None:
+        check_seconds("readiness_fresh_s", self.readiness_fresh_s)
         if not self.domain or not self.task_list:
             raise ConfigurationError("domain and task_list are required")
         if self.pollers < 1:
@@ -173,6 +183,10 @@ class Poller:
         # Tokens received and not yet handed to the broker: failed by abort().
         self._held: dict[str, str] = {}
         self._aborted = False
+        # Monotonic times until which the broker / the state store count as
+        # answering, from their last successful reply (0: ask before polling).
+        self._broker_fresh_until = 0.0
+        self._state_fresh_until = 0.0
         self.fatal_error: SwfError | None = None
         """Set when polling stopped on an error no retry can fix (see is_misconfiguration)."""
         self._keepalive = (
@@ -189,8 +203,10 @@ class Poller:
 
         ``polls``, ``empty_polls``, ``dispatched``, ``failed_by_bridge``,
         ``poll_errors``; ``broker_unavailable`` and ``state_unavailable``
-        (checks that found them down), ``slot_waits`` (polls that waited for a
-        slot) and ``slot_wait_ms`` (total time waited), ``keepalive_beats`` and
+        (checks that found them down), ``readiness_checks`` (broker and state-store
+        checks made because no recent reply answered for them), ``slot_waits``
+        (polls that waited for a slot) and ``slot_wait_ms`` (total time waited),
+        ``keepalive_beats`` and
         ``keepalive_closed`` (queued tasks SWF closed), ``abandoned_at_shutdown``;
         ``history_pages`` and ``history_cache_hits`` (reads of the tasks' scheduled
         events, and tasks answered without one), ``timeouts_fallback`` (tasks whose
@@ -297,6 +313,7 @@ class Poller:
                 errors = 0
             except StateUnavailable as exc:
                 errors += 1
+                self._state_failed()
                 self._count("state_unavailable")
                 log.warning("state store unavailable, not polling: %s", exc)
                 self._stop.wait(self.config.broker_backoff.delay_s(errors))
@@ -320,24 +337,44 @@ class Poller:
                 self._stop.wait(self.config.error_backoff.delay_s(errors))
 
     def _ready(self) -> bool:
-        """True when the broker and the state store answer; logs and counts when not."""
-        # Dispatchers written before check() existed are taken as always ready.
-        check = getattr(self._dispatcher, "check", None)
-        try:
-            if check is not None:
-                check()
-        except PublishError as exc:
-            self._count("broker_unavailable")
-            log.warning("broker unavailable, not polling: %s", exc)
-            return False
-        if self._state is not None:
+        """True when the broker and the state store answer; logs and counts when not.
+
+        A reply fresher than ``readiness_fresh_s`` (a publish, a slot taken)
+        answers for them: no round trip is spent asking.
+        """
+        now = time.monotonic()
+        if now >= self._broker_fresh_until:
+            # Dispatchers written before check() existed are taken as always ready.
+            check = getattr(self._dispatcher, "check", None)
+            try:
+                if check is not None:
+                    check()
+            except PublishError as exc:
+                self._count("broker_unavailable")
+                log.warning("broker unavailable, not polling: %s", exc)
+                return False
+            self._count("readiness_checks")
+            self._broker_answered()
+        if self._state is not None and now >= self._state_fresh_until:
             try:
                 self._state.ping()
             except StateUnavailable as exc:
+                self._state_failed()
                 self._count("state_unavailable")
                 log.warning("state store unavailable, not polling: %s", exc)
                 return False
+            self._count("readiness_checks")
+            self._state_answered()
         return True
+
+    def _broker_answered(self) -> None:
+        self._broker_fresh_until = time.monotonic() + self.config.readiness_fresh_s
+
+    def _state_answered(self) -> None:
+        self._state_fresh_until = time.monotonic() + self.config.readiness_fresh_s
+
+    def _state_failed(self) -> None:
+        self._state_fresh_until = 0.0
 
     def _take_slot(self) -> _Slot | None:
         """A slot for the next poll, waiting while all are taken; None once stopping.
@@ -357,6 +394,7 @@ class Poller:
                 limit=limit,
                 hold_s=self.config.poll_window_s,
             )
+            self._state_answered()
             if placeholder is not None:
                 if started is not None:
                     self._count("slot_wait_ms", int((time.monotonic() - started) * 1000))
@@ -448,6 +486,7 @@ class Poller:
             # Bound before publishing, so the worker's release can never precede it.
             slot.bind(job)
         except StateUnavailable as exc:
+            self._state_failed()
             log.warning(
                 "could not record the slot (%s); it expires by itself: %s", exc, job.log_context()
             )
@@ -460,6 +499,7 @@ class Poller:
                 self._fail(token, exc.failure, job.log_context())
             return
         except PublishError as exc:
+            self._broker_fresh_until = 0.0  # the next poll waits for a real check
             log.error("could not enqueue (%s): %s", exc, job.log_context())
             slot.release()
             if self._release_held(token):
@@ -472,6 +512,7 @@ class Poller:
                     job.log_context(),
                 )
             return
+        self._broker_answered()
         slot.dispatched()
         self._release_held(token)
         self._count("dispatched")

@@ -70,6 +70,12 @@ _POLLER_COUNTERS: dict[str, tuple[str, str, float]] = {
         "Time poll threads spent waiting for a capacity slot.",
         0.001,
     ),
+    "readiness_checks": (
+        "swfbridge_readiness_checks_total",
+        "Broker and state-store checks made before a poll (none while recent "
+        "publishes and slot reservations show both answering).",
+        1.0,
+    ),
     "broker_unavailable": (
         "swfbridge_broker_unavailable_total",
         "Checks before polling that found the broker down.",

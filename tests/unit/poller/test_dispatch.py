@@ -6,11 +6,25 @@ from swfbridge.poller.dispatch import CeleryDispatcher
 from swfbridge.wire.job import TASK_NAME, ActivityJob
 
 
+class _Producer:
+    channel = object()
+
+    def release(self) -> None:
+        pass
+
+
+class _ProducerPool:
+    def acquire(self, block: bool = True) -> _Producer:
+        return _Producer()
+
+
 class RecordingApp:
     def __init__(self) -> None:
         self.sent: list[tuple[str, dict[str, Any]]] = []
+        self.producer_pool = _ProducerPool()
 
     def send_task(self, name: str, **options: Any) -> None:
+        options.pop("producer")
         self.sent.append((name, options))
 
 

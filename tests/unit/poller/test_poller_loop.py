@@ -70,8 +70,10 @@ class FakeDispatcher:
         self.up = True
         self.publish_fails = False
         self.published: list[ActivityJob] = []
+        self.checks = 0
 
     def check(self) -> None:
+        self.checks += 1
         if not self.up:
             raise PublishError("ConnectionError: broker down")
 
@@ -89,8 +91,10 @@ class FakeState:
         self.n = 0
         self.up = True
         self.lock = threading.Lock()
+        self.pings = 0
 
     def ping(self) -> None:
+        self.pings += 1
         if not self.up:
             raise StateUnavailable("down")
 
@@ -298,3 +302,56 @@ def test_polling_stops_on_a_missing_domain_or_bad_credentials_instead_of_retryin
     assert poller.join(timeout_s=10)
     assert swf.polls == 1
     assert poller.fatal_error is not None
+
+
+def test_a_busy_poller_takes_its_last_publish_as_the_broker_check() -> None:
+    swf = FakeSwf([task(n) for n in range(1, 51)])
+    dispatcher, state = FakeDispatcher(), FakeState()
+    poller = make_poller(swf, dispatcher, state, max_in_flight=100, readiness_fresh_s=60)
+    poller.start()
+    try:
+        wait_until(lambda: len(dispatcher.published) == 50)
+    finally:
+        poller.stop()
+        assert poller.join(5)
+    # Asked once, before the first poll; every later poll followed a publish and
+    # a slot taken within the last minute.
+    assert dispatcher.checks == 1
+    assert state.pings == 1
+
+
+def test_an_idle_poller_asks_the_broker_before_each_poll() -> None:
+    swf, dispatcher, state = FakeSwf(), FakeDispatcher(), FakeState()
+    poller = make_poller(swf, dispatcher, state, readiness_fresh_s=0)
+    poller.start()
+    try:
+        wait_until(lambda: swf.polls >= 5)
+    finally:
+        poller.stop()
+        assert poller.join(5)
+    assert dispatcher.checks >= 5 and state.pings >= 5
+
+
+def test_after_a_failed_publish_the_next_poll_waits_for_the_broker() -> None:
+    class DiesAtFirstPublish(FakeDispatcher):
+        died = False
+
+        def publish(self, job: ActivityJob) -> None:
+            if not self.died:
+                self.died, self.up = True, False  # the broker went away under this publish
+                raise PublishError("ConnectionError: broker went away")
+            super().publish(job)
+
+    swf = FakeSwf([task(1), task(2)])
+    dispatcher = DiesAtFirstPublish()
+    poller = make_poller(swf, dispatcher, readiness_fresh_s=60)
+    poller.start()
+    try:
+        wait_until(lambda: poller.counts.get("broker_unavailable", 0) >= 3)
+        assert len(swf.failures()) == 1  # the task of the failed publish, failed at once
+        assert swf.polls == 1  # and no poll since, although the last check was fresh
+        dispatcher.up = True
+        wait_until(lambda: len(dispatcher.published) == 1)
+    finally:
+        poller.stop()
+        assert poller.join(5)
