@@ -41,9 +41,8 @@ from swfbridge.wire.outcome import BridgeCause, Failed, bridge_failure
 
 log = logging.getLogger(__name__)
 
-# First pause of a poll thread waiting for a free slot; it doubles up to
-# PollerConfig.slot_check_interval_s.
-FIRST_SLOT_CHECK_S = 0.01
+# Longest a poll thread waiting for a slot goes without looking at stop().
+STOP_CHECK_S = 1.0
 
 
 def default_identity() -> str:
@@ -66,7 +65,9 @@ class PollerConfig:
             task list, across every poller sharing the state store; None: no
             limit (the poller polls whatever the fleet's load).
         slot_check_interval_s: Longest gap between two looks of a poll
-            thread waiting for a slot (the first come sooner: 10 ms, doubling).
+            thread waiting for a slot. A slot freed by a worker or another
+            poll wakes one waiting thread at once; this bounds the wait for
+            slots that free themselves by expiring.
         poll_window_s: How long a slot taken for a poll counts if the poller
             dies before the poll ends (SWF's 60 s long poll plus slack).
         error_backoff: Pacing of polls after SWF errors (never gives up).
@@ -386,7 +387,6 @@ class Poller:
         if limit is None or self._state is None:
             return _Slot(None, self.config, None)
         started: float | None = None
-        wait_s = FIRST_SLOT_CHECK_S
         while not self._stop.is_set():
             placeholder = self._state.reserve(
                 self.config.domain,
@@ -402,11 +402,14 @@ class Poller:
             if started is None:
                 started = time.monotonic()
                 self._count("slot_waits")
-            # Look again soon (short jobs free slots within milliseconds), then
-            # less and less often: a fixed 0.25 s capped 4 slots of 50 ms jobs
-            # at ~15 jobs/s (see BENCHMARKS.md).
-            self._stop.wait(min(wait_s, self.config.slot_check_interval_s))
-            wait_s *= 2
+            # Woken by the release that frees a slot (a short job frees it within
+            # milliseconds), instead of timed looks: with those, the sleep after
+            # each full look was time no worker had a job (see BENCHMARKS.md).
+            self._state.wait_for_free(
+                self.config.domain,
+                self.config.task_list,
+                timeout_s=min(self.config.slot_check_interval_s, STOP_CHECK_S),
+            )
         return None
 
     def poll_once(self, slot: _Slot | None = None) -> bool:

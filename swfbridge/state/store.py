@@ -50,6 +50,23 @@ end
 return 0
 """
 
+# Atomically free a slot and, if it was held, leave a wake-up for one poll
+# thread waiting for a slot (BLPOP on KEYS[2]). The list is bounded and expires:
+# tokens nobody waited for only cost a waiter one extra reservation attempt.
+_RELEASE = """
+local freed = redis.call('ZREM', KEYS[1], ARGV[1])
+if freed == 1 then
+  redis.call('LPUSH', KEYS[2], '1')
+  redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[2]) - 1)
+  redis.call('PEXPIRE', KEYS[2], ARGV[3])
+end
+return freed
+"""
+
+# Wake-ups kept for waiters at most, and how long an unread one lives.
+_WAKE_TOKENS_MAX = 256
+_WAKE_TOKENS_TTL_MS = 60_000
+
 # Atomically replace a placeholder with the attempt id (same slot).
 _BIND = """
 redis.call('ZREM', KEYS[1], ARGV[1])
@@ -127,11 +144,15 @@ class BridgeState:
         )
         self._reserve = self._redis.register_script(_RESERVE)
         self._bind = self._redis.register_script(_BIND)
+        self._release = self._redis.register_script(_RELEASE)
 
     # --- keys ----------------------------------------------------------------
 
     def slots_key(self, domain: str, task_list: str) -> str:
         return f"{self.config.key_prefix}:slots:{domain}:{task_list}"
+
+    def wake_key(self, domain: str, task_list: str) -> str:
+        return f"{self.config.key_prefix}:slot-freed:{domain}:{task_list}"
 
     def claim_key(self, attempt_id: str) -> str:
         return f"{self.config.key_prefix}:claim:{attempt_id}"
@@ -190,12 +211,32 @@ class BridgeState:
         )
 
     def release(self, domain: str, task_list: str, member: str) -> None:
-        """Give a slot back (a placeholder after an empty poll, or a finished attempt).
+        """Give a slot back (a placeholder after an empty poll, or a finished attempt),
+        waking one poll thread that waits for a slot (:meth:`wait_for_free`).
 
         Raises:
             StateUnavailable: Redis cannot be reached.
         """
-        self._call(self._redis.zrem, self.slots_key(domain, task_list), member)
+        self._run(
+            self._release,
+            keys=[self.slots_key(domain, task_list), self.wake_key(domain, task_list)],
+            args=[member, _WAKE_TOKENS_MAX, _WAKE_TOKENS_TTL_MS],
+        )
+
+    def wait_for_free(self, domain: str, task_list: str, *, timeout_s: float) -> bool:
+        """Block until a slot of this task list is freed, or ``timeout_s`` passes.
+
+        True when a release woke this caller (the slot may have been taken
+        meanwhile: reserve again). Slots that expire by themselves wake nobody,
+        so waiters also look again at each timeout.
+
+        Raises:
+            StateUnavailable: Redis cannot be reached.
+        """
+        # BLPOP's timeout is in seconds, at millisecond resolution (Redis >= 6).
+        timeout = max(0.001, round(timeout_s, 3))
+        woken = self._call(self._redis.blpop, [self.wake_key(domain, task_list)], timeout)
+        return woken is not None
 
     def in_flight(self, domain: str, task_list: str) -> int:
         """Slots taken now (expired entries not counted).

@@ -91,6 +91,7 @@ class FakeState:
         self.n = 0
         self.up = True
         self.lock = threading.Lock()
+        self.freed = threading.Condition(self.lock)
         self.pings = 0
 
     def ping(self) -> None:
@@ -121,7 +122,13 @@ class FakeState:
 
     def release(self, domain: str, task_list: str, member: str) -> None:
         with self.lock:
-            self.members.discard(member)
+            if member in self.members:
+                self.members.discard(member)
+                self.freed.notify()
+
+    def wait_for_free(self, domain: str, task_list: str, *, timeout_s: float) -> bool:
+        with self.lock:
+            return self.freed.wait(timeout_s)
 
     def in_flight(self, domain: str, task_list: str) -> int:
         return len(self.members)

@@ -48,7 +48,7 @@ def test_a_poll_thread_waiting_for_a_slot_takes_a_freed_one_long_before_the_chec
         wait_until(lambda: poller.counts.get("slot_waits", 0) >= 1)
         time.sleep(0.05)  # the fleet is full for a short job's length
         state.release("d", "tl", dispatcher.published[0].attempt_id)
-        # A fixed pause would wait out the 30 s interval; the first looks come within ms.
+        # Woken by the release: a timed look would wait out the 30 s interval.
         wait_until(lambda: len(dispatcher.published) == 2, timeout_s=5.0)
     finally:
         poller.stop()
