@@ -21,6 +21,8 @@ from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
 
+from swfbridge.worker.timers import TimerHandle, Timers, process_timers
+
 log = logging.getLogger(__name__)
 
 
@@ -47,12 +49,19 @@ class Interrupter:
     nor hit the reporting code or the pool's next job.
     """
 
-    def __init__(self, interrupt: Callable[[], None] | None, log_context: str) -> None:
+    def __init__(
+        self,
+        interrupt: Callable[[], None] | None,
+        log_context: str,
+        *,
+        timers: Timers | None = None,
+    ) -> None:
         self._interrupt = interrupt
         self._log_context = log_context
+        self._scheduler = timers or process_timers()
         self._lock = threading.Lock()
         self._running = True
-        self._timers: list[threading.Timer] = []
+        self._timers: list[TimerHandle] = []
         self._fired: StopReason | None = None
         self._arrived = False
 
@@ -72,12 +81,7 @@ class Interrupter:
         with self._lock:
             if not self._running:
                 return
-            timer = threading.Timer(
-                min(max(0.0, delay_s), threading.TIMEOUT_MAX), self._fire, args=(reason,)
-            )
-            timer.daemon = True
-            self._timers.append(timer)
-            timer.start()
+            self._timers.append(self._scheduler.call_later(delay_s, self._fire, reason))
 
     def _fire(self, reason: StopReason) -> None:
         with self._lock:
