@@ -7,8 +7,9 @@ malformed message can never crash a worker.
 
 from __future__ import annotations
 
+import functools
 import hashlib
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from typing import Any
 
 from swfbridge.checks import is_finite_number
@@ -80,7 +81,7 @@ class ActivityJob:
     """Where the poller took the timeouts from (``history``, ``registration``,
     ``type-defaults``, ``unknown``); for logs and ``swfbridge status`` only."""
 
-    @property
+    @functools.cached_property  # asked for on every log line and Redis call of the job
     def attempt_id(self) -> str:
         """A stable id for this attempt: the Celery task id and the claim key."""
         digest = hashlib.sha256(
@@ -109,10 +110,13 @@ class ActivityJob:
         )
 
     def to_message(self) -> dict[str, Any]:
-        fields_ = asdict(self)
-        token = fields_.pop("task_token")
+        # Every field is a plain value: no deep copy (dataclasses.asdict) needed.
+        message: dict[str, Any] = {"v": MESSAGE_VERSION}
+        for name in _MESSAGE_FIELDS:
+            message[name] = getattr(self, name)
         # The token last: any print of a message prefix shows ids before it.
-        return {"v": MESSAGE_VERSION, **fields_, "task_token": token}
+        message["task_token"] = self.task_token
+        return message
 
     @classmethod
     def from_message(cls, data: Any) -> ActivityJob:
@@ -210,3 +214,6 @@ class ActivityJob:
 def token_hint(token: str) -> str:
     """A loggable stand-in for a task token: a short hash, never the token."""
     return "tok-" + hashlib.sha256(token.encode()).hexdigest()[:12]
+
+
+_MESSAGE_FIELDS = tuple(f.name for f in fields(ActivityJob) if f.name != "task_token")
