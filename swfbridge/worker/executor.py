@@ -571,18 +571,27 @@ def declares_wire_format(cls: type[Activity]) -> bool:
 
 
 def _signature_mismatch(instance: Activity, args: list[Any], kwargs: dict[str, Any]) -> str | None:
-    try:
-        signature = inspect.signature(instance.run)
-    except (TypeError, ValueError):
+    run: Any = instance.run
+    method = inspect.ismethod(run)
+    # Signatures are computed once per function, not once per job.
+    signature = _signature_of(run.__func__ if method else run)
+    if signature is None:
         return None
-    run = instance.run
     try:
-        if inspect.ismethod(run):
+        if method:
             # Bind with the instance too: a "self" keyword (e.g. into **kwargs) must
             # clash here, not inside the activity's call.
-            inspect.signature(run.__func__).bind(run.__self__, *args, **kwargs)
+            signature.bind(run.__self__, *args, **kwargs)
         else:
             signature.bind(*args, **kwargs)
     except (TypeError, ValueError) as exc:
-        return f"input does not match run{signature}: {exc}"
+        return f"input does not match run{inspect.signature(run)}: {exc}"
     return None
+
+
+@functools.lru_cache(maxsize=1024)
+def _signature_of(function: Any) -> inspect.Signature | None:
+    try:
+        return inspect.signature(function)
+    except (TypeError, ValueError):
+        return None
