@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from swfbridge.testing import LocalSWF, ScheduledActivity, run_activities
+from swfbridge.testing import LocalSWF, ScheduledActivity, run_activities, start_activities
 from tests.integration.activities import TASK_LIST as IT_TASKS
 from tests.integration.heartbeat_activities import TASK_LIST as HB_TASKS
 from tests.support import processes, sqs
@@ -219,3 +219,68 @@ def test_status_counts_jobs_queued_in_sqs_and_those_expired_there_never_run(
     assert not any(path.exists() for path in markers), late.output()
     # Celery's check of `expires` on receipt (SQS does not enforce it).
     assert late.output().count("Discarding revoked task") == 3, late.output()
+
+
+def test_a_job_too_large_for_its_sqs_queue_fails_its_task_with_the_reason(
+    sqs_bridge: SqsBridge,
+) -> None:
+    task_list = f"sqs-small-{uuid.uuid4().hex[:6]}"
+    queue = f"swfbridge-{task_list}"
+    # SQS's smallest MaximumMessageSize: no job message fits (the default is 1 MiB).
+    sqs.client(sqs_bridge.sqs_endpoint).create_queue(
+        QueueName=queue, Attributes={"MaximumMessageSize": "1024"}
+    )
+    sqs_bridge.pollers.append(
+        processes.start_poller(
+            sqs_bridge.env,
+            sqs_bridge.tmp,
+            domain=sqs_bridge.domain,
+            task_list=task_list,
+            name=f"sqs-poller-{task_list}",
+            extra=["--queue", queue],
+        )
+    )
+    outcomes = run_activities(
+        sqs_bridge.client(),
+        domain=sqs_bridge.domain,
+        task_list=task_list,
+        timeout_s=40,
+        activities=[ScheduledActivity("too-big", "Add", "1", input=_flowy(1, 2))],
+    )
+    outcome = outcomes["too-big"]
+    assert outcome.status == "failed", (outcome, sqs_bridge.logs())
+    assert outcome.reason is not None and "could not enqueue" in outcome.reason, outcome
+    assert "1024 bytes" in (outcome.reason + (outcome.details or "")), outcome
+
+
+def test_a_poller_stops_polling_while_sqs_does_not_answer(
+    local_swf_server: LocalSWF, redis_url: str, tmp_path: Path
+) -> None:
+    domain = f"it-sqs-down-{uuid.uuid4().hex[:8]}"
+    with sqs.local_sqs() as endpoint:
+        env = processes.bridge_env(
+            broker_url=sqs.broker_url(endpoint),
+            swf_endpoint=local_swf_server.endpoint_url,
+            activities=ACTIVITIES,
+        )
+        env["SWFBRIDGE_STATE_URL"] = redis_url
+        registered = processes.run_cli(env, "register", "--domain", domain, "--create-domain")
+        assert registered.returncode == 0, registered.stderr
+        poller = processes.start_poller(env, tmp_path, domain=domain, task_list=IT_TASKS)
+        # One job published: the poller's SQS connection is made and cached.
+        start_activities(
+            local_swf_server.client(),
+            domain=domain,
+            task_list=IT_TASKS,
+            timeout_s=20,
+            activities=[ScheduledActivity("first", "Add", "1", input=_flowy(1, 2))],
+        )
+        processes.wait_for(lambda: "dispatched" in poller.output(), 30, "the first job")
+    try:
+        # SQS is gone. Before its next poll, the check must find SQS down (a
+        # kombu SQS connection holds no socket that would notice).
+        processes.wait_for(
+            lambda: "broker unavailable, not polling" in poller.output(), 90, "the broker check"
+        )
+    finally:
+        poller.stop()
