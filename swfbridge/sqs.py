@@ -33,7 +33,8 @@ MAX_QUEUE_NAME_LENGTH = 80
 NEEDS_STATE = (
     "an SQS broker needs the Redis state store for attempt claims (SQS delivers a message "
     "again after its visibility timeout, and at least once in general: without a claim the "
-    "attempt runs twice): set SWFBRIDGE_STATE_URL (or --state-url) to a Redis URL"
+    "attempt runs twice): set SWFBRIDGE_STATE_URL to a Redis URL (swfbridge poll: or "
+    "--state-url)"
 )
 
 # kombu's SQS channel: '.' becomes '-', other punctuation but '-' and '_' becomes '_'.

@@ -86,9 +86,12 @@ def _run_in(args: argparse.Namespace, work: Path) -> int:
     from swfbridge.demo.bridge import BridgeStartError
     from swfbridge.demo.broker import choose_broker
     from swfbridge.demo.runner import DemoConfig, run_demo, summarize
+    from swfbridge.sqs import NEEDS_STATE, is_sqs
 
     try:
         broker = choose_broker(args.broker, env_broker_url=env("CELERY_BROKER_URL"), work_dir=work)
+        if is_sqs(broker.url) and not env("SWFBRIDGE_STATE_URL"):
+            return error(NEEDS_STATE)  # the demo's worker would refuse to start
         print(f"swfbridge demo: broker {redact_url(broker.url)} ({broker.origin})", flush=True)
         config = DemoConfig(
             broker=broker,

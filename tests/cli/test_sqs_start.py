@@ -66,3 +66,16 @@ def test_a_worker_on_sqs_without_a_state_store_refuses_to_start(tmp_path: Path) 
     output = str(exited.value)
     assert "swfbridge: error: an SQS broker needs the Redis state store" in output
     assert "SWFBRIDGE_STATE_URL" in output and "Traceback" not in output
+
+
+def test_the_demo_on_sqs_without_a_state_store_refuses_to_start() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "swfbridge", "demo", "--broker", DEAD_SQS],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    line = _one_line(result)
+    assert line.startswith("swfbridge: error: an SQS broker needs the Redis state store")

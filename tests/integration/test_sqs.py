@@ -221,6 +221,43 @@ def test_status_counts_jobs_queued_in_sqs_and_those_expired_there_never_run(
     assert late.output().count("Discarding revoked task") == 3, late.output()
 
 
+def _status(bridge: SqsBridge, task_list: str, queue: str) -> dict[str, Any]:
+    result = processes.run_cli(
+        bridge.env,
+        "status",
+        "--domain",
+        bridge.domain,
+        "--task-list",
+        task_list,
+        "--queue",
+        queue,
+        "--json",
+    )
+    report: dict[str, Any] = json.loads(result.stdout)
+    return report
+
+
+def test_status_counts_a_job_a_worker_holds_from_sqs_as_in_flight(sqs_bridge: SqsBridge) -> None:
+    blocker = f"block-{uuid.uuid4().hex[:6]}"
+    run = start_activities(
+        sqs_bridge.client(),
+        domain=sqs_bridge.domain,
+        task_list=HB_TASKS,
+        timeout_s=40,
+        activities=[ScheduledActivity(blocker, "Block", "1", input=_flowy(6))],
+    )
+    processes.wait_for(
+        lambda: (
+            f"running: workflow={run.workflow_id} activity={blocker}" in sqs_bridge.worker.output()
+        ),
+        30,
+        "the job running",
+    )
+    report = _status(sqs_bridge, HB_TASKS, HB_QUEUE)
+    assert (report["in_flight"], report["from"], report["errors"]) == (1, "sqs", {}), report
+    assert run.wait(40)[blocker].status == "completed"
+
+
 def test_a_job_too_large_for_its_sqs_queue_fails_its_task_with_the_reason(
     sqs_bridge: SqsBridge,
 ) -> None:
