@@ -39,7 +39,8 @@ def add_parser(subparsers: Any) -> None:
         metavar="auto|embedded|URL",
         help="Celery broker: 'auto' (default) uses CELERY_BROKER_URL if set, else a Redis "
         "answering on 127.0.0.1:6379, else the embedded one; 'embedded' always uses kombu's "
-        "filesystem transport in a temporary directory (no server at all); or a broker URL",
+        "filesystem transport in a temporary directory (no server at all); or a broker URL "
+        "(an sqs:// one needs SWFBRIDGE_STATE_URL naming a Redis for the attempt claims)",
     )
     parser.add_argument(
         "--concurrency", type=int, default=4, help="worker pool processes (default 4)"

@@ -124,7 +124,7 @@ def add_parser(subparsers: Any) -> None:
         default=env("SWFBRIDGE_STATE_URL"),
         help="Redis URL for capacity slots, attempt claims and queued-job heartbeats; "
         "workers must use the same (env SWFBRIDGE_STATE_URL; default: the broker when "
-        "it is Redis)",
+        "it is Redis; required with an SQS broker)",
     )
     parser.add_argument(
         "--broker",
