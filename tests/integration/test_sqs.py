@@ -321,3 +321,44 @@ def test_a_poller_stops_polling_while_sqs_does_not_answer(
         )
     finally:
         poller.stop()
+
+
+def test_a_users_app_joined_with_install_runs_activities_on_sqs_and_warns_of_its_visibility(
+    sqs_bridge: SqsBridge, redis_url: str
+) -> None:
+    task_list = f"sqs-userapp-{uuid.uuid4().hex[:6]}"
+    queue = f"swfbridge-{task_list}"
+    env = {k: v for k, v in sqs_bridge.env.items() if k not in ("SWFBRIDGE_STATE_URL",)}
+    env.update(SWFBRIDGE_ACTIVITIES="", USERAPP_STATE_URL=redis_url)
+    worker = processes.start_worker(
+        env,
+        sqs_bridge.tmp,
+        name="sqs-userapp",
+        app="tests.integration.sqs_userapp",
+        extra=["-Q", queue],
+    )
+    sqs_bridge.pollers.append(
+        processes.start_poller(
+            sqs_bridge.env,
+            sqs_bridge.tmp,
+            domain=sqs_bridge.domain,
+            task_list=task_list,
+            name=f"sqs-poller-{task_list}",
+            extra=["--queue", queue],
+        )
+    )
+    try:
+        outcomes = run_activities(
+            sqs_bridge.client(),
+            domain=sqs_bridge.domain,
+            task_list=task_list,
+            timeout_s=60,
+            activities=[ScheduledActivity("add", "Add", "1", input=_flowy(20, 22))],
+        )
+    finally:
+        worker.stop()
+    assert (outcomes["add"].status, outcomes["add"].result) == ("completed", "42"), worker.output()
+    assert (
+        "unsafe broker setting: the longest start-to-close timeout (60s) exceeds the SQS "
+        "visibility timeout (30s)" in worker.output()
+    )
