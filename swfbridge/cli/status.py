@@ -100,17 +100,20 @@ def run(args: argparse.Namespace) -> int:
     except Exception as exc:  # one figure failing must not hide the others
         problems["pending_in_swf"] = _describe(exc)
     app = _celery_app(args.broker)
-    try:
-        report["queued_in_broker"] = _queued(app, args.queue)
-    except Exception as exc:
-        problems["queued_in_broker"] = _describe(exc)
-    try:
-        if is_sqs(args.broker):
-            report.update(_sqs_in_flight(app, args.queue))
-        else:
+    if is_sqs(args.broker):
+        try:
+            report.update(_sqs_counts(app, args.queue))
+        except Exception as exc:
+            problems["queued_in_broker"] = problems["in_flight"] = _describe(exc)
+    else:
+        try:
+            report["queued_in_broker"] = _queued(app, args.queue)
+        except Exception as exc:
+            problems["queued_in_broker"] = _describe(exc)
+        try:
             report.update(_in_flight(app, args.inspect_timeout))
-    except Exception as exc:
-        problems["in_flight"] = _describe(exc)
+        except Exception as exc:
+            problems["in_flight"] = _describe(exc)
     from swfbridge.state.store import state_url as state_url_for
 
     state_url = state_url_for(args.state_url, str(args.broker))
@@ -176,21 +179,33 @@ def _queued(app: Any, queue: str) -> int:
         return int(declared.message_count)
 
 
-def _sqs_in_flight(app: Any, queue: str) -> dict[str, Any]:
-    """Jobs received by workers and not yet deleted, as SQS counts them.
+def _sqs_counts(app: Any, queue: str) -> dict[str, Any]:
+    """Jobs waiting, and jobs received by workers and not yet deleted, as SQS counts them.
 
-    Celery's remote control needs a broadcast SQS does not have: ``inspect``
-    would reach no worker and show 0.
+    Asked of SQS directly: a passive declare through kombu would create a
+    missing queue, and Celery's remote control needs a broadcast SQS does not
+    have (``inspect`` would reach no worker and show 0).
     """
     with app.connection_for_read() as connection:
         channel = connection.default_channel
         name = channel.canonical_queue_name(queue)
         client = channel.sqs(queue=name)
-        url = client.get_queue_url(QueueName=name)["QueueUrl"]
+        try:
+            url = client.get_queue_url(QueueName=name)["QueueUrl"]
+        except client.exceptions.QueueDoesNotExist:
+            raise LookupError(f"no SQS queue named {name!r}") from None
         attributes = client.get_queue_attributes(
-            QueueUrl=url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"]
+            QueueUrl=url,
+            AttributeNames=[
+                "ApproximateNumberOfMessages",
+                "ApproximateNumberOfMessagesNotVisible",
+            ],
         )["Attributes"]
-    return {"in_flight": int(attributes["ApproximateNumberOfMessagesNotVisible"]), "from": "sqs"}
+    return {
+        "queued_in_broker": int(attributes["ApproximateNumberOfMessages"]),
+        "in_flight": int(attributes["ApproximateNumberOfMessagesNotVisible"]),
+        "from": "sqs",
+    }
 
 
 def _in_flight(app: Any, timeout_s: float) -> dict[str, Any]:

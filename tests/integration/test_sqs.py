@@ -362,3 +362,11 @@ def test_a_users_app_joined_with_install_runs_activities_on_sqs_and_warns_of_its
         "unsafe broker setting: the longest start-to-close timeout (60s) exceeds the SQS "
         "visibility timeout (30s)" in worker.output()
     )
+
+
+def test_status_names_a_missing_sqs_queue_and_does_not_create_it(sqs_bridge: SqsBridge) -> None:
+    report = _status(sqs_bridge, IT_TASKS, "swfbridge.never-made")
+
+    assert "no SQS queue named 'swfbridge-never-made'" in report["errors"]["queued_in_broker"]
+    queues = sqs.client(sqs_bridge.sqs_endpoint).list_queues().get("QueueUrls", [])
+    assert not [url for url in queues if url.endswith("/swfbridge-never-made")]
