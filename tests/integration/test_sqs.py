@@ -294,9 +294,11 @@ def test_a_poller_stops_polling_while_sqs_does_not_answer(
     local_swf_server: LocalSWF, redis_url: str, tmp_path: Path
 ) -> None:
     domain = f"it-sqs-down-{uuid.uuid4().hex[:8]}"
-    with sqs.local_sqs() as endpoint:
+    sqs_server = sqs.LocalSqs()
+    poller = None
+    try:
         env = processes.bridge_env(
-            broker_url=sqs.broker_url(endpoint),
+            broker_url=sqs.broker_url(sqs_server.endpoint),
             swf_endpoint=local_swf_server.endpoint_url,
             activities=ACTIVITIES,
         )
@@ -313,14 +315,16 @@ def test_a_poller_stops_polling_while_sqs_does_not_answer(
             activities=[ScheduledActivity("first", "Add", "1", input=_flowy(1, 2))],
         )
         processes.wait_for(lambda: "dispatched" in poller.output(), 30, "the first job")
-    try:
+        sqs_server.stop()
         # SQS is gone. Before its next poll, the check must find SQS down (a
         # kombu SQS connection holds no socket that would notice).
         processes.wait_for(
             lambda: "broker unavailable, not polling" in poller.output(), 90, "the broker check"
         )
     finally:
-        poller.stop()
+        if poller is not None:
+            poller.stop()
+        sqs_server.stop()
 
 
 def test_a_users_app_joined_with_install_runs_activities_on_sqs_and_warns_of_its_visibility(
@@ -337,17 +341,17 @@ def test_a_users_app_joined_with_install_runs_activities_on_sqs_and_warns_of_its
         app="tests.integration.sqs_userapp",
         extra=["-Q", queue],
     )
-    sqs_bridge.pollers.append(
-        processes.start_poller(
-            sqs_bridge.env,
-            sqs_bridge.tmp,
-            domain=sqs_bridge.domain,
-            task_list=task_list,
-            name=f"sqs-poller-{task_list}",
-            extra=["--queue", queue],
-        )
-    )
     try:
+        sqs_bridge.pollers.append(
+            processes.start_poller(
+                sqs_bridge.env,
+                sqs_bridge.tmp,
+                domain=sqs_bridge.domain,
+                task_list=task_list,
+                name=f"sqs-poller-{task_list}",
+                extra=["--queue", queue],
+            )
+        )
         outcomes = run_activities(
             sqs_bridge.client(),
             domain=sqs_bridge.domain,

@@ -12,21 +12,36 @@ import boto3
 REGION = "us-east-1"
 
 
-@contextmanager
-def local_sqs() -> Iterator[str]:
-    """moto's server in this process (its own port); yields its endpoint URL.
+class LocalSqs:
+    """moto's server in this process (its own loopback port).
 
     moto honours VisibilityTimeout, ApproximateNumberOfMessages and
     MaximumMessageSize, which is what the SQS tests rely on.
     """
-    from moto.server import ThreadedMotoServer
 
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
+    def __init__(self) -> None:
+        from moto.server import ThreadedMotoServer
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._server.start()
+        self._stopped = False
+        host, port = self._server.get_host_and_port()
+        self.endpoint = f"http://{host}:{port}"
+
+    def stop(self) -> None:
+        """Stop serving (idempotent): clients then get connection errors."""
+        if not self._stopped:
+            self._stopped = True
+            self._server.stop()
+
+
+@contextmanager
+def local_sqs() -> Iterator[str]:
+    """A :class:`LocalSqs` for the block; yields its endpoint URL."""
+    server = LocalSqs()
     try:
-        yield f"http://{host}:{port}"
+        yield server.endpoint
     finally:
         server.stop()
 
