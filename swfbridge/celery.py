@@ -26,7 +26,8 @@ This module is a process edge, like the CLI: it reads the environment.
   started (default 1).
 * ``SWFBRIDGE_STATE_URL``: the Redis holding attempt claims and capacity
   slots (default: the broker, when it is Redis; required for claims with a
-  RabbitMQ broker).
+  RabbitMQ broker; required with an SQS broker, where the worker refuses to
+  start without it).
 * ``SWFBRIDGE_WORKER_METRICS_PORT``: serve the workers' Prometheus metrics
   (activity durations by type) on this port, on loopback unless
   ``SWFBRIDGE_WORKER_METRICS_HOST`` says otherwise. See docs/operating.rst.

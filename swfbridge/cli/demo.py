@@ -39,7 +39,8 @@ def add_parser(subparsers: Any) -> None:
         metavar="auto|embedded|URL",
         help="Celery broker: 'auto' (default) uses CELERY_BROKER_URL if set, else a Redis "
         "answering on 127.0.0.1:6379, else the embedded one; 'embedded' always uses kombu's "
-        "filesystem transport in a temporary directory (no server at all); or a broker URL",
+        "filesystem transport in a temporary directory (no server at all); or a broker URL "
+        "(an sqs:// one needs SWFBRIDGE_STATE_URL naming a Redis for the attempt claims)",
     )
     parser.add_argument(
         "--concurrency", type=int, default=4, help="worker pool processes (default 4)"
@@ -86,9 +87,12 @@ def _run_in(args: argparse.Namespace, work: Path) -> int:
     from swfbridge.demo.bridge import BridgeStartError
     from swfbridge.demo.broker import choose_broker
     from swfbridge.demo.runner import DemoConfig, run_demo, summarize
+    from swfbridge.sqs import NEEDS_STATE, is_sqs
 
     try:
         broker = choose_broker(args.broker, env_broker_url=env("CELERY_BROKER_URL"), work_dir=work)
+        if is_sqs(broker.url) and not env("SWFBRIDGE_STATE_URL"):
+            return error(NEEDS_STATE)  # the demo's worker would refuse to start
         print(f"swfbridge demo: broker {redact_url(broker.url)} ({broker.origin})", flush=True)
         config = DemoConfig(
             broker=broker,

@@ -124,7 +124,7 @@ def add_parser(subparsers: Any) -> None:
         default=env("SWFBRIDGE_STATE_URL"),
         help="Redis URL for capacity slots, attempt claims and queued-job heartbeats; "
         "workers must use the same (env SWFBRIDGE_STATE_URL; default: the broker when "
-        "it is Redis)",
+        "it is Redis; required with an SQS broker)",
     )
     parser.add_argument(
         "--broker",
@@ -221,6 +221,7 @@ def _build(args: argparse.Namespace, metrics: Any = None) -> Any:
             "--max-in-flight needs a Redis for its slots: give --state-url "
             "(or SWFBRIDGE_STATE_URL) when the broker is not Redis"
         )
+    _check_sqs(str(args.broker), args.queue, state_url)
     config = PollerConfig(
         domain=domain,
         task_list=task_list,
@@ -277,6 +278,19 @@ def _build(args: argparse.Namespace, metrics: Any = None) -> Any:
         timeouts_from=TimeoutPolicy(args.timeouts_from),
         state=state,
     )
+
+
+def _check_sqs(broker: str, queue: str | None, state_url: str | None) -> None:
+    """Refuse, at start, an SQS fleet that would run attempts twice or a queue SQS refuses."""
+    from swfbridge.sqs import NEEDS_STATE, is_sqs, queue_name_problem
+
+    if not is_sqs(broker):
+        return
+    if state_url is None:
+        raise UsageError(NEEDS_STATE)
+    problem = queue_name_problem(queue or "celery")
+    if problem is not None:
+        raise UsageError(problem)
 
 
 def _serve(poller: Any) -> int:

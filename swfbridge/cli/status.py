@@ -18,6 +18,7 @@ from swfbridge.cli._common import (
     setup_logging,
     swf_client_config,
 )
+from swfbridge.sqs import is_sqs
 from swfbridge.wire.job import TIMEOUT_SOURCES
 
 DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/0"
@@ -99,14 +100,20 @@ def run(args: argparse.Namespace) -> int:
     except Exception as exc:  # one figure failing must not hide the others
         problems["pending_in_swf"] = _describe(exc)
     app = _celery_app(args.broker)
-    try:
-        report["queued_in_broker"] = _queued(app, args.queue)
-    except Exception as exc:
-        problems["queued_in_broker"] = _describe(exc)
-    try:
-        report.update(_in_flight(app, args.inspect_timeout))
-    except Exception as exc:
-        problems["in_flight"] = _describe(exc)
+    if is_sqs(args.broker):
+        try:
+            report.update(_sqs_counts(app, args.queue))
+        except Exception as exc:
+            problems["queued_in_broker"] = problems["in_flight"] = _describe(exc)
+    else:
+        try:
+            report["queued_in_broker"] = _queued(app, args.queue)
+        except Exception as exc:
+            problems["queued_in_broker"] = _describe(exc)
+        try:
+            report.update(_in_flight(app, args.inspect_timeout))
+        except Exception as exc:
+            problems["in_flight"] = _describe(exc)
     from swfbridge.state.store import state_url as state_url_for
 
     state_url = state_url_for(args.state_url, str(args.broker))
@@ -172,6 +179,35 @@ def _queued(app: Any, queue: str) -> int:
         return int(declared.message_count)
 
 
+def _sqs_counts(app: Any, queue: str) -> dict[str, Any]:
+    """Jobs waiting, and jobs received by workers and not yet deleted, as SQS counts them.
+
+    Asked of SQS directly: a passive declare through kombu would create a
+    missing queue, and Celery's remote control needs a broadcast SQS does not
+    have (``inspect`` would reach no worker and show 0).
+    """
+    with app.connection_for_read() as connection:
+        channel = connection.default_channel
+        name = channel.canonical_queue_name(queue)
+        client = channel.sqs(queue=name)
+        try:
+            url = client.get_queue_url(QueueName=name)["QueueUrl"]
+        except client.exceptions.QueueDoesNotExist:
+            raise LookupError(f"no SQS queue named {name!r}") from None
+        attributes = client.get_queue_attributes(
+            QueueUrl=url,
+            AttributeNames=[
+                "ApproximateNumberOfMessages",
+                "ApproximateNumberOfMessagesNotVisible",
+            ],
+        )["Attributes"]
+    return {
+        "queued_in_broker": int(attributes["ApproximateNumberOfMessages"]),
+        "in_flight": int(attributes["ApproximateNumberOfMessagesNotVisible"]),
+        "from": "sqs",
+    }
+
+
 def _in_flight(app: Any, timeout_s: float) -> dict[str, Any]:
     # Each inspect call waits the whole timeout for answers: two calls, no more.
     inspect = app.control.inspect(timeout=timeout_s)
@@ -230,7 +266,9 @@ def _text(report: dict[str, Any]) -> str:
         line(
             "in flight:",
             "in_flight",
-            f"{report.get('in_flight')}  ({report.get('running')} running, "
+            f"{report.get('in_flight')}  (received by workers, not yet deleted: SQS's count)"
+            if report.get("from") == "sqs"
+            else f"{report.get('in_flight')}  ({report.get('running')} running, "
             f"{report.get('reserved')} reserved; {report.get('workers_answered')} workers "
             "answered)",
         ),

@@ -208,6 +208,10 @@ def _worker_env(config: LocalBridgeConfig, swf_url: str) -> dict[str, str]:
         AWS_SECRET_ACCESS_KEY="local",
         PYTHONUNBUFFERED="1",
     )
+    # The claims' Redis: an SQS worker refuses to start without one.
+    state_url = config.base_env.get("SWFBRIDGE_STATE_URL")
+    if state_url:
+        env["SWFBRIDGE_STATE_URL"] = state_url
     paths = [*config.pythonpath]
     if config.broker.settings:
         (config.work_dir / f"{CONFIG_MODULE}.py").write_text(config.broker.config_module_source())

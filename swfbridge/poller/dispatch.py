@@ -12,6 +12,7 @@ from swfbridge.activities.task_map import CeleryTaskMap
 from swfbridge.errors import SwfBridgeError
 from swfbridge.poller.mapped import JobRejected, mapped_publication
 from swfbridge.poller.producers import ThreadProducers
+from swfbridge.poller.sqsping import is_sqs_connection, ping_sqs
 from swfbridge.wire.deadlines import celery_limits
 from swfbridge.wire.job import TASK_NAME, ActivityJob
 
@@ -82,6 +83,8 @@ class CeleryDispatcher:
                 client = getattr(channel, "client", None)
                 if client is not None:  # Redis: a pooled connection may be stale
                     client.ping()
+                elif is_sqs_connection(conn):  # SQS: no connection to test otherwise
+                    ping_sqs(channel, self.queue or self.app.conf.task_default_queue)
         except Exception as exc:  # kombu/redis/amqp errors vary by transport
             raise PublishError(f"{type(exc).__name__}: {exc}") from exc
 

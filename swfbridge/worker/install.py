@@ -53,6 +53,7 @@ from swfbridge.worker.hooks import (
 )
 from swfbridge.worker.killed import killed_failure
 from swfbridge.worker.relays import install_relays
+from swfbridge.worker.sqsstart import sqs_start_check
 
 log = logging.getLogger(__name__)
 
@@ -296,7 +297,8 @@ def install(
             docs/payloads.rst.
         state: Where attempt claims and capacity slots live (see
             :mod:`swfbridge.state.store`); None uses the broker when it is Redis,
-            and no claims otherwise.
+            and no claims otherwise (on an SQS broker the worker then refuses to
+            start: SQS delivers a message again after its visibility timeout).
 
     Returns:
         The registered task (``swfbridge.run_activity``).
@@ -321,6 +323,7 @@ def install(
     )(run_activity)
     task_failure.connect(_on_task_failure, sender=task, weak=False)
     worker_init.connect(_warn_unsafe_settings(app, attrs["swf_registry"]), weak=False)
+    worker_init.connect(sqs_start_check(app, attrs["swf_registry"], state), weak=False)
     worker_init.connect(
         _check_at_start(app, attrs["swf_registry"], swf_config, prefixes), weak=False
     )

@@ -11,14 +11,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import processes
+from tests.support import processes, sqs
 
 DEMO_TIMEOUT_S = 150
 
 
-def _run_demo(*args: str, broker_url: str | None = None) -> subprocess.CompletedProcess[str]:
+def _run_demo(
+    *args: str, broker_url: str | None = None, env_extra: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CELERY_"))}
     env["PYTHONPATH"] = str(processes.REPO_ROOT)
+    env.update(env_extra or {})
     if broker_url is not None:
         env["CELERY_BROKER_URL"] = broker_url
     return subprocess.run(
@@ -61,6 +64,17 @@ def test_demo_uses_the_redis_named_by_celery_broker_url() -> None:
         result = _run_demo(broker_url=url)
 
     assert f"broker {url} (CELERY_BROKER_URL)" in result.stdout
+    _assert_demo_showed_everything(result)
+
+
+@pytest.mark.slow
+def test_demo_runs_on_a_local_sqs_with_its_claims_in_redis() -> None:
+    with sqs.local_sqs() as endpoint, processes.redis_server() as state_url:
+        # Credentials in the URL: the demo's worker gets made-up AWS settings of its own.
+        broker = "sqs://testing:testing@" + endpoint.split("://", 1)[1]
+        result = _run_demo("--broker", broker, env_extra={"SWFBRIDGE_STATE_URL": state_url})
+
+    assert "broker sqs://testing:***@" in result.stdout
     _assert_demo_showed_everything(result)
 
 
