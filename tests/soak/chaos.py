@@ -60,7 +60,7 @@ class Chaos:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(30)
-        self.fleet.swf.clear_faults()
+        self.fleet.local_swf.clear_faults()
 
     def _next_kind(self) -> str:
         if not self._deck:
@@ -100,9 +100,9 @@ class Chaos:
             return f"down {down_s:.1f}s"
         fault = "throttle" if kind == "SWF throttling" else "error"
         window_s = rng.uniform(*self.config.swf_fault_s)
-        fleet.swf.faults(kind=fault, fraction=self.config.swf_fault_fraction)
+        fleet.local_swf.faults(kind=fault, fraction=self.config.swf_fault_fraction)
         try:
             self._stop.wait(window_s)
         finally:
-            fleet.swf.clear_faults()
+            fleet.local_swf.clear_faults()
         return f"{self.config.swf_fault_fraction:.0%} of all calls for {window_s:.1f}s"

@@ -112,6 +112,12 @@ class Supervised:
             self._fleet.record_death(self.role, proc)
             self._stop.wait(RESTART_DELAY_S)
 
+    def kill(self) -> None:
+        """Stop supervising and kill -9 every incarnation still alive."""
+        self._stop.set()
+        for proc in self.incarnations:
+            proc.kill()
+
     def stop(self, timeout_s: float) -> None:
         """Stop supervising, then stop the process gracefully (SIGTERM)."""
         self._stop.set()
@@ -202,17 +208,15 @@ class Fleet:
         self.dead_pids: set[int] = set()  # every process that died or was killed
         self._chaos_pids: set[int] = set()
         self._lock = threading.Lock()
-        self.broker = RestartableRedis(workdir / "broker")
         (workdir / "broker").mkdir(parents=True, exist_ok=True)
+        self.broker = RestartableRedis(workdir / "broker")
         self.logs = workdir / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
-        self.broker.start()
         self.env = processes.bridge_env(
             broker_url=self.broker.url, swf_endpoint="", activities=activities
         )
         self.env["SWFBRIDGE_SOAK_REDIS"] = recorder_url
-        self.swf = LocalSWFProcess(self.env, self.logs, poll_timeout_s=config.poll_timeout_s)
-        self.env["AWS_ENDPOINT_URL_SWF"] = self.swf.url
+        self.swf: LocalSWFProcess | None = None
         slots = config.workers * config.concurrency
         self.max_in_flight = config.max_in_flight or (slots * 3 + 1) // 2
         self.workers = [
@@ -224,12 +228,20 @@ class Fleet:
             for i in range(config.pollers)
         ]
 
-    def register(self) -> None:
+    @property
+    def local_swf(self) -> LocalSWFProcess:
+        if self.swf is None:
+            raise RuntimeError("the fleet is not started")
+        return self.swf
+
+    def start(self) -> None:
+        """Broker, local SWF, the activity types, then every role (in parallel)."""
+        self.broker.start()
+        self.swf = LocalSWFProcess(self.env, self.logs, poll_timeout_s=self.config.poll_timeout_s)
+        self.env["AWS_ENDPOINT_URL_SWF"] = self.swf.url
         done = processes.run_cli(self.env, "register", "--domain", self.domain, "--create-domain")
         if done.returncode != 0:
             raise RuntimeError(f"register failed:\n{done.stdout}{done.stderr}")
-
-    def start(self) -> None:
         for role in (*self.workers, *self.pollers):
             role.start()
         for role in (*self.workers, *self.pollers):
@@ -331,16 +343,16 @@ class Fleet:
             role.stop(timeout_s=15)
         for role in self.workers:
             role.stop(timeout_s=40)
-        self.swf.stop()
+        if self.swf is not None:
+            self.swf.stop()
         self.broker.stop()
 
     def kill_everything(self) -> None:
         """Last resort (an exception): leave no process behind."""
         for role in (*self.pollers, *self.workers):
-            role._stop.set()
-            for proc in role.incarnations:
-                proc.kill()
-        self.swf.proc.kill()
+            role.kill()
+        if self.swf is not None:
+            self.swf.proc.kill()
         self.broker.stop()
 
     def incarnations(self, kind: str) -> list[processes.Process]:

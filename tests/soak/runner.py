@@ -237,8 +237,11 @@ def _attempts_in_broker(url: str) -> tuple[set[str], set[str]]:
     def task_id(payload: Any) -> str:
         return str(payload.get("headers", {}).get("id", ""))
 
-    unacked = {task_id(json.loads(raw)[0]) for raw in broker.hvals("unacked")}
-    queued = {task_id(json.loads(raw)) for raw in broker.lrange("celery", 0, -1)}
+    try:
+        unacked = {task_id(json.loads(raw)[0]) for raw in broker.hvals("unacked")}
+        queued = {task_id(json.loads(raw)) for raw in broker.lrange("celery", 0, -1)}
+    except redis.RedisError:  # the verdict then cannot tell these rows apart, nothing more
+        return set(), set()
     return unacked, queued
 
 
@@ -291,25 +294,22 @@ def run_soak(config: SoakConfig, *, say: Callable[[str], None] = print) -> SoakR
             activities=ACTIVITIES_MODULE,
         )
         try:
-            return _run(config, fleet, recorder, workdir, say)
+            fleet.start()
+            return _run(config, fleet, recorder, say)
         except BaseException:
             fleet.kill_everything()
             raise
 
 
-def _run(
-    config: SoakConfig, fleet: Fleet, recorder: Any, workdir: Path, say: Callable[[str], None]
-) -> SoakReport:
-    fleet.register()
-    fleet.start()
-    say(f"soak: fleet up (local SWF {fleet.swf.url}, broker {fleet.broker.url})")
+def _run(config: SoakConfig, fleet: Fleet, recorder: Any, say: Callable[[str], None]) -> SoakReport:
+    say(f"soak: fleet up (local SWF {fleet.local_swf.url}, broker {fleet.broker.url})")
     batches = plan(config.activities, per_workflow=config.per_workflow, seed=config.seed)
     planned = [a for batch in batches for a in batch]
     by_key = {a.key: a for a in planned}
     rng = random.Random(config.seed + 1)
     workflows = _Workflows(
         batches,
-        client=lambda: _decider_client(fleet.swf.url, config.fleet.poll_timeout_s),
+        client=lambda: _decider_client(fleet.local_swf.url, config.fleet.poll_timeout_s),
         domain=fleet.domain,
         parallel=config.parallel_workflows,
         timeout_s=config.max_wall_s,
@@ -380,7 +380,7 @@ def _run(
         workflow_errors=errors,
         wall_s=wall_s,
         max_in_flight=fleet.max_in_flight,
-        workdir=workdir,
+        workdir=fleet.workdir,
     )
 
 
