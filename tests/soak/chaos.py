@@ -62,6 +62,10 @@ class Chaos:
         self._thread.join(30)
         self.fleet.local_swf.clear_faults()
 
+    def covered(self) -> bool:
+        """True once every kind has happened at least once."""
+        return set(self.log.counts()) >= set(KINDS)
+
     def _next_kind(self) -> str:
         if not self._deck:
             self._deck = list(KINDS)

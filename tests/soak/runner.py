@@ -43,7 +43,7 @@ class SoakConfig:
     fleet: FleetConfig = field(default_factory=FleetConfig)
     chaos_interval_s: float = 6.0
     chaos: bool = True
-    tail_fraction: float = 0.03  # chaos stops once this fraction is left to run
+    tail_fraction: float = 0.03  # chaos stops once no more than this fraction is left to run
     max_wall_s: float = 3600.0
     cancel_delay_s: tuple[float, float] = (0.3, 1.5)
     workdir: Path | None = None
@@ -334,7 +334,10 @@ def _run(config: SoakConfig, fleet: Fleet, recorder: Any, say: Callable[[str], N
                 cancels.append((time.monotonic() + rng.uniform(*config.cancel_delay_s), key, 0))
             ran.add(key)
         cancels = _request_cancels(cancels, workflows)
-        if chaos_on and len(ran) >= (1 - config.tail_fraction) * len(planned):
+        # Chaos goes on until only the tail is left to run, and every kind has
+        # happened (a short soak proves nothing about a fault it never met).
+        tail = len(ran) >= (1 - config.tail_fraction) * len(planned)
+        if chaos_on and tail and (chaos.covered() or len(ran) == len(planned)):
             chaos.stop()
             chaos_on = False
             say("soak: chaos stopped, running the tail")

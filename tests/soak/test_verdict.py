@@ -11,6 +11,7 @@ from tests.soak.verdict import (
     NOT_ENDED,
     T_KILLED_POLLER,
     T_KILLED_RUNNING,
+    T_QUEUED,
     T_QUEUED_POLLER_DIED,
     T_RAN_LIVE,
     T_RESERVED_DEAD,
@@ -23,13 +24,14 @@ from tests.soak.verdict import (
 )
 
 QUICK = PlannedActivity("a00001", "quick", 0.1)
+BEAT = PlannedActivity("a00004", "beat", 1.0)
 CANCEL = PlannedActivity("a00002", "cancel", 30.0)
 FAIL = PlannedActivity("a00003", "fail", 0.1)
 NOTHING = Evidence(runs={}, dead_pids=frozenset())
 
 
-def timed_out(key: str) -> ActivityOutcome:
-    return ActivityOutcome(key, "timed_out", timeout_type="START_TO_CLOSE")
+def timed_out(key: str, timeout_type: str = "START_TO_CLOSE") -> ActivityOutcome:
+    return ActivityOutcome(key, "timed_out", timeout_type=timeout_type)
 
 
 def test_the_plan_is_the_same_for_a_seed_and_mixes_every_kind() -> None:
@@ -90,8 +92,8 @@ def test_a_timeout_that_never_ran_is_lost_unless_a_killed_poller_held_it() -> No
     queued = Evidence(
         runs={},
         dead_pids=frozenset({20}),
-        started_by={QUICK.key: 20},
-        dispatched_by={QUICK.key: 20},
+        started_by={QUICK.key: 20, BEAT.key: 20},
+        dispatched_by={QUICK.key: 20, BEAT.key: 20},
     )
     reserved = Evidence(
         runs={},
@@ -106,7 +108,8 @@ def test_a_timeout_that_never_ran_is_lost_unless_a_killed_poller_held_it() -> No
         unacked=frozenset({QUICK.key}),
     )
     assert classify(QUICK, timed_out(QUICK.key), on_the_wire) == T_KILLED_POLLER
-    assert classify(QUICK, timed_out(QUICK.key), queued) == T_QUEUED_POLLER_DIED
+    assert classify(BEAT, timed_out(BEAT.key, "HEARTBEAT"), queued) == T_QUEUED_POLLER_DIED
+    assert classify(QUICK, timed_out(QUICK.key), queued) == T_QUEUED  # no keepalive to lose
     assert classify(QUICK, timed_out(QUICK.key), reserved) == T_RESERVED_DEAD
     assert classify(QUICK, timed_out(QUICK.key), unacked) == T_UNACKED
 

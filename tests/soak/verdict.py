@@ -124,12 +124,15 @@ def classify(planned: PlannedActivity, outcome: ActivityOutcome | None, evidence
             return f"{prefix}: swfbridge {cause}"
         return WRONG
     if outcome.status == "timed_out":
-        return _timeout(key, evidence)
+        return _timeout(planned, outcome, evidence)
     return WRONG
 
 
-def _timeout(key: str, evidence: Evidence) -> str:
+def _timeout(planned: PlannedActivity, outcome: ActivityOutcome, evidence: Evidence) -> str:
+    key = planned.key
     row = _where(key, evidence)
+    if row == T_QUEUED_POLLER_DIED and outcome.timeout_type != "HEARTBEAT":
+        row = T_QUEUED  # not a missed keepalive: its poller's death did not matter
     if row.startswith("LOST") and key in evidence.beat_retried:
         row += " (a heartbeat was retried after an SWF error)"
     return row
