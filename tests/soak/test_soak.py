@@ -31,7 +31,7 @@ SHORT = SoakConfig(
     seed=18,
     per_workflow=25,
     parallel_workflows=8,
-    chaos_interval_s=2.0,
+    chaos_interval_s=1.5,
     max_wall_s=150.0,
 )
 
