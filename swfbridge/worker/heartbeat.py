@@ -10,9 +10,9 @@ kept as state the activity reads without waiting on the network:
   closed elsewhere).
 
 Failed or throttled heartbeat calls are logged and retried sooner than the
-next regular beat (a quarter of the interval, doubling up to the interval),
-so one lost call does not cost the task its heartbeat timeout; nothing a
-heartbeat call does can raise into the activity or the worker.
+next regular beat (see :func:`retry_delay_s`), so one lost call does not cost
+the task its heartbeat timeout; nothing a heartbeat call does can raise into
+the activity or the worker.
 """
 
 from __future__ import annotations
@@ -35,6 +35,23 @@ log = logging.getLogger(__name__)
 
 #: Share of the heartbeat timeout between two sends (Temporal's choice).
 HEARTBEAT_FRACTION = 0.8
+
+# First retry of a failed beat, as a fraction of the interval; it doubles per
+# failure up to the interval.
+RETRY_FRACTION = 1 / 16
+
+
+def retry_delay_s(interval_s: float, failures: int) -> float:
+    """How long after its ``failures``-th failure in a row a heartbeat is sent again.
+
+    A beat paced at 0.8 × the heartbeat timeout has 0.2 × the timeout left
+    when it fails: the first two retries (0.05 and 0.1 × the timeout later)
+    land before SWF times the task out. A quarter of the interval, as before,
+    put the first retry on the deadline itself (found by the soak).
+    """
+    return min(interval_s, interval_s * RETRY_FRACTION * 2.0 ** (failures - 1))
+
+
 DEFAULT_MAX_INTERVAL_S = 30.0
 DEFAULT_MIN_INTERVAL_S = 0.2
 DEFAULT_CANCEL_GRACE_S = 5.0
@@ -262,7 +279,7 @@ class Heartbeater:
 
     def _retry_soon(self, details: str | None, exc: Exception) -> None:
         self._failures += 1
-        delay = min(self._interval_s, self._interval_s / 4 * 2 ** (self._failures - 1))
+        delay = retry_delay_s(self._interval_s, self._failures)
         if isinstance(exc, SwfError):
             log.warning(
                 "heartbeat failed (%s), retrying in %.1fs: %s", exc.code, delay, self._log_context
