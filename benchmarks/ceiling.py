@@ -129,16 +129,18 @@ class Variant:
     threads: int = 1
 
 
+CAPACITY_AWARE = Variant(
+    "Celery → Redis + state + --max-in-flight",
+    "celery-redis",
+    state=True,
+    max_in_flight=1_000_000,
+)
+
 VARIANTS = [
     Variant("poller code only (no-op dispatcher)", "none"),
     Variant("Celery → Redis", "celery-redis"),
     Variant("Celery → Redis + state store (CLI default)", "celery-redis", state=True),
-    Variant(
-        "Celery → Redis + state + --max-in-flight",
-        "celery-redis",
-        state=True,
-        max_in_flight=1_000_000,
-    ),
+    CAPACITY_AWARE,
     Variant(
         "Celery → Redis + state + --max-in-flight, --pollers 4",
         "celery-redis",
@@ -255,7 +257,7 @@ def growth(broker_url: str, first: int, total: int) -> dict[str, Any]:
     """
     pid = os.getpid()
     with _PollerLogging():
-        bench = _Bench(VARIANTS[3], broker_url)
+        bench = _Bench(CAPACITY_AWARE, broker_url)
         try:
             bench.run(200)  # warm-up: imports, connections
             _wall, cpu_first = bench.run(first)
@@ -285,8 +287,56 @@ def run_all(broker_url: str, *, count: int, growth_first: int, growth_total: int
         "ceiling": [
             dispatch_ceiling(v, count, None if v.dispatcher == "none" else broker_url)
             for v in VARIANTS
-        ],
+        ]
+        + [processes_side_by_side(broker_url, count=count, processes=2)],
         "growth": growth(broker_url, growth_first, growth_total),
+    }
+
+
+def processes_side_by_side(broker_url: str, *, count: int, processes: int) -> dict[str, Any]:
+    """``processes`` poller processes at once (capacity-aware, one poll thread each).
+
+    Each process dispatches ``count`` tasks from its own fake SWF to the same
+    Redis; the figure is their summed rate while all ran, the alternative to
+    more poll threads in one process (which share one GIL).
+    """
+    import subprocess
+
+    queue_variant = str(VARIANTS.index(CAPACITY_AWARE))
+    children = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "benchmarks.ceiling",
+                "--broker",
+                broker_url,
+                "--count",
+                str(count),
+                "--variant",
+                queue_variant,
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+            env=os.environ.copy(),
+        )
+        for _ in range(processes)
+    ]
+    rows = []
+    for child in children:
+        out, _ = child.communicate(timeout=600)
+        if child.returncode != 0:
+            raise RuntimeError("a benchmarks.ceiling child failed")
+        rows.append(json.loads(out))
+    _drop_queue(broker_url)
+    return {
+        "variant": f"{processes} poller processes, --max-in-flight, 1 poll thread each",
+        "dispatcher": "celery-redis",
+        "threads": 1,
+        "processes": processes,
+        "tasks": count * processes,
+        "tasks_per_s": sum(r["tasks_per_s"] for r in rows),
+        "cpu_ms_per_task": sum(r["cpu_ms_per_task"] for r in rows) / len(rows),
     }
 
 
@@ -298,7 +348,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--growth", type=int, nargs=2, default=[1000, 20000], metavar=("FIRST", "TOTAL")
     )
+    parser.add_argument(
+        "--variant", type=int, default=None, help="measure only VARIANTS[N] (one ceiling row)"
+    )
     args = parser.parse_args(argv)
+    if args.variant is not None:
+        json.dump(dispatch_ceiling(VARIANTS[args.variant], args.count, args.broker), sys.stdout)
+        return 0
     result = run_all(
         args.broker, count=args.count, growth_first=args.growth[0], growth_total=args.growth[1]
     )
