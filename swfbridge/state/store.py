@@ -64,7 +64,7 @@ return freed
 """
 
 # Wake-ups kept for waiters at most, and how long an unread one lives.
-_WAKE_TOKENS_MAX = 256
+_WAKE_TOKENS_MAX = 16
 _WAKE_TOKENS_TTL_MS = 60_000
 
 # Atomically replace a placeholder with the attempt id (same slot).
