@@ -58,6 +58,15 @@ return 1
 """
 
 
+# Extend a claim only if its holder still owns it.
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"""
+
+
 class StateUnavailable(SwfBridgeError):
     """The Redis that holds slots and claims cannot be reached."""
 
@@ -127,6 +136,7 @@ class BridgeState:
         )
         self._reserve = self._redis.register_script(_RESERVE)
         self._bind = self._redis.register_script(_BIND)
+        self._renew = self._redis.register_script(_RENEW)
 
     # --- keys ----------------------------------------------------------------
 
@@ -231,6 +241,20 @@ class BridgeState:
         return bool(
             self._call(self._redis.set, self.claim_key(attempt_id), owner, nx=True, px=ttl_ms)
         )
+
+    def renew_claim(self, attempt_id: str, *, owner: str) -> bool:
+        """Push the claim of an attempt with no deadline ``no_deadline_ttl_s`` on.
+
+        A running job is redelivered every visibility timeout on Redis; while
+        its claim lives, the copies are dropped. False: ``owner`` no longer
+        holds it.
+
+        Raises:
+            StateUnavailable: Redis cannot be reached.
+        """
+        ttl_ms = max(1000, math.ceil(self.config.no_deadline_ttl_s * 1000))
+        key = self.claim_key(attempt_id)
+        return bool(self._run(self._renew, keys=[key], args=[owner, ttl_ms]))
 
     def claimed(self, attempt_id: str) -> bool:
         """True once a worker has claimed the attempt (it has started).
