@@ -138,6 +138,11 @@ class BridgeState:
         self._bind = self._redis.register_script(_BIND)
         self._renew = self._redis.register_script(_RENEW)
 
+    @property
+    def client(self) -> Any:
+        """The Redis client, for other shared structures (:mod:`swfbridge.state.queued`)."""
+        return self._redis
+
     # --- keys ----------------------------------------------------------------
 
     def slots_key(self, domain: str, task_list: str) -> str:
@@ -267,6 +272,10 @@ class BridgeState:
     def ping(self) -> None:
         """Raises :class:`StateUnavailable` unless Redis answers."""
         self._call(self._redis.ping)
+
+    def call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        """Call a Redis command or script of :attr:`client`; errors as :class:`StateUnavailable`."""
+        return self._call(fn, *args, **kwargs)
 
     def _run(self, script: Any, *, keys: list[str], args: list[Any]) -> Any:
         return self._call(script, keys=keys, args=args)
