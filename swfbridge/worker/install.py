@@ -155,7 +155,14 @@ def _claim(task: RunActivityTask, job: ActivityJob) -> bool:
             "cannot claim the attempt (%s), running it unclaimed: %s", exc, job.log_context()
         )
         return True
-    log.warning("duplicate delivery dropped, the attempt is claimed already: %s", job.log_context())
+    # Redis redelivers every job running past its short visibility timeout,
+    # every time it passes (docs/reliability.rst): expected, not a warning.
+    delivery = getattr(getattr(task, "request", None), "delivery_info", None) or {}
+    log.log(
+        logging.INFO if delivery.get("redelivered") else logging.WARNING,
+        "duplicate delivery dropped, the attempt is claimed already: %s",
+        job.log_context(),
+    )
     return False
 
 
