@@ -10,6 +10,7 @@ jobs that were running. Only what ran in a killed process may time out.
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -141,3 +142,61 @@ def test_a_redis_restart_that_takes_the_worker_down_loses_none_of_its_reserved_j
 
     row = run_with_reserved_jobs("redis restart, worker dies", fault, **ctx)
     assert row.timed_out <= 2  # the two it was running
+
+
+@pytest.mark.skipif(not processes.rabbitmq_up(), reason="no RabbitMQ on 127.0.0.1:5672")
+def test_on_rabbitmq_a_killed_workers_reserved_jobs_run_on_another_worker_at_once(
+    local_swf_server: LocalSWF, redis_url: str, recorder_url: str, recorder: Any, tmp_path: Path
+) -> None:
+    """RabbitMQ redelivers when the consumer's connection closes: no timeout involved."""
+    domain = f"faults-amqp-{uuid.uuid4().hex[:8]}"
+    queue = f"swfbridge-test-{uuid.uuid4().hex[:8]}"  # the RabbitMQ is shared
+    env = processes.bridge_env(
+        broker_url=processes.RABBITMQ_URL,
+        swf_endpoint=local_swf_server.endpoint_url,
+        activities="tests.faults.activities",
+    )
+    env["SWFBRIDGE_STATE_URL"] = redis_url
+    env["SWFBRIDGE_FAULTS_REDIS"] = recorder_url
+    assert processes.run_cli(env, "register", "--domain", domain, "--create-domain").returncode == 0
+    name, count = "rabbitmq kill -9 worker, reserved", 12
+    specs = [f"{name}-{uuid.uuid4().hex[:6]}-{i}" for i in range(count)]
+    victim = processes.start_worker(
+        env,
+        tmp_path,
+        name="amqp-victim",
+        concurrency=2,
+        extra=["-Q", queue, "--prefetch-multiplier", "4"],
+    )
+    poller = processes.start_poller(
+        env, tmp_path, domain=domain, task_list=TASK_LIST, extra=["--queue", queue]
+    )
+    workers = [victim]
+    try:
+        run = start_activities(
+            local_swf_server.client(),
+            domain=domain,
+            task_list=TASK_LIST,
+            timeout_s=90,
+            activities=[
+                ScheduledActivity(a, "Work", "1", input=json.dumps([[a, 1.0], {}])) for a in specs
+            ],
+        )
+        processes.wait_for(
+            lambda: victim.output().count("] received") >= 6, 30, "the victim holds jobs"
+        )
+        victim.kill()
+        workers.append(
+            processes.start_worker(env, tmp_path, name="amqp-replacement", extra=["-Q", queue])
+        )
+        outcomes = run.wait(120)
+    finally:
+        poller.stop()
+        for worker in workers:
+            worker.stop(timeout_s=30)
+    row = tally(name, outcomes, runs_by_key(recorder, specs), {a: f"done:{a}" for a in specs})
+    conftest.ROWS.append(row)
+    detail = f"{row}\n{workers[-1].output()[-4000:]}"
+    assert len(outcomes) == count and row.duplicates == 0 and row.other == 0, detail
+    assert not any("never ran" in n for n in row.notes), detail
+    assert row.timed_out <= 2, detail  # the two it was running
