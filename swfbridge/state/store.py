@@ -136,12 +136,6 @@ class BridgeState:
         )
         self._reserve = self._redis.register_script(_RESERVE)
         self._bind = self._redis.register_script(_BIND)
-        self._renew = self._redis.register_script(_RENEW)
-
-    @property
-    def client(self) -> Any:
-        """The Redis client, for other shared structures (:mod:`swfbridge.state.queued`)."""
-        return self._redis
 
     # --- keys ----------------------------------------------------------------
 
@@ -259,7 +253,9 @@ class BridgeState:
         """
         ttl_ms = max(1000, math.ceil(self.config.no_deadline_ttl_s * 1000))
         key = self.claim_key(attempt_id)
-        return bool(self._run(self._renew, keys=[key], args=[owner, ttl_ms]))
+        # Registered here, not in __init__: called every 20 minutes at most.
+        script = self._redis.register_script(_RENEW)
+        return bool(self._run(script, keys=[key], args=[owner, ttl_ms]))
 
     def claimed(self, attempt_id: str) -> bool:
         """True once a worker has claimed the attempt (it has started).
@@ -268,6 +264,11 @@ class BridgeState:
             StateUnavailable: Redis cannot be reached.
         """
         return bool(self._call(self._redis.exists, self.claim_key(attempt_id)))
+
+    @property
+    def client(self) -> Any:
+        """The Redis client, for other shared structures (:mod:`swfbridge.state.queued`)."""
+        return self._redis
 
     def ping(self) -> None:
         """Raises :class:`StateUnavailable` unless Redis answers."""
