@@ -19,6 +19,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from swfbridge.aws.swf import SwfClient, SwfError, UnknownResource
@@ -41,6 +42,8 @@ class KeepaliveConfig:
         min_interval_s: Shortest gap between two beats of one job.
         lease_s: How long the jobs a poller has taken to beat stay hidden from
             the others (if it dies meanwhile, another takes them after this).
+        beat_threads: Heartbeats sent at once: one poller may carry every
+            queued job of the task list when the others die.
         scan_s: Longest gap between two looks at the shared list (jobs other
             pollers added, or left behind when they died).
     """
@@ -48,6 +51,7 @@ class KeepaliveConfig:
     fraction: float = 0.4
     min_interval_s: float = 0.2
     lease_s: float = 0.3
+    beat_threads: int = 8
     scan_s: float = 0.5
 
     def __post_init__(self) -> None:
@@ -56,6 +60,8 @@ class KeepaliveConfig:
         check_seconds("min_interval_s", self.min_interval_s, allow_zero=False)
         check_seconds("lease_s", self.lease_s, allow_zero=False)
         check_seconds("scan_s", self.scan_s, allow_zero=False)
+        if self.beat_threads < 1:
+            raise ConfigurationError(f"beat_threads must be at least 1, got {self.beat_threads}")
 
     def interval_for(self, heartbeat_timeout_s: float) -> float:
         return max(self.min_interval_s, self.fraction * heartbeat_timeout_s)
@@ -144,9 +150,15 @@ class QueuedHeartbeats:
         self._wake.set()
 
     def _loop(self) -> None:
+        with ThreadPoolExecutor(
+            self.config.beat_threads, thread_name_prefix="swfbridge-keepalive-beat"
+        ) as beats:
+            self._serve_until_stopped(beats)
+
+    def _serve_until_stopped(self, beats: ThreadPoolExecutor) -> None:
         while not self._stopped.is_set():
             try:
-                wait = self._round()
+                wait = self._round(beats)
                 if self._store_down:
                     log.info("keepalive: state store back")
                     self._store_down = False
@@ -162,17 +174,16 @@ class QueuedHeartbeats:
             self._wake.wait(max(0.01, wait))
             self._wake.clear()
 
-    def _round(self) -> float:
+    def _round(self, beats: ThreadPoolExecutor) -> float:
         """Beat the shared list's due jobs; seconds until the next look."""
         self._move_local_to_store()
         now = self._clock()
         leased = self._queued.lease(
             self._domain, self._task_list, now=now, lease_s=self.config.lease_s
         )
-        for attempt_id in leased:
-            if self._stopped.is_set():
-                break  # leased entries come back when the lease ends
-            self._serve(attempt_id)
+        # Beats at once: a round must end well within the lease.
+        for done in [beats.submit(self._serve, attempt_id) for attempt_id in leased]:
+            done.result()
         next_due = self._queued.next_due(self._domain, self._task_list)
         if next_due is None:
             return self.config.scan_s
