@@ -75,3 +75,55 @@ def test_kill_9_of_the_poller_leaves_its_queued_jobs_to_another_poller(
     assert len(outcomes) == count, detail
     assert row.duplicates == 0 and row.other == 0, detail
     assert row.completed == count, detail
+
+
+def test_a_poller_killed_9_and_restarted_beats_the_jobs_it_had_queued(
+    local_swf_server: LocalSWF,
+    domain: str,
+    faults_env: dict[str, str],
+    log_dir: Path,
+    recorder: Any,
+) -> None:
+    """One poller, restarted as a supervisor would: the queued jobs (8 s
+    heartbeat timeout, up to ~16 s in the queue) are beaten again after it
+    comes back, from the list in the state store its first life left."""
+    name, count = "kill -9 + restart poller, queued heartbeats", 16
+    specs = [f"{name}-{i}" for i in range(count)]
+    worker = processes.start_worker(faults_env, log_dir, name="one-process", concurrency=1)
+    first = processes.start_poller(
+        faults_env, log_dir, domain=domain, task_list=TASK_LIST, name="poller-life-1"
+    )
+    pollers = [first]
+    try:
+        run = start_activities(
+            local_swf_server.client(),
+            domain=domain,
+            task_list=TASK_LIST,
+            timeout_s=120,
+            activities=[
+                ScheduledActivity(a, "SlowBeat", "1", input=json.dumps([[a, 1.0], {}]))
+                for a in specs
+            ],
+        )
+        processes.wait_for(
+            lambda: first.output().count("dispatched (") >= count, 30, "all dispatched"
+        )
+        kill9_group(first)
+        pollers.append(
+            processes.start_poller(
+                faults_env, log_dir, domain=domain, task_list=TASK_LIST, name="poller-life-2"
+            )
+        )
+        outcomes = run.wait(150)
+    finally:
+        for poller in pollers:
+            poller.stop()
+        worker.stop(timeout_s=30)
+    runs = runs_by_key(recorder, specs)
+    row = tally(name, outcomes, runs, {a: f"done:{a}" for a in specs})
+    conftest.ROWS.append(row)
+    logs = "\n".join(f"--- {p.name}\n{p.output()[-4000:]}" for p in (worker, *pollers))
+    detail = f"{row}\n{logs}"
+    assert len(outcomes) == count, detail
+    assert row.duplicates == 0 and row.other == 0, detail
+    assert row.completed == count, detail
