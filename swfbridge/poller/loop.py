@@ -192,7 +192,13 @@ class Poller:
         """Set when polling stopped on an error no retry can fix (see is_misconfiguration)."""
         self._keepalive = (
             QueuedHeartbeats(
-                swf=swf, state=state, config=config.keepalive, count=self._count, clock=clock
+                swf=swf,
+                state=state,
+                domain=config.domain,
+                task_list=config.task_list,
+                config=config.keepalive,
+                count=self._count,
+                clock=clock,
             )
             if state is not None
             else None
@@ -232,7 +238,9 @@ class Poller:
             return None
 
     def start(self) -> None:
-        """Start the poll threads and return."""
+        """Start the poll threads (and the keepalive of the task list's queued jobs) and return."""
+        if self._keepalive is not None:
+            self._keepalive.start()
         for n in range(self.config.pollers):
             thread = threading.Thread(
                 target=self._poll_loop, name=f"swfbridge-poll-{n}", daemon=True

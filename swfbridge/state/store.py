@@ -75,6 +75,15 @@ return 1
 """
 
 
+# Extend a claim only if its holder still owns it.
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"""
+
+
 class StateUnavailable(SwfBridgeError):
     """The Redis that holds slots and claims cannot be reached."""
 
@@ -273,6 +282,22 @@ class BridgeState:
             self._call(self._redis.set, self.claim_key(attempt_id), owner, nx=True, px=ttl_ms)
         )
 
+    def renew_claim(self, attempt_id: str, *, owner: str) -> bool:
+        """Push the claim of an attempt with no deadline ``no_deadline_ttl_s`` on.
+
+        A running job is redelivered every visibility timeout on Redis; while
+        its claim lives, the copies are dropped. False: ``owner`` no longer
+        holds it.
+
+        Raises:
+            StateUnavailable: Redis cannot be reached.
+        """
+        ttl_ms = max(1000, math.ceil(self.config.no_deadline_ttl_s * 1000))
+        key = self.claim_key(attempt_id)
+        # Registered here, not in __init__: called every 20 minutes at most.
+        script = self._redis.register_script(_RENEW)
+        return bool(self._run(script, keys=[key], args=[owner, ttl_ms]))
+
     def claimed(self, attempt_id: str) -> bool:
         """True once a worker has claimed the attempt (it has started).
 
@@ -281,9 +306,18 @@ class BridgeState:
         """
         return bool(self._call(self._redis.exists, self.claim_key(attempt_id)))
 
+    @property
+    def client(self) -> Any:
+        """The Redis client, for other shared structures (:mod:`swfbridge.state.queued`)."""
+        return self._redis
+
     def ping(self) -> None:
         """Raises :class:`StateUnavailable` unless Redis answers."""
         self._call(self._redis.ping)
+
+    def call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        """Call a Redis command or script of :attr:`client`; errors as :class:`StateUnavailable`."""
+        return self._call(fn, *args, **kwargs)
 
     def _run(self, script: Any, *, keys: list[str], args: list[Any]) -> Any:
         return self._call(script, keys=keys, args=args)

@@ -1,7 +1,10 @@
 """Broker settings that break "one attempt runs once", found at worker start.
 
-Pure: takes the Celery settings and the activities' longest start-to-close,
-returns one warning per unsafe setting. ``install`` logs them when a worker
+Pure: takes the Celery settings and the activities' start-to-close timeouts,
+returns one warning per unsafe setting. The rule on Redis: jobs reserved by a
+worker that dies must come back (visibility timeout + kombu's sweep) before the
+shortest start-to-close runs out; the claims make the copies of running jobs
+harmless. ``install`` logs them when a worker
 starts; the operator-facing explanation is in docs/reliability.rst.
 """
 
@@ -15,6 +18,56 @@ from swfbridge.activities.registry import ActivityRegistry
 # Celery's default Redis visibility timeout, and RabbitMQ's default consumer_timeout.
 REDIS_DEFAULT_VISIBILITY_TIMEOUT_S = 3600.0
 RABBITMQ_DEFAULT_CONSUMER_TIMEOUT_S = 1800.0
+# kombu's defaults for its sweep of unacknowledged messages: every 10 s, but
+# it scans only on every 10th call, so a sweep runs about every 100 s.
+KOMBU_DEFAULT_RESTORE_INTERVAL_S = 10.0
+KOMBU_DEFAULT_RESTORE_THROTTLE = 10
+
+REDIS_REDELIVERY_OPTIONS: dict[str, Any] = {
+    "visibility_timeout": 30,
+    "unacked_restore_interval": 5,
+    "unacked_restore_throttle": 1,
+}
+"""Redis transport options swfbridge applies unless the app sets them.
+
+A short visibility timeout brings back, within about 35 s, the jobs a worker
+had reserved but not started when it died or lost its connection, before SWF
+times them out. It also redelivers every *running* job each 30 s; the claim
+(:mod:`swfbridge.state.store`) drops those copies without a response. The
+sweep must run often for the timeout to mean anything (kombu's defaults sweep
+every ~100 s).
+"""
+
+
+def redis_redelivery_s(options: Mapping[str, Any]) -> float:
+    """Longest wait before kombu's Redis transport gives a dead consumer's
+    unacknowledged message to another worker, under ``options``."""
+    visibility = float(options.get("visibility_timeout", REDIS_DEFAULT_VISIBILITY_TIMEOUT_S))
+    interval = float(options.get("unacked_restore_interval", KOMBU_DEFAULT_RESTORE_INTERVAL_S))
+    if interval <= 0:  # kombu falls back to its default
+        interval = KOMBU_DEFAULT_RESTORE_INTERVAL_S
+    throttle = int(options.get("unacked_restore_throttle", KOMBU_DEFAULT_RESTORE_THROTTLE)) or 1
+    return visibility + interval * throttle
+
+
+def apply_redelivery_defaults(conf: Any) -> None:
+    """Set :data:`REDIS_REDELIVERY_OPTIONS` on a Redis-brokered app's settings,
+    keeping every option the app set itself."""
+    url = str(conf.get("broker_url") or "")
+    if not url.startswith(("redis://", "rediss://", "sentinel://")):
+        return
+    options = dict(conf.get("broker_transport_options") or {})
+    merged = {**REDIS_REDELIVERY_OPTIONS, **options}
+    if merged != options:
+        conf["broker_transport_options"] = merged
+
+
+def shortest_start_to_close_s(registry: ActivityRegistry) -> float | None:
+    """The shortest start-to-close timeout among registered activities (None: none set)."""
+    values = [
+        e.options.start_to_close_s for e in registry if e.options.start_to_close_s is not None
+    ]
+    return min(values) if values else None
 
 
 def longest_start_to_close_s(registry: ActivityRegistry) -> float | None:
@@ -29,7 +82,9 @@ def broker_warnings(
     conf: Mapping[str, Any],
     *,
     longest_start_to_close_s: float | None,
+    shortest_start_to_close_s: float | None = None,
     has_unbounded_activity: bool = False,
+    has_claims: bool = True,
 ) -> list[str]:
     """Warnings about settings under which an attempt may run twice or time out queued.
 
@@ -37,7 +92,9 @@ def broker_warnings(
         conf: The Celery app's settings (``app.conf``).
         longest_start_to_close_s: The longest start-to-close of the activities
             this worker runs, in seconds (None if none has one).
+        shortest_start_to_close_s: The shortest one (None if none has one).
         has_unbounded_activity: Some activity has no start-to-close timeout.
+        has_claims: Attempt claims are kept (a state store is configured).
 
     Returns:
         One human-readable line per unsafe setting; empty when all are safe.
@@ -49,18 +106,24 @@ def broker_warnings(
     longest = longest_start_to_close_s
     if scheme in ("redis", "rediss", "sentinel"):
         visibility = float(options.get("visibility_timeout", REDIS_DEFAULT_VISIBILITY_TIMEOUT_S))
-        if has_unbounded_activity:
+        redelivery = redis_redelivery_s(options)
+        shortest = shortest_start_to_close_s
+        if not has_claims and (
+            has_unbounded_activity or (longest is not None and visibility < longest)
+        ):
             warnings.append(
-                f"an activity has no start-to-close timeout: a job running longer than the "
-                f"Redis visibility_timeout ({visibility:.0f}s) is redelivered; the claim "
-                f"drops the copy, but set a start-to-close timeout"
+                f"no state store holds attempt claims: a job running longer than the Redis "
+                f"visibility_timeout ({visibility:.0f}s) runs again on another worker; set "
+                f"SWFBRIDGE_STATE_URL to a Redis"
             )
-        if longest is not None and visibility < longest:
+        if shortest is not None and redelivery >= shortest:
             warnings.append(
-                f"Redis visibility_timeout ({visibility:.0f}s) is shorter than the longest "
-                f"start-to-close timeout ({longest:.0f}s): long jobs are redelivered while "
-                f"running; set broker_transport_options={{'visibility_timeout': "
-                f"{int(longest) + 60}}} or more"
+                f"Redis redelivers the jobs of a dead worker after up to {redelivery:.0f}s "
+                f"(visibility_timeout + unacked_restore_interval x unacked_restore_throttle), "
+                f"past the shortest start-to-close timeout ({shortest:.0f}s): SWF times them "
+                f"out first; set broker_transport_options={{'visibility_timeout': "
+                f"{max(1, int(shortest / 3))}, 'unacked_restore_interval': 1, "
+                f"'unacked_restore_throttle': 1}} or remove your values"
             )
     if scheme in ("amqp", "amqps", "pyamqp") and (
         has_unbounded_activity

@@ -43,6 +43,7 @@ from swfbridge.wire.outcome import (
     outcome_label,
 )
 from swfbridge.wire.serialization import WireFormat
+from swfbridge.worker.claimrenewal import claim_renewed
 from swfbridge.worker.executor import ActivityExecutor, WorkerConfig
 from swfbridge.worker.hooks import (
     ENDINGS,
@@ -137,15 +138,17 @@ def _prefork_interrupt() -> Any:
     return lambda: os.kill(pid, signal.SIGUSR1)
 
 
+def _owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
 def _claim(task: RunActivityTask, job: ActivityJob) -> bool:
     """Claim the attempt; False if another delivery of it has (drop this one)."""
     state = task.state
     if state is None:
         return True
     try:
-        if state.claim(
-            job.attempt_id, deadline=job.deadline, owner=f"{socket.gethostname()}:{os.getpid()}"
-        ):
+        if state.claim(job.attempt_id, deadline=job.deadline, owner=_owner()):
             return True
     except StateUnavailable as exc:
         # Running risks a duplicate; not running loses the attempt for sure.
@@ -153,7 +156,14 @@ def _claim(task: RunActivityTask, job: ActivityJob) -> bool:
             "cannot claim the attempt (%s), running it unclaimed: %s", exc, job.log_context()
         )
         return True
-    log.warning("duplicate delivery dropped, the attempt is claimed already: %s", job.log_context())
+    # Redis redelivers every job running past its short visibility timeout,
+    # every time it passes (docs/reliability.rst): expected, not a warning.
+    delivery = getattr(getattr(task, "request", None), "delivery_info", None) or {}
+    log.log(
+        logging.INFO if delivery.get("redelivered") else logging.WARNING,
+        "duplicate delivery dropped, the attempt is claimed already: %s",
+        job.log_context(),
+    )
     return False
 
 
@@ -211,7 +221,8 @@ def _attempt(task: RunActivityTask, attempt: Attempt, hooks: AttemptHooks, messa
         executor = task.executor
         outcome: Outcome
         try:
-            outcome = executor.execute(job)
+            with claim_renewed(task.state, job, _owner()):
+                outcome = executor.execute(job)
         except SoftTimeLimitExceeded:
             # Celery's soft time limit (set from the SWF deadline) outside run(),
             # e.g. while decoding the input.
@@ -434,12 +445,19 @@ def _warn_unsafe_settings(app: Celery, registry: ActivityRegistry) -> Any:
     def handler(sender: Any = None, **_: Any) -> None:
         if getattr(sender, "app", None) is not app:
             return
-        from swfbridge.worker.brokercheck import broker_warnings, longest_start_to_close_s
+        from swfbridge.worker import brokercheck as check
 
-        for warning in broker_warnings(
+        # Before the consumer connects: its transport reads these options.
+        check.apply_redelivery_defaults(app.conf)
+        for warning in check.broker_warnings(
             app.conf,
-            longest_start_to_close_s=longest_start_to_close_s(registry),
+            longest_start_to_close_s=check.longest_start_to_close_s(registry),
+            shortest_start_to_close_s=check.shortest_start_to_close_s(registry),
             has_unbounded_activity=any(e.options.start_to_close_s is None for e in registry),
+            has_claims=(
+                cast(RunActivityTask, app.tasks[TASK_NAME]).swf_state_config is not None
+                or state_url(None, app.conf.broker_url) is not None
+            ),
         ):
             log.warning("unsafe broker setting: %s", warning)
 

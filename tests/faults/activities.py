@@ -59,3 +59,21 @@ class Beat(Activity):
         _record(key)
         time.sleep(sleep_s)
         return f"done:{key}"
+
+
+@activity(
+    "1",
+    task_list=TASK_LIST,
+    start_to_close=60,
+    schedule_to_start=300,
+    schedule_to_close=None,
+    heartbeat=8,
+    auto_heartbeat=True,
+)
+class SlowBeat(Activity):
+    """A heartbeat timeout longer than a poller's restart, shorter than its wait."""
+
+    def run(self, key: str, sleep_s: float = 0.1) -> str:
+        _record(key)
+        time.sleep(sleep_s)
+        return f"done:{key}"

@@ -136,6 +136,11 @@ class FakeState:
     def claimed(self, attempt_id: str) -> bool:
         return False
 
+    @property
+    def client(self) -> Any:
+        # The shared keepalive list needs Redis (tests/integration/test_shared_keepalive.py).
+        raise StateUnavailable("no Redis in this fake")
+
 
 class FixedTimeouts:
     counts: dict[str, int] = {}

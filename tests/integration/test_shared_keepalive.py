@@ -1,0 +1,113 @@
+"""The shared keepalive list in a real redis-server (swfbridge.poller.keepalive).
+
+SWF is a fake here: what is checked is who beats which queued job, and when.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections import Counter
+from typing import Any
+
+from swfbridge.poller.keepalive import KeepaliveConfig, QueuedHeartbeats
+from swfbridge.state.store import BridgeState, StateConfig
+from swfbridge.wire.job import ActivityJob
+
+HEARTBEAT_S = 1.0
+
+
+class BeatCounter:
+    """Records every heartbeat, by task token."""
+
+    def __init__(self) -> None:
+        self.beats: Counter[str] = Counter()
+        self.lock = threading.Lock()
+
+    def call(self, operation: str, *, retry: bool, taskToken: str) -> dict[str, Any]:
+        with self.lock:
+            self.beats[taskToken] += 1
+        return {"cancelRequested": False}
+
+
+def _job(n: int) -> ActivityJob:
+    now = time.time()
+    return ActivityJob(
+        task_token=f"token-{n}",
+        domain="d",
+        task_list="tl",
+        activity_id=f"a{n}",
+        activity_name="A",
+        activity_version="1",
+        workflow_id="w",
+        run_id="r",
+        started_event_id=n,
+        input="{}",
+        polled_at=now,
+        deadline=now + 60,
+        heartbeat_timeout_s=HEARTBEAT_S,
+    )
+
+
+def _keeper(state: BridgeState, swf: BeatCounter) -> QueuedHeartbeats:
+    return QueuedHeartbeats(
+        swf=swf,  # type: ignore[arg-type]
+        state=state,
+        domain="d",
+        task_list="tl",
+        config=KeepaliveConfig(scan_s=0.1, lease_s=0.2),
+    )
+
+
+def _state(redis_url: str) -> BridgeState:
+    return BridgeState(config=StateConfig(url=redis_url, key_prefix=f"t-{uuid.uuid4().hex}"))
+
+
+def test_a_poller_that_stops_leaves_its_queued_jobs_to_another(redis_url: str) -> None:
+    state, swf = _state(redis_url), BeatCounter()
+    dying = _keeper(state, swf)
+    jobs = [_job(n) for n in range(5)]
+    for job in jobs:
+        dying.track(job)
+    dying.stop()  # as if killed: it never beats them
+    survivor = _keeper(state, swf)
+    survivor.start()  # tracks nothing itself
+    try:
+        time.sleep(3 * HEARTBEAT_S)
+    finally:
+        survivor.stop()
+    assert all(swf.beats[job.task_token] >= 2 for job in jobs), swf.beats
+
+
+def test_two_pollers_beat_each_queued_job_once_per_interval_not_twice(redis_url: str) -> None:
+    state, swf = _state(redis_url), BeatCounter()
+    keepers = [_keeper(state, swf), _keeper(state, swf)]
+    job = _job(1)
+    keepers[0].track(job)
+    keepers[1].start()
+    try:
+        time.sleep(2.0)  # five intervals of 0.4 s
+    finally:
+        for keeper in keepers:
+            keeper.stop()
+    # One beat per interval from the pair (6 at most with scheduling slack); two
+    # unshared keepers would make about 10.
+    assert 0 < swf.beats[job.task_token] <= 6, swf.beats
+
+
+def test_a_claimed_job_leaves_the_list(redis_url: str) -> None:
+    state, swf = _state(redis_url), BeatCounter()
+    keeper = _keeper(state, swf)
+    job = _job(1)
+    keeper.track(job)
+    assert keeper.tracked == 1
+    assert state.claim(job.attempt_id, deadline=job.deadline, owner="worker")
+    try:
+        deadline = time.monotonic() + 5
+        while keeper.tracked and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        keeper.stop()
+    assert keeper.tracked == 0
+    assert swf.beats[job.task_token] == 0

@@ -1,0 +1,44 @@
+"""A copy dropped by its claim: expected (INFO) when Redis redelivered it, else WARNING."""
+
+from __future__ import annotations
+
+import logging
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from swfbridge.wire.job import ActivityJob
+from swfbridge.worker.install import _claim
+
+JOB = ActivityJob(
+    task_token="t",
+    domain="d",
+    task_list="tl",
+    activity_id="a",
+    activity_name="A",
+    activity_version="1",
+    workflow_id="w",
+    run_id="r",
+    started_event_id=1,
+    input=None,
+    polled_at=0.0,
+)
+
+
+class TakenClaims:
+    def claim(self, attempt_id: str, *, deadline: float | None, owner: str) -> bool:
+        return False
+
+
+@pytest.mark.parametrize(("redelivered", "level"), [(True, "INFO"), (False, "WARNING")])
+def test_a_redelivered_copy_is_dropped_quietly_another_loudly(
+    caplog: pytest.LogCaptureFixture, redelivered: bool, level: str
+) -> None:
+    task: Any = SimpleNamespace(
+        state=TakenClaims(), request=SimpleNamespace(delivery_info={"redelivered": redelivered})
+    )
+    with caplog.at_level(logging.INFO, logger="swfbridge.worker.install"):
+        assert _claim(task, JOB) is False
+    [record] = [r for r in caplog.records if "duplicate delivery dropped" in r.getMessage()]
+    assert record.levelname == level
