@@ -36,14 +36,6 @@ SHORT = SoakConfig(
 )
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="on main, one SWF error on a paced heartbeat times a running activity out: "
-    "heartbeats go at 0.8 x the timeout and the first retry 0.2 x later, at the deadline "
-    "(swfbridge/worker/heartbeat.py); issue 18's losses (jobs reserved by a worker killed "
-    "-9 or cut off by a broker restart; queued short-heartbeat jobs whose poller died) "
-    "can show too",
-)
 def test_a_short_soak_under_chaos_ends_every_activity_and_runs_none_twice(
     tmp_path: Path,
 ) -> None:
