@@ -318,7 +318,6 @@ def processes_side_by_side(broker_url: str, *, count: int, processes: int) -> di
             ],
             stdout=subprocess.PIPE,
             text=True,
-            env=os.environ.copy(),
         )
         for _ in range(processes)
     ]

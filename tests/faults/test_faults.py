@@ -210,9 +210,11 @@ def test_kill_9_of_a_whole_worker_runs_nothing_twice_and_its_slots_heal_by_deadl
     ctx: dict[str, Any],
 ) -> None:
     """The worker's main process and pool die at once (a lost host, the OOM
-    killer): nothing reports its jobs, so SWF times out what it was running or
-    had reserved (start-to-close), and their capacity slots, held by no one,
-    free themselves at the deadline: a replacement worker then runs the rest."""
+    killer): nothing reports its jobs, so SWF times out what it was running
+    (start-to-close), and their capacity slots, held by no one, free themselves
+    at the deadline: a replacement worker then runs the rest. (With
+    --max-in-flight equal to the pool it reserves nothing beyond what runs;
+    reserved jobs of a dead worker: tests/faults/test_redelivery.py.)"""
 
     def fault(scene: Scene) -> None:
         before = scene.recorder.llen("faults:runs")
@@ -327,10 +329,12 @@ def test_a_broker_outage_pauses_polling_and_the_bridge_resumes_by_itself(
                 scene.env, scene.log_dir, name="worker-after-restart", concurrency=4
             )
 
-    # Jobs a worker had reserved (running + prefetched, acks_late) when its broker
-    # connection dropped, or when it died, come back only after Redis'
-    # visibility timeout: SWF times them out first (start-to-close) and the
-    # decider retries them. At most two per pool process; nothing else is lost.
+    # A worker that survives the restart gives back what it had reserved when it
+    # reconnects; one that dies meanwhile has its reserved jobs redelivered after
+    # the short visibility timeout the worker sets (tests/faults/test_redelivery.py).
+    # What was running when the connection dropped may still time out in SWF
+    # (start-to-close) and be retried by the decider: at most two per pool
+    # process are allowed; nothing else is lost.
     row, scene = run_scenario(
         "redis broker restart", fault=fault, sleep_s=0.3, allowed_timeouts=2 * 4, **ctx
     )
