@@ -4,12 +4,14 @@ poll thread's own producer (:mod:`swfbridge.poller.producers`)."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from typing import Any, Protocol
 
 from celery import Celery
 
 from swfbridge.activities.task_map import CeleryTaskMap
 from swfbridge.errors import SwfBridgeError
+from swfbridge.poller.brokerlook import find_in_redis_broker, is_redis_broker
 from swfbridge.poller.mapped import JobRejected, mapped_publication
 from swfbridge.poller.producers import ThreadProducers
 from swfbridge.poller.sqsping import is_sqs_connection, ping_sqs
@@ -20,6 +22,9 @@ log = logging.getLogger(__name__)
 
 # Bound on the broker check made before a poll.
 CHECK_TIMEOUT_S = 3.0
+
+# Longest queue list read when looking for lost jobs (longer: looked at later).
+MAX_LOOK_SCAN = 20_000
 
 
 class PublishError(SwfBridgeError):
@@ -67,6 +72,39 @@ class CeleryDispatcher:
         self.queue = queue
         self.task_map = task_map
         self._producers = ThreadProducers(app)
+        conf = getattr(app, "conf", None)
+        self._redis_broker = is_redis_broker(getattr(conf, "broker_url", None))
+
+    def recoverable(self, job: ActivityJob) -> bool:
+        """True when a lost message of ``job`` can be told and published again safely.
+
+        Only jobs run by ``swfbridge.run_activity`` (a worker claims them, so a
+        second copy never runs twice) on a Redis broker (whose queues
+        :meth:`in_broker` can look into). A mapped Celery task takes no claim.
+        """
+        if not self._redis_broker:
+            return False
+        return self.task_map is None or (
+            self.task_map.get(job.activity_name, job.activity_version) is None
+        )
+
+    def in_broker(self, attempt_ids: Collection[str]) -> set[str] | None:
+        """Which of ``attempt_ids`` the broker still holds (queued, or taken and
+        not acknowledged); None: cannot tell now.
+
+        Raises:
+            PublishError: the broker cannot be reached.
+        """
+        queue = self.queue or self.app.conf.task_default_queue
+        try:
+            pool: Any = self.app.pool
+            with pool.acquire(block=True, timeout=CHECK_TIMEOUT_S) as conn:
+                conn.ensure_connection(max_retries=1, interval_start=0, timeout=CHECK_TIMEOUT_S)
+                return find_in_redis_broker(
+                    conn.default_channel, queue, attempt_ids, max_scan=MAX_LOOK_SCAN
+                )
+        except Exception as exc:  # kombu/redis errors vary
+            raise PublishError(f"{type(exc).__name__}: {exc}") from exc
 
     def check(self) -> None:
         """Raise :class:`PublishError` unless the broker answers now.

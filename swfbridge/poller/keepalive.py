@@ -116,23 +116,51 @@ class QueuedHeartbeats:
                 )
                 self._thread.start()
 
-    def track(self, job: ActivityJob) -> None:
-        """Keep ``job`` alive until it is claimed (no-op without a heartbeat timeout)."""
+    def first_due(self, job: ActivityJob, now: float) -> float | None:
+        """When ``job``'s first keepalive beat is due (None: it has no heartbeat timeout)."""
         if job.heartbeat_timeout_s is None:
-            return
+            return None
+        return now + self.config.interval_for(job.heartbeat_timeout_s)
+
+    def track(self, job: ActivityJob) -> None:
+        """Keep ``job`` alive until it is claimed (no-op without a heartbeat timeout).
+
+        The poller records its jobs with their slot instead (one round trip,
+        :meth:`swfbridge.state.queued.QueuedJobs.record`) and calls
+        :meth:`keep_in_memory` when the store could not take one.
+        """
         now = self._clock()
-        due = now + self.config.interval_for(job.heartbeat_timeout_s)
+        due = self.first_due(job, now)
+        if due is None:
+            return
         try:
             self._queued.add(job, due=due, now=now)
         except StateUnavailable as exc:
-            log.warning(
-                "keepalive: state store unavailable (%s); this poller beats for the job: %s",
-                exc,
-                job.log_context(),
-            )
-            with self._lock:
-                self._local[job.attempt_id] = (due, job)
+            self.keep_in_memory(job, reason=exc)
+            return
         self.start()
+        self._wake.set()
+
+    def keep_in_memory(self, job: ActivityJob, *, reason: Exception) -> None:
+        """Beat for ``job`` from this poller's memory: the store could not record it.
+
+        Moved to the store as soon as it answers again.
+        """
+        due = self.first_due(job, self._clock())
+        if due is None:
+            return
+        log.warning(
+            "keepalive: state store unavailable (%s); this poller beats for the job: %s",
+            reason,
+            job.log_context(),
+        )
+        with self._lock:
+            self._local[job.attempt_id] = (due, job)
+        self.start()
+        self._wake.set()
+
+    def recorded(self) -> None:
+        """A job was recorded in the store: look at the shared list now."""
         self._wake.set()
 
     @property
@@ -199,8 +227,11 @@ class QueuedHeartbeats:
             self._queued.remove(self._domain, self._task_list, attempt_id)
             return
         again_in = self._beat(job)
-        if again_in is None:
+        if again_in == _CLOSED:
             self._queued.remove(self._domain, self._task_list, attempt_id)
+        elif again_in is None:
+            # Still queued (and still looked for in the broker), no longer beaten for.
+            self._queued.stop_beats(self._domain, self._task_list, attempt_id)
         else:
             self._queued.reschedule(
                 self._domain, self._task_list, attempt_id, due=self._clock() + again_in
@@ -232,7 +263,7 @@ class QueuedHeartbeats:
             with self._lock:
                 if attempt_id not in self._local:
                     continue
-                if again_in is None:
+                if again_in is None or again_in == _CLOSED:
                     del self._local[attempt_id]
                 else:
                     self._local[attempt_id] = (self._clock() + again_in, job)
@@ -240,10 +271,12 @@ class QueuedHeartbeats:
         return wait
 
     def _beat(self, job: ActivityJob) -> float | None:
-        """One heartbeat for a queued job: seconds until the next, None to stop."""
+        """One heartbeat for a queued job: seconds until the next; None to stop
+        beating (a cancellation was requested); :data:`_CLOSED` when SWF closed
+        the task or its deadline passed (nothing more to do for it)."""
         assert job.heartbeat_timeout_s is not None
         if job.deadline is not None and self._clock() >= job.deadline:
-            return None
+            return _CLOSED
         try:
             answer = self._swf.call(
                 "record_activity_task_heartbeat", retry=False, taskToken=job.task_token
@@ -251,7 +284,7 @@ class QueuedHeartbeats:
         except UnknownResource:
             log.warning("queued task closed in SWF before a worker took it: %s", job.log_context())
             self._count("keepalive_closed")
-            return None
+            return _CLOSED
         except SwfError as exc:
             log.warning(
                 "keepalive heartbeat failed (%s), retrying: %s", exc.code, job.log_context()
@@ -262,3 +295,7 @@ class QueuedHeartbeats:
         if answer.get("cancelRequested"):
             return None
         return self.config.interval_for(job.heartbeat_timeout_s)
+
+
+_CLOSED = -1.0
+"""What :meth:`QueuedHeartbeats._beat` returns for a task with nothing left to do."""

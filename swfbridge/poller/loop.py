@@ -8,8 +8,11 @@ Each poll thread repeats one ordered step:
 2. take a capacity slot (when ``max_in_flight`` is set), waiting while the
    fleet is full, so a backlog stays in SWF where its clocks have not started;
 3. long-poll SWF; an empty poll gives the slot back;
-4. bind the slot to the attempt, publish the job, and keep its heartbeat alive
-   while it is queued. A task that cannot be published is failed at once.
+4. record the job with its slot in the state store (one round trip), then
+   publish it. A task that cannot be published is failed at once. Every poller
+   of the task list looks after the recorded jobs until a worker claims them:
+   keepalive beats (:mod:`swfbridge.poller.keepalive`), and publishing again
+   what the broker lost (:mod:`swfbridge.poller.recovery`).
 
 No signal handling here: the CLI calls :meth:`Poller.stop` (graceful) and
 :meth:`Poller.abort` (at once) from its handlers.
@@ -33,7 +36,9 @@ from swfbridge.checks import check_seconds
 from swfbridge.errors import ConfigurationError
 from swfbridge.poller.dispatch import Dispatcher, JobNotPublishable, PublishError
 from swfbridge.poller.keepalive import KeepaliveConfig, QueuedHeartbeats
+from swfbridge.poller.recovery import LostJobRecovery, RecoveryConfig
 from swfbridge.poller.timeouts import TimeoutResolver
+from swfbridge.state.queued import QueuedJobs
 from swfbridge.state.store import BridgeState, StateUnavailable, free_slot
 from swfbridge.wire.job import ActivityJob, MalformedJob, token_hint
 from swfbridge.wire.limits import MAX_IDENTITY
@@ -74,6 +79,8 @@ class PollerConfig:
         broker_backoff: Pacing of broker and state-store checks while they are
             down (never gives up).
         keepalive: Heartbeats for jobs waiting in the broker.
+        recovery: When jobs waiting in the broker are looked for there (and
+            published again if the broker lost them).
         readiness_fresh_s: How long a successful publish (or state-store
             reply) stands for a broker (or state-store) check. A busy poller
             publishes far more often and never asks; an idle one asks before
@@ -95,6 +102,7 @@ class PollerConfig:
         default_factory=lambda: Backoff(base_s=0.5, cap_s=10.0, max_attempts=None)
     )
     keepalive: KeepaliveConfig = field(default_factory=KeepaliveConfig)
+    recovery: RecoveryConfig = field(default_factory=RecoveryConfig)
     readiness_fresh_s: float = 1.0
 
     def __post_init__(self) -> None:
@@ -120,17 +128,27 @@ class _Slot:
         self._member = placeholder
         self._bound = False
 
-    def bind(self, job: ActivityJob) -> None:
+    def bind(self, job: ActivityJob, pipeline: Any) -> bool:
+        """Queue the change of the placeholder into ``job``'s slot on ``pipeline``.
+
+        Returns False when there is no slot to bind (no capacity limit).
+        """
         if self._state is None or self._member is None:
-            return
+            return False
         self._state.bind(
             self._config.domain,
             self._config.task_list,
             self._member,
             attempt_id=job.attempt_id,
             deadline=job.deadline,
+            pipeline=pipeline,
         )
-        self._member, self._bound = job.attempt_id, True
+        return True
+
+    def bound(self, job: ActivityJob) -> None:
+        """The pipeline with :meth:`bind`'s change ran: the slot is the attempt's."""
+        if self._state is not None and self._member is not None:
+            self._member, self._bound = job.attempt_id, True
 
     def dispatched(self) -> None:
         """The worker frees the slot from now on."""
@@ -203,6 +221,22 @@ class Poller:
             if state is not None
             else None
         )
+        self._queued = QueuedJobs(state) if state is not None else None
+        # Dispatchers that cannot look into their broker get no recovery.
+        self._recovery = (
+            LostJobRecovery(
+                swf=swf,
+                state=state,
+                dispatcher=dispatcher,  # type: ignore[arg-type]
+                domain=config.domain,
+                task_list=config.task_list,
+                config=config.recovery,
+                count=self._count,
+                clock=clock,
+            )
+            if state is not None and callable(getattr(dispatcher, "in_broker", None))
+            else None
+        )
 
     @property
     def counts(self) -> dict[str, int]:
@@ -214,7 +248,8 @@ class Poller:
         checks made because no recent reply answered for them), ``slot_waits``
         (polls that waited for a slot) and ``slot_wait_ms`` (total time waited),
         ``keepalive_beats`` and
-        ``keepalive_closed`` (queued tasks SWF closed), ``abandoned_at_shutdown``;
+        ``keepalive_closed`` (queued tasks SWF closed), ``jobs_republished`` (queued
+        jobs the broker lost, published again), ``abandoned_at_shutdown``;
         ``history_pages`` and ``history_cache_hits`` (reads of the tasks' scheduled
         events, and tasks answered without one), ``timeouts_fallback`` (tasks whose
         history could not be used: timeouts from the registration);
@@ -238,9 +273,11 @@ class Poller:
             return None
 
     def start(self) -> None:
-        """Start the poll threads (and the keepalive of the task list's queued jobs) and return."""
+        """Start the poll threads (and the care of the task list's queued jobs) and return."""
         if self._keepalive is not None:
             self._keepalive.start()
+        if self._recovery is not None:
+            self._recovery.start()
         for n in range(self.config.pollers):
             thread = threading.Thread(
                 target=self._poll_loop, name=f"swfbridge-poll-{n}", daemon=True
@@ -273,8 +310,7 @@ class Poller:
                 ),
                 context,
             )
-        if self._keepalive is not None:
-            self._keepalive.stop()
+        self._stop_care()
         return len(held)
 
     @property
@@ -288,9 +324,16 @@ class Poller:
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
             thread.join(left)
         done = not any(t.is_alive() for t in self._threads)
-        if done and self._keepalive is not None:
-            self._keepalive.stop()
+        if done:
+            self._stop_care()
         return done
+
+    def _stop_care(self) -> None:
+        """Stop the keepalive and recovery threads (other pollers carry on)."""
+        if self._keepalive is not None:
+            self._keepalive.stop()
+        if self._recovery is not None:
+            self._recovery.stop()
 
     def run(self) -> None:
         """Start, and block until :meth:`stop` has been called and polls have ended."""
@@ -493,18 +536,14 @@ class Poller:
                 self._held[token] = job.log_context()
             elif self._aborted:
                 return  # abort() has failed it already
-        try:
-            # Bound before publishing, so the worker's release can never precede it.
-            slot.bind(job)
-        except StateUnavailable as exc:
-            self._state_failed()
-            log.warning(
-                "could not record the slot (%s); it expires by itself: %s", exc, job.log_context()
-            )
+        # Recorded before publishing, so the worker's release and claim can never
+        # precede it.
+        unrecorded = self._record(job, slot)
         try:
             self._dispatcher.publish(job)
         except JobNotPublishable as exc:
             log.error("not enqueued (%s): %s", exc, job.log_context())
+            self._forget(job, unrecorded)
             slot.release()
             if self._release_held(token):
                 self._fail(token, exc.failure, job.log_context())
@@ -512,6 +551,7 @@ class Poller:
         except PublishError as exc:
             self._broker_fresh_until = 0.0  # the next poll waits for a real check
             log.error("could not enqueue (%s): %s", exc, job.log_context())
+            self._forget(job, unrecorded)
             slot.release()
             if self._release_held(token):
                 self._fail(
@@ -534,7 +574,54 @@ class Poller:
             job.log_context(),
         )
         if self._keepalive is not None:
-            self._keepalive.track(job)
+            if unrecorded is not None:
+                self._keepalive.keep_in_memory(job, reason=unrecorded)
+            else:
+                self._keepalive.recorded()
+
+    def _record(self, job: ActivityJob, slot: _Slot) -> StateUnavailable | None:
+        """Bind the slot and record the queued job (its keepalive beats, its loss
+        checks) in one round trip; the error if the state store did not take them.
+
+        A slot left unbound expires by itself; a job left unrecorded is beaten
+        for from this poller's memory, and not looked after if the broker loses it.
+        """
+        if self._state is None or self._queued is None:
+            return None
+        now = self._clock()
+        pipeline = self._state.client.pipeline(transaction=False)
+        binding = slot.bind(job, pipeline)
+        beat_due = self._keepalive.first_due(job, now) if self._keepalive is not None else None
+        check_due = (
+            self._recovery.first_look(job, now)
+            if self._recovery is not None and self._dispatcher.recoverable(job)  # type: ignore[attr-defined]
+            else None
+        )
+        self._queued.record(job, now=now, beat_due=beat_due, check_due=check_due, pipeline=pipeline)
+        if not binding and beat_due is None and check_due is None:
+            return None
+        try:
+            self._state.call(pipeline.execute)
+        except StateUnavailable as exc:
+            self._state_failed()
+            log.warning(
+                "could not record the job (%s); its slot expires by itself: %s",
+                exc,
+                job.log_context(),
+            )
+            return exc
+        slot.bound(job)
+        return None
+
+    def _forget(self, job: ActivityJob, unrecorded: StateUnavailable | None) -> None:
+        """Take a job that was never published off the record (best effort: a
+        leftover entry ends when its task is found closed in SWF)."""
+        if self._queued is None or unrecorded is not None:
+            return
+        try:
+            self._queued.remove(job.domain, job.task_list, job.attempt_id)
+        except StateUnavailable as exc:
+            log.warning("could not forget the unpublished job (%s): %s", exc, job.log_context())
 
     def _release_held(self, token: str) -> bool:
         """Stop holding ``token``; False if abort() took (and failed) it already."""

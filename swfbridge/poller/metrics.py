@@ -96,6 +96,11 @@ _POLLER_COUNTERS: dict[str, tuple[str, str, float]] = {
         "Queued jobs whose task SWF closed meanwhile.",
         1.0,
     ),
+    "jobs_republished": (
+        "swfbridge_jobs_republished_total",
+        "Queued jobs the broker lost before any worker took them, published again.",
+        1.0,
+    ),
     "history_pages": (
         "swfbridge_history_pages_total",
         "History pages read to find tasks' ActivityTaskScheduled events.",

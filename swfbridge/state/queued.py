@@ -1,27 +1,43 @@
-"""Queued jobs awaiting keepalive heartbeats, shared by every poller of a task list.
+"""Queued jobs: dispatched, not yet claimed by a worker. Shared by every poller
+of a task list.
 
-A job waiting in the broker has its SWF heartbeat clock running; a poller
-beats for it until a worker claims it. The list of those jobs lives here, not
-in one poller's memory, so that when a poller dies any live poller of the task
-list (or the same one, restarted) carries on:
+Two duties fall on the pollers while a job waits in the broker, and neither
+may die with the poller that dispatched it:
 
-* ``queued:<domain>:<task list>`` — a sorted set of attempt ids scored by the
-  epoch second their next beat is due;
-* ``queued-job:<attempt id>`` — the job (without its input) the beat needs,
-  task token included, expiring with the attempt's deadline. A token here is
-  no more exposed than in the broker's own queue.
+* **keepalive**: SWF starts a task's heartbeat clock at the poll, so a job
+  with a heartbeat timeout is beaten for until a worker claims it
+  (:mod:`swfbridge.poller.keepalive`);
+* **loss checks**: a broker can lose a message it took (kombu's Redis
+  transport pops a message before it records it as unacked; a consumer killed
+  between the two loses it), so a job still unclaimed after a while is looked
+  for in the broker and published again if it is gone
+  (:mod:`swfbridge.poller.recovery`).
 
-A poller *leases* the due entries atomically (a Lua script pushes their score
-``lease_s`` on), beats them, and schedules the next beat; if it dies between
-the two, the lease runs out and another poller takes them. So each job is
-beaten by one poller per interval, however many pollers there are.
+The keys (names in :class:`~swfbridge.state.store.BridgeState`):
+
+* ``queued:<domain>:<task list>`` — attempt ids scored by the epoch second
+  their next keepalive beat is due;
+* ``unclaimed:<domain>:<task list>`` — attempt ids scored by when the broker
+  is next looked at for them;
+* ``queued-job:<attempt id>`` — the job, input and task token included (to
+  beat for it and to publish it again), expiring with the attempt's deadline.
+  A token here is no more exposed than in the broker's own queue.
+
+The poller writes all three with the job's slot in one round trip before it
+publishes; the worker's claim removes them in the round trip that takes the
+claim (:meth:`~swfbridge.state.store.BridgeState.claim`).
+
+A poller *leases* the due entries of a schedule atomically (a Lua script
+pushes their score ``lease_s`` on), serves them, and reschedules them; if it
+dies between the two, the lease runs out and another poller takes them. So
+each job is served by one poller at a time, however many pollers there are.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
+from collections.abc import Sequence
 from typing import Any
 
 from swfbridge.state.store import BridgeState
@@ -36,9 +52,15 @@ end
 return due
 """
 
+BEATS = "beats"
+"""The keepalive schedule."""
+
+CHECKS = "checks"
+"""The loss-check schedule."""
+
 
 class QueuedJobs:
-    """The shared keepalive list of one fleet (see the module's docstring).
+    """The shared record of one fleet's queued jobs (see the module's docstring).
 
     Every method may raise :class:`~swfbridge.state.store.StateUnavailable`.
     """
@@ -51,63 +73,127 @@ class QueuedJobs:
     def _redis(self) -> Any:
         return self._state.client
 
+    def schedule_key(self, schedule: str, domain: str, task_list: str) -> str:
+        if schedule == BEATS:
+            return self._state.beats_key(domain, task_list)
+        if schedule == CHECKS:
+            return self._state.checks_key(domain, task_list)
+        raise ValueError(f"unknown schedule {schedule!r}")
+
     def queue_key(self, domain: str, task_list: str) -> str:
-        return f"{self._state.config.key_prefix}:queued:{domain}:{task_list}"
+        """The keepalive schedule's key."""
+        return self._state.beats_key(domain, task_list)
 
     def job_key(self, attempt_id: str) -> str:
-        return f"{self._state.config.key_prefix}:queued-job:{attempt_id}"
+        return self._state.queued_job_key(attempt_id)
+
+    def record(
+        self,
+        job: ActivityJob,
+        *,
+        now: float,
+        beat_due: float | None,
+        check_due: float | None,
+        pipeline: Any = None,
+    ) -> None:
+        """Record ``job`` as queued: beaten for from ``beat_due`` on, looked for in
+        the broker from ``check_due`` on (None: not on that schedule).
+
+        Given a ``pipeline`` of the state's client, the writes are only queued on
+        it. Nothing is written when both times are None.
+        """
+        if beat_due is None and check_due is None:
+            return
+        pipe = pipeline if pipeline is not None else self._redis.pipeline(transaction=False)
+        ttl_ms = max(1000, math.ceil((self._state.expiry_for(job.deadline) - now) * 1000))
+        pipe.set(self.job_key(job.attempt_id), json.dumps(job.to_message()), px=ttl_ms)
+        for schedule, due in ((BEATS, beat_due), (CHECKS, check_due)):
+            if due is not None:
+                key = self.schedule_key(schedule, job.domain, job.task_list)
+                pipe.zadd(key, {job.attempt_id: due})
+        if pipeline is None:
+            self._state.call(pipe.execute)
 
     def add(self, job: ActivityJob, *, due: float, now: float) -> None:
         """Keep ``job`` alive from ``due`` on, until removed or past its deadline."""
-        ttl_ms = max(1000, math.ceil((self._state.expiry_for(job.deadline) - now) * 1000))
-        body = json.dumps(dataclasses.replace(job, input=None).to_message())
-        pipe = self._redis.pipeline(transaction=True)
-        pipe.set(self.job_key(job.attempt_id), body, px=ttl_ms)
-        pipe.zadd(self.queue_key(job.domain, job.task_list), {job.attempt_id: due})
-        self._state.call(pipe.execute)
+        self.record(job, now=now, beat_due=due, check_due=None)
 
     def lease(
-        self, domain: str, task_list: str, *, now: float, lease_s: float, limit: int = 100
+        self,
+        domain: str,
+        task_list: str,
+        *,
+        now: float,
+        lease_s: float,
+        limit: int = 100,
+        schedule: str = BEATS,
     ) -> list[str]:
-        """Take the attempts due by ``now``: no other poller sees them for ``lease_s``."""
+        """Take the attempts of ``schedule`` due by ``now``: no other poller sees
+        them there for ``lease_s``."""
         if self._lease_script is None:
             self._lease_script = self._redis.register_script(_LEASE)
         due = self._state.call(
             self._lease_script,
-            keys=[self.queue_key(domain, task_list)],
+            keys=[self.schedule_key(schedule, domain, task_list)],
             args=[now, now + lease_s, limit],
         )
         return [m.decode() if isinstance(m, bytes) else str(m) for m in due or ()]
 
     def load(self, attempt_id: str) -> ActivityJob | None:
         """The job behind an entry; None once it expired (or is unreadable)."""
-        raw = self._state.call(self._redis.get, self.job_key(attempt_id))
-        if raw is None:
-            return None
-        try:
-            return ActivityJob.from_message(json.loads(raw))
-        except (ValueError, MalformedJob):
-            return None
+        return self.load_many([attempt_id])[0]
 
-    def reschedule(self, domain: str, task_list: str, attempt_id: str, *, due: float) -> None:
-        """Next beat of a leased entry at ``due`` (only if it is still listed)."""
-        key = self.queue_key(domain, task_list)
+    def load_many(self, attempt_ids: Sequence[str]) -> list[ActivityJob | None]:
+        """The jobs behind entries, in order (one round trip)."""
+        if not attempt_ids:
+            return []
+        raws = self._state.call(self._redis.mget, [self.job_key(a) for a in attempt_ids])
+        return [_decode(raw) for raw in raws]
+
+    def claimed(self, attempt_ids: Sequence[str]) -> list[bool]:
+        """Whether each attempt has been claimed by a worker (one round trip)."""
+        if not attempt_ids:
+            return []
+        pipe = self._redis.pipeline(transaction=False)
+        for attempt_id in attempt_ids:
+            pipe.exists(self._state.claim_key(attempt_id))
+        return [bool(n) for n in self._state.call(pipe.execute)]
+
+    def reschedule(
+        self, domain: str, task_list: str, attempt_id: str, *, due: float, schedule: str = BEATS
+    ) -> None:
+        """Next turn of a leased entry at ``due`` (only if it is still listed)."""
+        key = self.schedule_key(schedule, domain, task_list)
         self._state.call(self._redis.zadd, key, {attempt_id: due}, xx=True)
 
     def remove(self, domain: str, task_list: str, attempt_id: str) -> None:
-        """Stop keeping an attempt alive (claimed, closed, past its deadline)."""
+        """Forget a queued job (claimed, closed, past its deadline, never published)."""
         pipe = self._redis.pipeline(transaction=True)
-        pipe.zrem(self.queue_key(domain, task_list), attempt_id)
+        pipe.zrem(self.schedule_key(BEATS, domain, task_list), attempt_id)
+        pipe.zrem(self.schedule_key(CHECKS, domain, task_list), attempt_id)
         pipe.delete(self.job_key(attempt_id))
         self._state.call(pipe.execute)
 
-    def next_due(self, domain: str, task_list: str) -> float | None:
-        """When the earliest entry of the task list is due (None: none listed)."""
-        key = self.queue_key(domain, task_list)
+    def stop_beats(self, domain: str, task_list: str, attempt_id: str) -> None:
+        """End the keepalive of a job still checked for (SWF said stop beating)."""
+        self._state.call(self._redis.zrem, self.schedule_key(BEATS, domain, task_list), attempt_id)
+
+    def next_due(self, domain: str, task_list: str, *, schedule: str = BEATS) -> float | None:
+        """When the earliest entry of the schedule is due (None: none listed)."""
+        key = self.schedule_key(schedule, domain, task_list)
         first = self._state.call(self._redis.zrange, key, 0, 0, withscores=True)
         return float(first[0][1]) if first else None
 
-    def count(self, domain: str, task_list: str) -> int:
-        """Entries listed for the task list (every poller's)."""
+    def count(self, domain: str, task_list: str, *, schedule: str = BEATS) -> int:
+        """Entries of the schedule for the task list (every poller's)."""
         zcard = self._redis.zcard
-        return int(self._state.call(zcard, self.queue_key(domain, task_list)))
+        return int(self._state.call(zcard, self.schedule_key(schedule, domain, task_list)))
+
+
+def _decode(raw: Any) -> ActivityJob | None:
+    if raw is None:
+        return None
+    try:
+        return ActivityJob.from_message(json.loads(raw))
+    except (ValueError, MalformedJob):
+        return None

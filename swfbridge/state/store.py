@@ -75,6 +75,18 @@ return 1
 """
 
 
+# Claim an attempt (SET NX PX) and, when taken, take it off the queued-job
+# lists (keepalive beats, loss checks): one round trip for both.
+_CLAIM = """
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  redis.call('ZREM', KEYS[2], ARGV[3])
+  redis.call('ZREM', KEYS[3], ARGV[3])
+  redis.call('DEL', KEYS[4])
+  return 1
+end
+return 0
+"""
+
 # Extend a claim only if its holder still owns it.
 _RENEW = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -154,6 +166,7 @@ class BridgeState:
         self._reserve = self._redis.register_script(_RESERVE)
         self._bind = self._redis.register_script(_BIND)
         self._release = self._redis.register_script(_RELEASE)
+        self._claim = self._redis.register_script(_CLAIM)
 
     # --- keys ----------------------------------------------------------------
 
@@ -165,6 +178,18 @@ class BridgeState:
 
     def claim_key(self, attempt_id: str) -> str:
         return f"{self.config.key_prefix}:claim:{attempt_id}"
+
+    def beats_key(self, domain: str, task_list: str) -> str:
+        """Queued jobs due a keepalive heartbeat (:mod:`swfbridge.state.queued`)."""
+        return f"{self.config.key_prefix}:queued:{domain}:{task_list}"
+
+    def checks_key(self, domain: str, task_list: str) -> str:
+        """Queued jobs due a look in the broker (:mod:`swfbridge.state.queued`)."""
+        return f"{self.config.key_prefix}:unclaimed:{domain}:{task_list}"
+
+    def queued_job_key(self, attempt_id: str) -> str:
+        """A queued job, input included (:mod:`swfbridge.state.queued`)."""
+        return f"{self.config.key_prefix}:queued-job:{attempt_id}"
 
     def expiry_for(self, deadline: float | None) -> float:
         """Epoch second after which an attempt with this deadline stops counting."""
@@ -207,17 +232,22 @@ class BridgeState:
         *,
         attempt_id: str,
         deadline: float | None,
+        pipeline: Any = None,
     ) -> None:
         """Turn a placeholder into the slot of the attempt its poll delivered.
+
+        Given a ``pipeline`` of :attr:`client`, the change is only queued on it
+        (the caller executes it with its other writes, in one round trip).
 
         Raises:
             StateUnavailable: Redis cannot be reached.
         """
-        self._run(
-            self._bind,
-            keys=[self.slots_key(domain, task_list)],
-            args=[placeholder, self.expiry_for(deadline), attempt_id],
-        )
+        keys = [self.slots_key(domain, task_list)]
+        args: list[Any] = [placeholder, self.expiry_for(deadline), attempt_id]
+        if pipeline is not None:
+            self._bind(keys=keys, args=args, client=pipeline)
+            return
+        self._run(self._bind, keys=keys, args=args)
 
     def release(self, domain: str, task_list: str, member: str) -> None:
         """Give a slot back (a placeholder after an empty poll, or a finished attempt),
@@ -267,20 +297,39 @@ class BridgeState:
 
     # --- claims --------------------------------------------------------------
 
-    def claim(self, attempt_id: str, *, deadline: float | None, owner: str) -> bool:
+    def claim(
+        self,
+        attempt_id: str,
+        *,
+        deadline: float | None,
+        owner: str,
+        domain: str | None = None,
+        task_list: str | None = None,
+    ) -> bool:
         """Claim an attempt before running it. False: someone already has.
 
         The claim is never released early: it expires after the deadline, so
-        a copy redelivered after the first run finished is dropped too.
+        a copy redelivered after the first run finished is dropped too. Given
+        the attempt's ``domain`` and ``task_list``, a claim taken also ends
+        the pollers' care for the queued job (its keepalive beats and the
+        checks that the broker still holds it), in the same round trip.
 
         Raises:
             StateUnavailable: Redis cannot be reached.
         """
         ttl_s = min(self.expiry_for(deadline) - self._clock(), MAX_CLAIM_TTL_S)
         ttl_ms = max(1000, math.ceil(ttl_s * 1000))  # within Redis's PX range, always
-        return bool(
-            self._call(self._redis.set, self.claim_key(attempt_id), owner, nx=True, px=ttl_ms)
-        )
+        if domain is None or task_list is None:
+            return bool(
+                self._call(self._redis.set, self.claim_key(attempt_id), owner, nx=True, px=ttl_ms)
+            )
+        keys = [
+            self.claim_key(attempt_id),
+            self.beats_key(domain, task_list),
+            self.checks_key(domain, task_list),
+            self.queued_job_key(attempt_id),
+        ]
+        return bool(self._run(self._claim, keys=keys, args=[owner, ttl_ms, attempt_id]) == 1)
 
     def renew_claim(self, attempt_id: str, *, owner: str) -> bool:
         """Push the claim of an attempt with no deadline ``no_deadline_ttl_s`` on.

@@ -148,7 +148,13 @@ def _claim(task: RunActivityTask, job: ActivityJob) -> bool:
     if state is None:
         return True
     try:
-        if state.claim(job.attempt_id, deadline=job.deadline, owner=_owner()):
+        if state.claim(
+            job.attempt_id,
+            deadline=job.deadline,
+            owner=_owner(),
+            domain=job.domain,
+            task_list=job.task_list,
+        ):
             return True
     except StateUnavailable as exc:
         # Running risks a duplicate; not running loses the attempt for sure.

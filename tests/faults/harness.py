@@ -154,3 +154,22 @@ def kill9_group(proc: processes.Process) -> None:
         proc.popen.wait(10)
     except subprocess.TimeoutExpired:  # pragma: no cover
         proc.kill()
+
+
+def timed_out_unstarted(row: Row, killed: list[processes.Process]) -> list[str]:
+    """Notes of activities that timed out though no process was running them.
+
+    The recorder marks an activity "ran" when its ``run`` begins; a worker
+    killed after claiming the attempt (logged ``running: ... activity=<id>``)
+    and before that line held it all the same: its redelivered copy is dropped
+    by the claim, and SWF times it out. Those are not counted here.
+    """
+    outputs = "\n".join(p.output() for p in killed)
+    notes = []
+    for note in row.notes:
+        if "never ran" not in note:
+            continue
+        spec = note.split(": timed out", 1)[0]
+        if f"activity={spec} type=" not in outputs:
+            notes.append(note)
+    return notes

@@ -115,8 +115,9 @@ class FakeState:
         *,
         attempt_id: str,
         deadline: float | None,
+        pipeline: Any = None,
     ) -> None:
-        with self.lock:
+        with self.lock:  # at once, pipeline or not: the fake has no round trips
             self.members.discard(placeholder)
             self.members.add(attempt_id)
 
@@ -138,7 +139,43 @@ class FakeState:
 
     @property
     def client(self) -> Any:
-        # The shared keepalive list needs Redis (tests/integration/test_shared_keepalive.py).
+        # The shared record of queued jobs needs Redis (tests/integration/
+        # test_shared_keepalive.py, test_lost_job_recovery.py): writes go nowhere here.
+        return _NoRedis()
+
+    def call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        return fn(*args, **kwargs)
+
+    def expiry_for(self, deadline: float | None) -> float:
+        return (deadline or time.time()) + 15
+
+    def beats_key(self, domain: str, task_list: str) -> str:
+        return "beats"
+
+    def checks_key(self, domain: str, task_list: str) -> str:
+        return "checks"
+
+    def queued_job_key(self, attempt_id: str) -> str:
+        return f"job:{attempt_id}"
+
+
+class _NoRedis:
+    """A Redis client whose pipelines accept the queued-job writes and drop them;
+    any read says the store is down."""
+
+    def pipeline(self, transaction: bool = True) -> _NoRedis:
+        return self
+
+    def set(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def zadd(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def execute(self) -> list[Any]:
+        return []
+
+    def __getattr__(self, name: str) -> Any:
         raise StateUnavailable("no Redis in this fake")
 
 

@@ -27,7 +27,7 @@ JOB = ActivityJob(
 
 
 class TakenClaims:
-    def claim(self, attempt_id: str, *, deadline: float | None, owner: str) -> bool:
+    def claim(self, attempt_id: str, *, deadline: float | None, owner: str, **where: str) -> bool:
         return False
 
 

@@ -1,0 +1,65 @@
+"""When queued jobs are looked for in the broker, and which brokers can be looked into."""
+
+from __future__ import annotations
+
+import pytest
+
+from swfbridge.errors import ConfigurationError
+from swfbridge.poller.brokerlook import is_redis_broker
+from swfbridge.poller.recovery import RecoveryConfig
+from swfbridge.wire.job import ActivityJob
+
+
+def _job(start_to_close_s: float | None) -> ActivityJob:
+    return ActivityJob(
+        task_token="t",
+        domain="d",
+        task_list="tl",
+        activity_id="a",
+        activity_name="A",
+        activity_version="1",
+        workflow_id="w",
+        run_id="r",
+        started_event_id=1,
+        input=None,
+        polled_at=1000.0,
+        deadline=None if start_to_close_s is None else 1000.0 + start_to_close_s,
+    )
+
+
+@pytest.mark.parametrize(
+    ("start_to_close_s", "interval_s"),
+    [
+        (300.0, 30.0),  # a tenth of the start-to-close
+        (20.0, 5.0),  # never more often than every 5 s
+        (7200.0, 60.0),  # never less often than every minute
+        (None, 60.0),  # no deadline: every minute
+    ],
+)
+def test_a_job_is_looked_for_every_tenth_of_its_start_to_close_within_bounds(
+    start_to_close_s: float | None, interval_s: float
+) -> None:
+    assert RecoveryConfig().interval_for(_job(start_to_close_s)) == interval_s
+
+
+def test_bounds_that_cross_are_refused() -> None:
+    with pytest.raises(ConfigurationError, match="max_interval_s"):
+        RecoveryConfig(min_interval_s=10, max_interval_s=5)
+
+
+@pytest.mark.parametrize(
+    ("url", "redis"),
+    [
+        ("redis://localhost:6379/0", True),
+        ("rediss://host:6380/0", True),
+        ("redis+socket:///tmp/redis.sock", True),
+        ("redis://a:6379/0;redis://b:6379/0", True),
+        (["redis://a:6379/0", "redis://b:6379/0"], True),
+        ("amqp://guest@localhost//", False),
+        ("sqs://", False),
+        ("filesystem://", False),
+        (None, False),
+    ],
+)
+def test_only_redis_brokers_can_be_looked_into(url: object, redis: bool) -> None:
+    assert is_redis_broker(url) is redis
