@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
+from swfbridge.activities.task_map import CeleryTaskMap
 from swfbridge.errors import ConfigurationError
 from swfbridge.poller.brokerlook import is_redis_broker
+from swfbridge.poller.build import celery_dispatcher
 from swfbridge.poller.recovery import RecoveryConfig
 from swfbridge.wire.job import ActivityJob
 
@@ -63,3 +67,21 @@ def test_bounds_that_cross_are_refused() -> None:
 )
 def test_only_redis_brokers_can_be_looked_into(url: object, redis: bool) -> None:
     assert is_redis_broker(url) is redis
+
+
+@pytest.mark.parametrize(
+    ("broker", "activity", "looked_after"),
+    [
+        ("redis://127.0.0.1:1/0", "A", True),
+        ("redis://127.0.0.1:1/0", "Mapped", False),  # an existing Celery task: no claim
+        ("amqp://guest@127.0.0.1:1//", "A", False),  # RabbitMQ keeps taken messages
+    ],
+)
+def test_only_claimed_jobs_on_a_redis_broker_are_looked_after(
+    broker: str, activity: str, looked_after: bool
+) -> None:
+    dispatcher = celery_dispatcher(
+        broker, task_map=CeleryTaskMap({("Mapped", "1"): "shop.tasks.mapped"})
+    )
+    job = dataclasses.replace(_job(60.0), activity_name=activity)
+    assert dispatcher.recoverable(job) is looked_after
