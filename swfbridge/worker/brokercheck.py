@@ -24,18 +24,20 @@ KOMBU_DEFAULT_RESTORE_INTERVAL_S = 10.0
 KOMBU_DEFAULT_RESTORE_THROTTLE = 10
 
 REDIS_REDELIVERY_OPTIONS: dict[str, Any] = {
-    "visibility_timeout": 30,
-    "unacked_restore_interval": 5,
+    "visibility_timeout": 10,
+    "unacked_restore_interval": 2,
     "unacked_restore_throttle": 1,
 }
 """Redis transport options swfbridge applies unless the app sets them.
 
-A short visibility timeout brings back, within about 35 s, the jobs a worker
+A short visibility timeout brings back, within about 12 s, the jobs a worker
 had reserved but not started when it died or lost its connection, before SWF
-times them out. It also redelivers every *running* job each 30 s; the claim
-(:mod:`swfbridge.state.store`) drops those copies without a response. The
-sweep must run often for the timeout to mean anything (kombu's defaults sweep
-every ~100 s).
+times them out (activities with a start-to-close of 15 s included; 30 s + 5 s
+lost such jobs in the soak). It also redelivers every *running* job each 10 s;
+the claim (:mod:`swfbridge.state.store`) drops those copies without a
+response, on a worker with a free process (one whose processes are all busy
+takes no new message). The sweep must run often for the timeout to mean
+anything (kombu's defaults sweep every ~100 s).
 """
 
 

@@ -29,7 +29,12 @@ def test_long_activities_no_longer_ask_for_a_long_visibility_timeout_when_claims
 
 def test_kombus_default_sweep_makes_redelivery_wait_visibility_plus_a_hundred_seconds() -> None:
     assert redis_redelivery_s({}) == 3600 + 100
-    assert redis_redelivery_s(REDIS_REDELIVERY_OPTIONS) == 30 + 5
+    assert redis_redelivery_s(REDIS_REDELIVERY_OPTIONS) == 10 + 2
+
+
+def test_swfbridge_redis_defaults_bring_reserved_jobs_back_within_a_15_s_start_to_close() -> None:
+    # The soak's quickest activities: 30 s + 5 s lost jobs a killed worker held.
+    assert broker_warnings(SAFE, longest_start_to_close_s=60, shortest_start_to_close_s=15) == []
 
 
 def test_redelivery_slower_than_the_shortest_start_to_close_is_flagged() -> None:
