@@ -57,8 +57,7 @@ def metered_bridge(local_swf: LocalSWF, tmp_path: Path) -> Iterator[tuple[str, i
             )
             yield domain, port, worker_port
         finally:
-            poller.stop()
-            worker.stop()
+            processes.stop_all(poller, worker)
 
 
 def test_metrics_count_polls_dispatches_swf_latency_and_throttles_as_tasks_flow(

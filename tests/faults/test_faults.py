@@ -120,9 +120,7 @@ def run_scenario(
         outcomes = run.wait(timeout_s + 30)
     finally:
         swf.clear_faults()
-        if scene.poller is not None:
-            scene.poller.stop()
-        scene.worker.stop(timeout_s=30)
+        processes.stop_all(scene.poller, scene.worker)
     runs = runs_by_key(recorder, [s[0] for s in specs])
     row = tally(name, outcomes, runs, {aid: f"done:{aid}" for aid, _, _ in specs})
     conftest.ROWS.append(row)

@@ -64,9 +64,7 @@ def test_kill_9_of_the_poller_leaves_its_queued_jobs_to_another_poller(
         kill9_group(first)
         outcomes = run.wait(150)
     finally:
-        for poller in pollers:
-            poller.stop()
-        worker.stop(timeout_s=30)
+        processes.stop_all(*pollers, worker)
     runs = runs_by_key(recorder, specs)
     row = tally(name, outcomes, runs, {a: f"done:{a}" for a in specs})
     conftest.ROWS.append(row)
@@ -116,9 +114,7 @@ def test_a_poller_killed_9_and_restarted_beats_the_jobs_it_had_queued(
         )
         outcomes = run.wait(150)
     finally:
-        for poller in pollers:
-            poller.stop()
-        worker.stop(timeout_s=30)
+        processes.stop_all(*pollers, worker)
     runs = runs_by_key(recorder, specs)
     row = tally(name, outcomes, runs, {a: f"done:{a}" for a in specs})
     conftest.ROWS.append(row)

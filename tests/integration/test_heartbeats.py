@@ -65,8 +65,7 @@ def hb(
     try:
         yield HeartbeatBridge(local_swf_server, domain, worker, poller, tmp)
     finally:
-        poller.stop()
-        worker.stop()
+        processes.stop_all(poller, worker)
 
 
 @pytest.fixture(scope="module")

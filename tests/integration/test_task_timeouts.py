@@ -93,9 +93,7 @@ def bridge(
             )
         yield TimeoutsBridge(local_swf_server, domain, env, worker, pollers[0], tmp)
     finally:
-        for poller in pollers:
-            poller.stop()
-        worker.stop()
+        processes.stop_all(*pollers, worker)
 
 
 @pytest.fixture(scope="module")
