@@ -12,4 +12,7 @@ from __future__ import annotations
 from swfbridge.aws import respond
 from swfbridge.aws.retry import Backoff
 
+# Fails the worker's start (and so the test) if the name ever changes, rather
+# than leaving the test slow without saying why.
+assert isinstance(respond.RESPOND_BACKOFF, Backoff)
 respond.RESPOND_BACKOFF = Backoff(max_attempts=3)
