@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -58,12 +59,30 @@ def test_demo_runs_the_example_workflow_on_the_embedded_broker_with_no_server() 
     _assert_demo_showed_everything(result)
 
 
-@pytest.mark.slow
-def test_demo_uses_the_redis_named_by_celery_broker_url() -> None:
+@dataclass(frozen=True)
+class DemoOnRedis:
+    url: str
+    result: subprocess.CompletedProcess[str]
+    binding_keys: list[str]  # kombu's binding keys left in that Redis afterwards
+
+
+@pytest.fixture(scope="module")
+def demo_on_redis() -> DemoOnRedis:
+    """One ``swfbridge demo`` run on a Redis named by CELERY_BROKER_URL, and what
+    it left in that Redis; two tests read it (a demo run takes ~10 s)."""
+    import redis
+
     with processes.redis_server() as url:
         result = _run_demo(broker_url=url)
+        keys = sorted(k.decode() for k in redis.Redis.from_url(url).keys("_kombu.binding*"))
+    return DemoOnRedis(url, result, keys)
 
-    assert f"broker {url} (CELERY_BROKER_URL)" in result.stdout
+
+@pytest.mark.slow
+def test_demo_uses_the_redis_named_by_celery_broker_url(demo_on_redis: DemoOnRedis) -> None:
+    result = demo_on_redis.result
+
+    assert f"broker {demo_on_redis.url} (CELERY_BROKER_URL)" in result.stdout
     _assert_demo_showed_everything(result)
 
 
@@ -132,15 +151,13 @@ def test_demo_stopped_by_sigterm_stops_its_worker_and_removes_its_directory(
 
 
 @pytest.mark.slow
-def test_demo_leaves_no_kombu_binding_keys_in_the_redis_it_used() -> None:
-    import redis
-
-    with processes.redis_server() as url:
-        result = _run_demo(broker_url=url)
-        keys = sorted(k.decode() for k in redis.Redis.from_url(url).keys("_kombu.binding*"))
+def test_demo_leaves_no_kombu_binding_keys_in_the_redis_it_used(
+    demo_on_redis: DemoOnRedis,
+) -> None:
+    result = demo_on_redis.result
 
     assert result.returncode == 0, result.stdout + result.stderr
-    assert [k for k in keys if "swfbridge-demo" in k] == []
+    assert [k for k in demo_on_redis.binding_keys if "swfbridge-demo" in k] == []
 
 
 def test_demo_with_its_broker_down_says_what_it_waits_for_and_gives_up_at_timeout() -> None:

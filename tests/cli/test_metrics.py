@@ -31,11 +31,15 @@ def _value(text: str, sample: str) -> float:
 
 
 @pytest.fixture
-def metered_bridge(local_swf: LocalSWF, tmp_path: Path) -> Iterator[tuple[str, int, int]]:
+def metered_bridge(
+    request: pytest.FixtureRequest, local_swf: LocalSWF, tmp_path: Path
+) -> Iterator[tuple[str, int, int]]:
     """A worker and a poller serving metrics, on a fresh domain.
 
-    Yields (domain, poller metrics port, worker metrics port).
+    Yields (domain, poller metrics port, worker metrics port). Parametrized
+    indirectly, the parameter is the worker's SWFBRIDGE_ACTIVITIES.
     """
+    worker_activities = getattr(request, "param", ACTIVITIES)
     domain = f"metrics-{uuid.uuid4().hex[:8]}"
     port = processes.free_port()
     with processes.redis_server() as redis_url:
@@ -44,7 +48,11 @@ def metered_bridge(local_swf: LocalSWF, tmp_path: Path) -> Iterator[tuple[str, i
         )
         # Picked once redis-server holds its port (free ports come in sequence).
         worker_port = processes.free_port()
-        worker_env = {**env, "SWFBRIDGE_WORKER_METRICS_PORT": str(worker_port)}
+        worker_env = {
+            **env,
+            "SWFBRIDGE_WORKER_METRICS_PORT": str(worker_port),
+            "SWFBRIDGE_ACTIVITIES": worker_activities,
+        }
         registered = processes.run_cli(env, "register", "--domain", domain, "--create-domain")
         assert registered.returncode == 0, registered.stdout + registered.stderr
         worker = processes.start_worker(worker_env, tmp_path)
@@ -57,8 +65,7 @@ def metered_bridge(local_swf: LocalSWF, tmp_path: Path) -> Iterator[tuple[str, i
             )
             yield domain, port, worker_port
         finally:
-            poller.stop()
-            worker.stop()
+            processes.stop_all(poller, worker)
 
 
 def test_metrics_count_polls_dispatches_swf_latency_and_throttles_as_tasks_flow(
@@ -177,6 +184,10 @@ def test_worker_metrics_label_only_types_the_worker_runs(
             worker.stop()
 
 
+# Every respond try fails here: three tries (tests/cli/few_respond_tries.py), not ten.
+@pytest.mark.parametrize(
+    "metered_bridge", [f"{ACTIVITIES},tests.cli.few_respond_tries"], indirect=True, ids=["3 tries"]
+)
 def test_an_answer_swf_never_got_is_counted_report_failed_not_completed(
     metered_bridge: tuple[str, int, int], local_swf: LocalSWF
 ) -> None:

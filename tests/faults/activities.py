@@ -46,6 +46,24 @@ class Work(Activity):
 @activity(
     "1",
     task_list=TASK_LIST,
+    start_to_close=6,
+    schedule_to_start=300,
+    schedule_to_close=None,
+    heartbeat=None,
+)
+class ShortWork(Activity):
+    """Work with a short start-to-close: what a killed worker was running times
+    out, and the capacity slots it held heal (deadline + grace), sooner."""
+
+    def run(self, key: str, sleep_s: float = 0.1) -> str:
+        _record(key)
+        time.sleep(sleep_s)
+        return f"done:{key}"
+
+
+@activity(
+    "1",
+    task_list=TASK_LIST,
     start_to_close=15,
     schedule_to_start=300,
     schedule_to_close=None,

@@ -69,9 +69,7 @@ def test_a_job_redelivered_by_rabbitmq_after_its_worker_died_is_not_run_twice(
         )
         outcomes = run.wait(90)
     finally:
-        poller.stop()
-        if replacement is not None:
-            replacement.stop()
+        processes.stop_all(poller, replacement)
     runs = Counter(k.decode() for k in recorder.lrange(RUNS_KEY, 0, -1))
     logs = (replacement.output() if replacement else "") + poller.output()
     assert runs[victim] == 1, logs

@@ -84,9 +84,7 @@ def run_with_reserved_jobs(
         fault(workers, env, log_dir)
         outcomes = run.wait(150)
     finally:
-        poller.stop()
-        for worker in workers:
-            worker.stop(timeout_s=30)
+        processes.stop_all(poller, *workers)
     runs = runs_by_key(recorder, specs)
     row = tally(name, outcomes, runs, {a: f"done:{a}" for a in specs})
     conftest.ROWS.append(row)
@@ -198,9 +196,7 @@ def test_on_rabbitmq_a_killed_workers_reserved_jobs_run_on_another_worker_at_onc
         )
         outcomes = run.wait(120)
     finally:
-        poller.stop()
-        for worker in workers:
-            worker.stop(timeout_s=30)
+        processes.stop_all(poller, *workers)
     row = tally(name, outcomes, runs_by_key(recorder, specs), {a: f"done:{a}" for a in specs})
     conftest.ROWS.append(row)
     detail = f"{row}\n{workers[-1].output()[-4000:]}"

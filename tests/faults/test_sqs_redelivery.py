@@ -84,9 +84,7 @@ def test_a_job_running_past_the_sqs_visibility_timeout_completes_once(
         )
         outcomes = run.wait(60)
     finally:
-        if poller is not None:
-            poller.stop()
-        worker.stop()
+        processes.stop_all(poller, worker)
     logs = worker.output() + (poller.output() if poller else "")
     assert outcomes[long_job].status == "completed", (outcomes[long_job], logs)
     assert _runs(redis_url)[long_job] == 1, logs
@@ -128,11 +126,8 @@ def test_a_job_redelivered_by_sqs_after_its_worker_died_is_not_run_twice(
         )
         outcomes = run.wait(90)
     finally:
-        if poller is not None:
-            poller.stop()
         worker.kill()
-        if replacement is not None:
-            replacement.stop()
+        processes.stop_all(poller, replacement)
     runs = _runs(redis_url)
     logs = worker.output() + (replacement.output() if replacement else "")
     logs += poller.output() if poller else ""

@@ -56,5 +56,4 @@ def bridge(
     try:
         yield Bridge(local_swf_server, domain, TASK_LIST, env, log_dir, worker, poller)
     finally:
-        poller.stop()
-        worker.stop()
+        processes.stop_all(poller, worker)

@@ -66,8 +66,7 @@ def bridge(
     try:
         yield AsyncBridge(local_swf_server, domain, worker, poller, tmp)
     finally:
-        poller.stop()
-        worker.stop()
+        processes.stop_all(poller, worker)
 
 
 @pytest.fixture(scope="module")

@@ -65,8 +65,7 @@ def hb(
     try:
         yield HeartbeatBridge(local_swf_server, domain, worker, poller, tmp)
     finally:
-        poller.stop()
-        worker.stop()
+        processes.stop_all(poller, worker)
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +118,7 @@ def _event_time(events: list[dict[str, Any]], event_type: str) -> float:
 
 
 @pytest.mark.slow
-def test_a_twenty_second_activity_heartbeating_in_a_tight_loop_costs_swf_at_most_six_calls(
+def test_a_ten_second_activity_heartbeating_in_a_tight_loop_costs_swf_at_most_four_calls(
     hb: HeartbeatBridge,
     endpoint: EndpointCalls,
 ) -> None:
@@ -128,15 +127,16 @@ def test_a_twenty_second_activity_heartbeating_in_a_tight_loop_costs_swf_at_most
         domain=hb.domain,
         task_list=TASK_LIST,
         timeout_s=60,
-        activities=[ScheduledActivity(TIGHT, "TightLoop", "1", input=_input(20))],
+        activities=[ScheduledActivity(TIGHT, "TightLoop", "1", input=_input(10))],
     )
     outcome = outcomes[TIGHT]
     assert outcome.status == "completed", (outcome, hb.logs())
     local_calls = int(outcome.result or "0")
     beats = endpoint.of(TIGHT, "record_activity_task_heartbeat")
-    # Heartbeat timeout 5 s → one send per 4 s: at the start, 4, 8, 12, 16 (and maybe 20).
+    # Heartbeat timeout 5 s → one send per 4 s: at the start, 4 and 8 (one more
+    # with scheduling slack); unpaced, there would be one per heartbeat() call.
     print(f"heartbeat calls seen by SWF: {len(beats)}; heartbeat() calls: {local_calls}")
-    assert 4 <= len(beats) <= 6, beats
+    assert 3 <= len(beats) <= 4, beats
     assert local_calls > 1000  # the activity called heartbeat() thousands of times
     progress = [json.loads(d)["count"] for _, _, d in beats if d is not None]
     assert progress == sorted(progress) and progress[-1] > local_calls // 2

@@ -170,8 +170,7 @@ def offloaded(
             timeout_s=90,
         )
     finally:
-        for proc in procs:
-            proc.stop()
+        processes.stop_all(*procs)
         print("\n".join(proc.output() for proc in procs))  # shown on failure only
 
 
@@ -199,8 +198,7 @@ def without_bucket(
             timeout_s=60,
         )
     finally:
-        for proc in procs:
-            proc.stop()
+        processes.stop_all(*procs)
 
 
 def _completed(outcome: ActivityOutcome) -> str:

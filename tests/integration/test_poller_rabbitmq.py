@@ -50,8 +50,7 @@ def test_activities_run_through_rabbitmq_with_capacity_slots_in_redis(
             ],
         )
     finally:
-        poller.stop()
-        worker.stop()
+        processes.stop_all(poller, worker)
     logs = poller.output() + worker.output()
     assert {k: (o.status, o.result) for k, o in outcomes.items()} == {
         f"add-{i}": ("completed", str(i + 1)) for i in range(8)

@@ -85,9 +85,7 @@ def sqs_bridge(
             )
         yield SqsBridge(local_swf_server, sqs_endpoint, domain, env, tmp, worker, pollers)
     finally:
-        for poller in pollers:
-            poller.stop()
-        worker.stop()
+        processes.stop_all(*pollers, worker)
 
 
 def _flowy(*args: object, **kwargs: object) -> str:

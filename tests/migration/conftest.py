@@ -91,5 +91,4 @@ def user_fleet(
     try:
         yield UserFleet(local_swf_server, domain, TASK_LIST, marker_dir, worker, poller)
     finally:
-        poller.stop()
-        worker.stop()
+        processes.stop_all(poller, worker)

@@ -6,6 +6,7 @@ so both run the bridge the same way; what only tests need is here.
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 
@@ -35,6 +36,7 @@ __all__ = [
     "spawn",
     "start_poller",
     "start_worker",
+    "stop_all",
     "wait_for",
 ]
 
@@ -57,3 +59,21 @@ def run_cli(
         text=True,
         timeout=timeout_s,
     )
+
+
+def stop_all(*procs: Process | None, timeout_s: float = 30.0) -> None:
+    """Stop several processes at once: SIGTERM to each, then wait for each.
+
+    Stopping them one after another adds up their shutdowns (a poller finishes
+    the long poll under way, up to the local SWF's 2 s; a worker its warm
+    shutdown); signalled together, they overlap. A process still running
+    after ``timeout_s`` is killed, as :meth:`Process.stop` would.
+    """
+    running = [p for p in procs if p is not None and p.alive()]
+    for proc in running:
+        proc.popen.send_signal(signal.SIGTERM)
+    for proc in running:
+        try:
+            proc.popen.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
