@@ -577,7 +577,8 @@ class Poller:
             if unrecorded is not None:
                 self._keepalive.keep_in_memory(job, reason=unrecorded)
             else:
-                self._keepalive.recorded()
+                # Due no later than recorded (polled before): never a missed wake-up.
+                self._keepalive.recorded(self._keepalive.first_due(job, job.polled_at))
 
     def _record(self, job: ActivityJob, slot: _Slot) -> StateUnavailable | None:
         """Bind the slot and record the queued job (its keepalive beats, its loss

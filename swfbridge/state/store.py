@@ -245,7 +245,9 @@ class BridgeState:
         keys = [self.slots_key(domain, task_list)]
         args: list[Any] = [placeholder, self.expiry_for(deadline), attempt_id]
         if pipeline is not None:
-            self._bind(keys=keys, args=args, client=pipeline)
+            # EVAL, not the registered script: redis-py checks a pipeline's
+            # scripts with SCRIPT EXISTS first, one more round trip per task.
+            pipeline.eval(_BIND, len(keys), *keys, *args)
             return
         self._run(self._bind, keys=keys, args=args)
 
