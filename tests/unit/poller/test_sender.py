@@ -21,8 +21,15 @@ from swfbridge.wire.serialization import FLOWY
 
 
 @pytest.fixture
-def app(redis_url: str) -> Iterator[Celery]:
-    app = Celery("sender-test", broker=redis_url, set_as_current=False)
+def broker_url(redis_url: str) -> str:
+    # A database of its own: kombu shares one connection pool (10) per broker URL
+    # across apps, and each dispatcher here keeps its thread's producer.
+    return f"{redis_url.rsplit('/', 1)[0]}/7"
+
+
+@pytest.fixture
+def app(broker_url: str) -> Iterator[Celery]:
+    app = Celery("sender-test", broker=broker_url, set_as_current=False)
     app.conf.update(task_serializer="json", accept_content=["json"])
     yield app
     app.close()
@@ -82,10 +89,10 @@ def _published(
 
 @pytest.mark.parametrize("deadline_in_s", [60.0, None])
 def test_a_job_is_sent_exactly_as_send_task_sends_it(
-    app: Celery, redis_url: str, deadline_in_s: float | None
+    app: Celery, broker_url: str, deadline_in_s: float | None
 ) -> None:
     queue = f"q-{uuid.uuid4().hex}"
-    client = redis.Redis.from_url(redis_url)
+    client = redis.Redis.from_url(broker_url)
     dispatcher = CeleryDispatcher(app=app, queue=queue)
     job = _job(deadline_in_s=deadline_in_s)
 
@@ -97,10 +104,10 @@ def test_a_job_is_sent_exactly_as_send_task_sends_it(
 
 
 def test_a_mapped_task_is_sent_with_its_relays_exactly_as_send_task_sends_it(
-    app: Celery, redis_url: str
+    app: Celery, broker_url: str
 ) -> None:
     route_queue = f"img-{uuid.uuid4().hex}"
-    client = redis.Redis.from_url(redis_url)
+    client = redis.Redis.from_url(broker_url)
     task_map = CeleryTaskMap(
         {("Thumb", "1"): CeleryTaskRoute("images.thumb", wire_format=FLOWY, queue=route_queue)}
     )
@@ -116,10 +123,10 @@ def test_a_mapped_task_is_sent_with_its_relays_exactly_as_send_task_sends_it(
 
 
 def test_the_default_queue_is_used_when_the_dispatcher_names_none(
-    app: Celery, redis_url: str
+    app: Celery, broker_url: str
 ) -> None:
     app.conf.task_default_queue = queue = f"default-{uuid.uuid4().hex}"
-    client = redis.Redis.from_url(redis_url)
+    client = redis.Redis.from_url(broker_url)
     dispatcher = CeleryDispatcher(app=app)
     job = _job()
 
