@@ -18,6 +18,7 @@ name this app does not register. Anything else goes through ``send_task``.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 from typing import Any
@@ -43,6 +44,10 @@ class TaskSender:
         self._plain: bool | None = None  # worked out at the first send (the app is configured)
         self._destinations: dict[str | None, tuple[Any, Any, str, Any]] = {}
         self._origin: tuple[int, str] | None = None
+        self._registry: Any = None
+        self._signals: list[Any] = []
+        self._merged_policy: dict[str, Any] = {}
+        self._default_delivery_mode: Any = None
 
     def usable(self, name: str) -> bool:
         """True when a message for task ``name`` can be sent here rather than by ``send_task``."""
@@ -54,16 +59,26 @@ class TaskSender:
                 and not conf.task_send_sent_event
                 and isinstance(self._app.backend, DisabledBackend)
             )
+            registry = getattr(self._app, "_tasks", None)
+            self._plain = bool(self._plain and registry is not None)
             if self._plain:
+                self._registry = registry
+                self._signals = [
+                    signal
+                    for signal in (
+                        signals.before_task_publish,
+                        signals.after_task_publish,
+                        getattr(signals, "task_sent", None),  # deprecated: may go
+                    )
+                    if signal is not None
+                ]
                 self._merged_policy = dict(conf.task_publish_retry_policy, **self._retry_policy)
                 self._default_delivery_mode = conf.task_default_delivery_mode
         return bool(
             self._plain
             # send_task merges a locally registered task's options: not here.
-            and self._app._tasks.get(name) is None
-            and not signals.before_task_publish.receivers
-            and not signals.after_task_publish.receivers
-            and not signals.task_sent.receivers
+            and self._registry.get(name) is None
+            and not any(signal.receivers for signal in self._signals)
         )
 
     def send(
@@ -81,12 +96,14 @@ class TaskSender:
 
         ``options`` holds the ``send_task`` options the dispatcher uses:
         ``expires`` (an aware datetime), ``time_limit``, ``soft_time_limit``,
-        ``link``, ``link_error``, ``argsrepr``, ``kwargsrepr``.
+        ``link``, ``link_error``, ``argsrepr``, ``kwargsrepr``, ``serializer``,
+        ``compression``.
 
         Raises:
             Exception: whatever kombu raises once its retries are spent.
         """
-        target, exchange, routing_key, delivery_mode = self._destination(queue, name)
+        destination = self._destination(queue, name)
+        target = destination[0]
         expires: dt.datetime | None = options.get("expires")
         argsrepr, kwargsrepr = options["argsrepr"], options["kwargsrepr"]
         link, link_error = options.get("link"), options.get("link_error")
@@ -121,12 +138,41 @@ class TaskSender:
             )
             if not cached:
                 declare = [target]
+        # As send_task: transport errors surface as kombu's (OperationalError...).
+        reraise = getattr(producer.connection, "_reraise_as_library_errors", None)
+        with reraise() if reraise is not None else contextlib.nullcontext():
+            self._publish(
+                producer,
+                body,
+                headers,
+                properties,
+                expiration,
+                declare,
+                destination,
+                serializer=options.get("serializer", "json"),
+                compression=options.get("compression"),
+            )
+
+    def _publish(
+        self,
+        producer: Any,
+        body: Any,
+        headers: dict[str, Any],
+        properties: dict[str, Any],
+        expiration: float | None,
+        declare: list[Any],
+        destination: tuple[Any, Any, str, Any],
+        *,
+        serializer: str,
+        compression: str | None,
+    ) -> None:
+        _target, exchange, routing_key, delivery_mode = destination
         producer.publish(
             body,
             exchange=exchange,
             routing_key=routing_key,
-            serializer="json",
-            compression="zlib",
+            serializer=serializer,
+            compression=compression,
             retry=True,
             retry_policy=self._merged_policy,
             delivery_mode=delivery_mode,

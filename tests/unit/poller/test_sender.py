@@ -15,9 +15,10 @@ import redis
 from celery import Celery, signals
 
 from swfbridge.activities.task_map import CeleryTaskMap, CeleryTaskRoute
-from swfbridge.poller.dispatch import CeleryDispatcher
+from swfbridge.poller.dispatch import CeleryDispatcher, PublishError
 from swfbridge.wire.job import ActivityJob
 from swfbridge.wire.serialization import FLOWY
+from tests.support import processes
 
 
 @pytest.fixture
@@ -134,3 +135,26 @@ def test_the_default_queue_is_used_when_the_dispatcher_names_none(
     reference = _published(client, queue, dispatcher, job, by_send_task=True)
 
     assert own == reference
+
+
+def _error_when_the_broker_dies(*, by_send_task: bool) -> str:
+    """The publish error after the broker went away under a connected producer."""
+    with processes.redis_server() as url:
+        app = Celery("sender-test-dies", broker=url, set_as_current=False)
+        dispatcher = CeleryDispatcher(app=app, queue="q")
+        dispatcher.publish(_job())  # connected
+    if by_send_task:
+        signals.before_task_publish.connect(_ignore)
+    try:
+        with pytest.raises(PublishError) as raised:
+            dispatcher.publish(_job())
+    finally:
+        signals.before_task_publish.disconnect(_ignore)
+        app.close()
+    return str(raised.value).split(":")[0]
+
+
+def test_a_broker_gone_away_fails_the_publish_with_the_error_send_task_gives() -> None:
+    assert _error_when_the_broker_dies(by_send_task=False) == _error_when_the_broker_dies(
+        by_send_task=True
+    )
