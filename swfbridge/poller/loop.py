@@ -8,8 +8,8 @@ Each poll thread repeats one ordered step:
 2. take a capacity slot (when ``max_in_flight`` is set), waiting while the
    fleet is full, so a backlog stays in SWF where its clocks have not started;
 3. long-poll SWF; an empty poll gives the slot back;
-4. record the job with its slot in the state store (one round trip), then
-   publish it. A task that cannot be published is failed at once. Every poller
+4. record the job with its slot in the state store (one round trip, which
+   also takes the slot of the thread's next poll), then publish it. A task that cannot be published is failed at once. Every poller
    of the task list looks after the recorded jobs until a worker claims them:
    keepalive beats (:mod:`swfbridge.poller.keepalive`), and publishing again
    what the broker lost (:mod:`swfbridge.poller.recovery`).
