@@ -9,8 +9,9 @@ Each poll thread repeats one ordered step:
    fleet is full, so a backlog stays in SWF where its clocks have not started;
 3. long-poll SWF; an empty poll gives the slot back;
 4. record the job with its slot in the state store (one round trip, which
-   also takes the slot of the thread's next poll), then publish it. A task that cannot be published is failed at once. Every poller
-   of the task list looks after the recorded jobs until a worker claims them:
+   also takes the slot of the thread's next poll), then publish it. A task
+   that cannot be published is failed at once. Every poller of the task list
+   looks after the recorded jobs until a worker claims them:
    keepalive beats (:mod:`swfbridge.poller.keepalive`), and publishing again
    what the broker lost (:mod:`swfbridge.poller.recovery`).
 
@@ -381,7 +382,13 @@ class Poller:
         ahead: str | None = None
         while not self._stop.is_set():
             try:
-                if not self._ready():
+                try:
+                    ready = self._ready()
+                except Exception:
+                    self._give_back(ahead)  # not held through the back-off
+                    ahead = None
+                    raise
+                if not ready:
                     self._give_back(ahead)  # not held through a back-off
                     ahead = None
                     errors += 1

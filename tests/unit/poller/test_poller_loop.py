@@ -295,6 +295,25 @@ def test_a_slot_taken_ahead_is_given_back_when_the_publish_fails() -> None:
         assert poller.join(5)
 
 
+def test_a_slot_taken_ahead_is_given_back_when_the_broker_check_breaks() -> None:
+    class CheckBreaksAfterAPublish(FakeDispatcher):
+        def check(self) -> None:
+            if self.published:
+                raise RuntimeError("a bug in the check")
+
+    swf, dispatcher, state = FakeSwf([task(1)]), CheckBreaksAfterAPublish(), FakeState()
+    poller = make_poller(swf, dispatcher, state, max_in_flight=4, readiness_fresh_s=0)
+    poller.start()
+    try:
+        wait_until(lambda: poller.counts.get("poll_errors", 0) >= 3)
+        assert state.reserves_ahead >= 1
+        # The job's slot (no worker frees it here), and no placeholder.
+        assert state.members == {dispatcher.published[0].attempt_id}
+    finally:
+        poller.stop()
+        assert poller.join(5)
+
+
 def test_poller_does_not_poll_while_the_broker_is_down_and_resumes_by_itself() -> None:
     swf, dispatcher = FakeSwf([task(1)]), FakeDispatcher()
     dispatcher.up = False
