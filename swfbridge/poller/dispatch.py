@@ -1,5 +1,6 @@
-"""Handing polled tasks to Celery: one ``send_task`` per attempt, through the
-poll thread's own producer (:mod:`swfbridge.poller.producers`)."""
+"""Handing polled tasks to Celery: one task message per attempt, through the
+poll thread's own producer (:mod:`swfbridge.poller.producers`), sent as
+``send_task`` would send it (:mod:`swfbridge.poller.sender`)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from swfbridge.errors import SwfBridgeError
 from swfbridge.poller.brokerlook import find_in_redis_broker, is_redis_broker
 from swfbridge.poller.mapped import JobRejected, mapped_publication
 from swfbridge.poller.producers import ThreadProducers
+from swfbridge.poller.sender import TaskSender
 from swfbridge.poller.sqsping import is_sqs_connection, ping_sqs
 from swfbridge.wire.deadlines import celery_limits
 from swfbridge.wire.job import TASK_NAME, ActivityJob
@@ -22,6 +24,9 @@ log = logging.getLogger(__name__)
 
 # Bound on the broker check made before a poll.
 CHECK_TIMEOUT_S = 3.0
+
+# Publish retries: bounded, a broker that is down must not hold a polled task for long.
+_RETRY_POLICY = {"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5, "interval_max": 1.0}
 
 # Longest queue list read when looking for lost jobs (longer: looked at later).
 MAX_LOOK_SCAN = 20_000
@@ -72,6 +77,7 @@ class CeleryDispatcher:
         self.queue = queue
         self.task_map = task_map
         self._producers = ThreadProducers(app)
+        self._sender = TaskSender(app, retry_policy=_RETRY_POLICY)
         conf = getattr(app, "conf", None)
         self._redis_broker = is_redis_broker(getattr(conf, "broker_url", None))
 
@@ -130,14 +136,8 @@ class CeleryDispatcher:
         options: dict[str, Any] = {
             "task_id": job.attempt_id,
             "serializer": "json",
-            # Bounded: a broker that is down must not hold a polled task for long.
             "retry": True,
-            "retry_policy": {
-                "max_retries": 2,
-                "interval_start": 0.2,
-                "interval_step": 0.5,
-                "interval_max": 1.0,
-            },
+            "retry_policy": dict(_RETRY_POLICY),
         }
         if self.queue is not None:
             options["queue"] = self.queue
@@ -164,9 +164,21 @@ class CeleryDispatcher:
         # compressed, with the token last, that print never holds the token.
         options["compression"] = "zlib"
         try:
-            self.app.send_task(
-                task_name, args=args, kwargs=kwargs, producer=self._producers.get(), **options
-            )
+            producer = self._producers.get()
+            if self._sender.usable(task_name):
+                self._sender.send(
+                    producer,
+                    task_name,
+                    task_id=job.attempt_id,
+                    args=args,
+                    kwargs=kwargs,
+                    queue=options.get("queue"),
+                    options=options,
+                )
+            else:
+                self.app.send_task(
+                    task_name, args=args, kwargs=kwargs, producer=producer, **options
+                )
         except Exception as exc:  # kombu/redis/amqp errors vary by transport
             self._producers.discard()
             raise PublishError(f"{type(exc).__name__}: {exc}") from exc

@@ -16,6 +16,7 @@ alive from this poller's memory instead.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -106,6 +107,9 @@ class QueuedHeartbeats:
         self._local: dict[str, tuple[float, ActivityJob]] = {}
         self._thread: threading.Thread | None = None
         self._store_down = False
+        # When the loop looks at the shared list next (clock time); infinite
+        # while a round is under way, whose read may precede a job's record.
+        self._next_look = math.inf
 
     def start(self) -> None:
         """Serve the task list's shared list (jobs other pollers left too)."""
@@ -159,9 +163,11 @@ class QueuedHeartbeats:
         self.start()
         self._wake.set()
 
-    def recorded(self) -> None:
-        """A job was recorded in the store: look at the shared list now."""
-        self._wake.set()
+    def recorded(self, due: float | None) -> None:
+        """A job was recorded in the store, its first beat ``due`` then (None:
+        never): look at the shared list now if that is before the next look."""
+        if due is not None and due < self._next_look:
+            self._wake.set()
 
     @property
     def tracked(self) -> int:
@@ -185,6 +191,7 @@ class QueuedHeartbeats:
 
     def _serve_until_stopped(self, beats: ThreadPoolExecutor) -> None:
         while not self._stopped.is_set():
+            self._next_look = math.inf
             try:
                 wait = self._round(beats)
                 if self._store_down:
@@ -198,8 +205,9 @@ class QueuedHeartbeats:
             except Exception:  # the keeper must outlive any one job
                 log.exception("keepalive round failed")
                 wait = self.config.scan_s
-            wait = min(wait, self._beat_local())
-            self._wake.wait(max(0.01, wait))
+            wait = max(0.01, min(wait, self._beat_local()))
+            self._next_look = self._clock() + wait
+            self._wake.wait(wait)
             self._wake.clear()
 
     def _round(self, beats: ThreadPoolExecutor) -> float:

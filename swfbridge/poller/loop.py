@@ -8,9 +8,10 @@ Each poll thread repeats one ordered step:
 2. take a capacity slot (when ``max_in_flight`` is set), waiting while the
    fleet is full, so a backlog stays in SWF where its clocks have not started;
 3. long-poll SWF; an empty poll gives the slot back;
-4. record the job with its slot in the state store (one round trip), then
-   publish it. A task that cannot be published is failed at once. Every poller
-   of the task list looks after the recorded jobs until a worker claims them:
+4. record the job with its slot in the state store (one round trip, which
+   also takes the slot of the thread's next poll), then publish it. A task
+   that cannot be published is failed at once. Every poller of the task list
+   looks after the recorded jobs until a worker claims them:
    keepalive beats (:mod:`swfbridge.poller.keepalive`), and publishing again
    what the broker lost (:mod:`swfbridge.poller.recovery`).
 
@@ -118,7 +119,9 @@ class PollerConfig:
 
 
 class _Slot:
-    """The capacity slot one poll holds: a placeholder, then the attempt."""
+    """The capacity slot one poll holds: a placeholder, then the attempt; and the
+    slot taken ahead for the same thread's next poll, in the round trip that
+    binds this one (:meth:`reserve_ahead`)."""
 
     def __init__(
         self, state: BridgeState | None, config: PollerConfig, placeholder: str | None
@@ -127,6 +130,29 @@ class _Slot:
         self._config = config
         self._member = placeholder
         self._bound = False
+        self._ahead: str | None = None
+
+    def reserve_ahead(self, pipeline: Any) -> str | None:
+        """Queue the reservation of the next poll's slot on ``pipeline``; its
+        placeholder (taken if the pipeline replies 1 for it), None without slots."""
+        if self._state is None or self._member is None or self._config.max_in_flight is None:
+            return None
+        return self._state.reserve_on(
+            pipeline,
+            self._config.domain,
+            self._config.task_list,
+            limit=self._config.max_in_flight,
+            hold_s=self._config.poll_window_s,
+        )
+
+    def reserved_ahead(self, placeholder: str) -> None:
+        """The pipeline took ``placeholder`` for the next poll."""
+        self._ahead = placeholder
+
+    def take_ahead(self) -> str | None:
+        """The next poll's slot, handed over: :meth:`release` no longer frees it."""
+        ahead, self._ahead = self._ahead, None
+        return ahead
 
     def bind(self, job: ActivityJob, pipeline: Any) -> bool:
         """Queue the change of the placeholder into ``job``'s slot on ``pipeline``.
@@ -155,10 +181,13 @@ class _Slot:
         self._member = None
 
     def release(self) -> None:
-        if self._state is None or self._member is None:
+        """Free the slot unless a worker frees it, and the next poll's unless handed over."""
+        if self._state is None:
             return
-        member, self._member = self._member, None
-        free_slot(self._state, self._config.domain, self._config.task_list, member)
+        for member in (self._member, self.take_ahead()):
+            if member is not None:
+                free_slot(self._state, self._config.domain, self._config.task_list, member)
+        self._member = None
 
 
 class Poller:
@@ -349,17 +378,29 @@ class Poller:
 
     def _poll_loop(self) -> None:
         errors = 0
+        # A slot for the next poll, taken in the round trip that recorded the last job.
+        ahead: str | None = None
         while not self._stop.is_set():
             try:
-                if not self._ready():
+                try:
+                    ready = self._ready()
+                except Exception:
+                    self._give_back(ahead)  # not held through the back-off
+                    ahead = None
+                    raise
+                if not ready:
+                    self._give_back(ahead)  # not held through a back-off
+                    ahead = None
                     errors += 1
                     self._stop.wait(self.config.broker_backoff.delay_s(errors))
                     continue
-                slot = self._take_slot()
+                slot = self._take_slot(ahead)
+                ahead = None
                 if slot is None:
                     break
                 try:
                     self.poll_once(slot)
+                    ahead = slot.take_ahead()
                 finally:
                     slot.release()
                 errors = 0
@@ -387,6 +428,12 @@ class Poller:
                 self._count("poll_errors")
                 log.exception("unexpected error in the poll loop")
                 self._stop.wait(self.config.error_backoff.delay_s(errors))
+        self._give_back(ahead)
+
+    def _give_back(self, ahead: str | None) -> None:
+        """Free a slot taken ahead for a poll that will not be made now."""
+        if ahead is not None and self._state is not None:
+            free_slot(self._state, self.config.domain, self.config.task_list, ahead)
 
     def _ready(self) -> bool:
         """True when the broker and the state store answer; logs and counts when not.
@@ -428,8 +475,10 @@ class Poller:
     def _state_failed(self) -> None:
         self._state_fresh_until = 0.0
 
-    def _take_slot(self) -> _Slot | None:
+    def _take_slot(self, ahead: str | None = None) -> _Slot | None:
         """A slot for the next poll, waiting while all are taken; None once stopping.
+
+        ``ahead``: a slot already taken for this poll (given back if stopping).
 
         Raises:
             StateUnavailable: the state store went away (the loop backs off).
@@ -437,6 +486,11 @@ class Poller:
         limit = self.config.max_in_flight
         if limit is None or self._state is None:
             return _Slot(None, self.config, None)
+        if ahead is not None:
+            if self._stop.is_set():
+                self._give_back(ahead)
+                return None
+            return _Slot(self._state, self.config, ahead)
         started: float | None = None
         while not self._stop.is_set():
             placeholder = self._state.reserve(
@@ -577,7 +631,8 @@ class Poller:
             if unrecorded is not None:
                 self._keepalive.keep_in_memory(job, reason=unrecorded)
             else:
-                self._keepalive.recorded()
+                # Due no later than recorded (polled before): never a missed wake-up.
+                self._keepalive.recorded(self._keepalive.first_due(job, job.polled_at))
 
     def _record(self, job: ActivityJob, slot: _Slot) -> StateUnavailable | None:
         """Bind the slot and record the queued job (its keepalive beats, its loss
@@ -600,8 +655,11 @@ class Poller:
         self._queued.record(job, now=now, beat_due=beat_due, check_due=check_due, pipeline=pipeline)
         if not binding and beat_due is None and check_due is None:
             return None
+        # The next poll's slot, in the same round trip (it is taken before this
+        # job is published; given back if the publish fails).
+        ahead = slot.reserve_ahead(pipeline) if binding else None
         try:
-            self._state.call(pipeline.execute)
+            replies = self._state.call(pipeline.execute)
         except StateUnavailable as exc:
             self._state_failed()
             log.warning(
@@ -610,7 +668,10 @@ class Poller:
                 job.log_context(),
             )
             return exc
+        self._state_answered()
         slot.bound(job)
+        if ahead is not None and replies[-1] == 1:
+            slot.reserved_ahead(ahead)
         return None
 
     def _forget(self, job: ActivityJob, unrecorded: StateUnavailable | None) -> None:

@@ -224,6 +224,23 @@ class BridgeState:
         )
         return placeholder if taken == 1 else None
 
+    def reserve_on(
+        self, pipeline: Any, domain: str, task_list: str, *, limit: int, hold_s: float
+    ) -> str:
+        """Queue a :meth:`reserve` on ``pipeline`` (of :attr:`client`), run with the
+        caller's other writes in one round trip.
+
+        Returns:
+            The placeholder's id: taken if the pipeline's reply for it is 1.
+        """
+        placeholder = f"poll:{uuid.uuid4().hex}"
+        now = self._clock()
+        # EVAL (see bind): a registered script costs the pipeline a SCRIPT EXISTS.
+        pipeline.eval(
+            _RESERVE, 1, self.slots_key(domain, task_list), now, limit, now + hold_s, placeholder
+        )
+        return placeholder
+
     def bind(
         self,
         domain: str,
@@ -245,7 +262,9 @@ class BridgeState:
         keys = [self.slots_key(domain, task_list)]
         args: list[Any] = [placeholder, self.expiry_for(deadline), attempt_id]
         if pipeline is not None:
-            self._bind(keys=keys, args=args, client=pipeline)
+            # EVAL, not the registered script: redis-py checks a pipeline's
+            # scripts with SCRIPT EXISTS first, one more round trip per task.
+            pipeline.eval(_BIND, len(keys), *keys, *args)
             return
         self._run(self._bind, keys=keys, args=args)
 

@@ -11,7 +11,10 @@ import uuid
 from collections import Counter
 from typing import Any
 
+import pytest
+
 from swfbridge.poller.keepalive import KeepaliveConfig, QueuedHeartbeats
+from swfbridge.state.queued import QueuedJobs
 from swfbridge.state.store import BridgeState, StateConfig
 from swfbridge.wire.job import ActivityJob
 
@@ -111,3 +114,68 @@ def test_a_claimed_job_leaves_the_list(redis_url: str) -> None:
         keeper.stop()
     assert keeper.tracked == 0
     assert swf.beats[job.task_token] == 0
+
+
+def _counting_leases(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Times of the keepers' looks at the shared list."""
+    looks: list[float] = []
+    lease = QueuedJobs.lease
+
+    def counting(self: QueuedJobs, *args: Any, **kwargs: Any) -> list[str]:
+        looks.append(time.monotonic())
+        return lease(self, *args, **kwargs)
+
+    monkeypatch.setattr(QueuedJobs, "lease", counting)
+    return looks
+
+
+def _idle_keeper(state: BridgeState, swf: BeatCounter, looks: list[float]) -> QueuedHeartbeats:
+    """A started keeper that looks at the list every 10 s, after its first look."""
+    keeper = QueuedHeartbeats(
+        swf=swf,  # type: ignore[arg-type]
+        state=state,
+        domain="d",
+        task_list="tl",
+        config=KeepaliveConfig(scan_s=10.0, lease_s=0.2),
+    )
+    keeper.start()
+    deadline = time.monotonic() + 5
+    while not looks and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.1)  # past the first look, waiting for the next
+    return keeper
+
+
+def test_jobs_recorded_with_no_beat_due_before_the_next_look_do_not_wake_the_keeper(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    looks = _counting_leases(monkeypatch)
+    keeper = _idle_keeper(_state(redis_url), BeatCounter(), looks)
+    try:
+        first = len(looks)
+        for _ in range(20):
+            keeper.recorded(None)  # no heartbeat timeout
+            keeper.recorded(time.time() + 60)  # due after the next look
+        time.sleep(0.3)
+        assert len(looks) == first
+    finally:
+        keeper.stop()
+
+
+def test_a_job_recorded_with_a_beat_due_before_the_next_look_wakes_the_keeper(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    looks = _counting_leases(monkeypatch)
+    state, swf = _state(redis_url), BeatCounter()
+    keeper = _idle_keeper(state, swf, looks)
+    try:
+        job = _job(1)
+        due = time.time()
+        QueuedJobs(state).record(job, now=due, beat_due=due, check_due=None)
+        keeper.recorded(due)
+        deadline = time.monotonic() + 5  # the next look without a wake-up: in 10 s
+        while not swf.beats[job.task_token] and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert swf.beats[job.task_token] >= 1
+    finally:
+        keeper.stop()

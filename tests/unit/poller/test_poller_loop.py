@@ -93,6 +93,8 @@ class FakeState:
         self.lock = threading.Lock()
         self.freed = threading.Condition(self.lock)
         self.pings = 0
+        self.reserves = 0
+        self.reserves_ahead = 0
 
     def ping(self) -> None:
         self.pings += 1
@@ -101,11 +103,21 @@ class FakeState:
 
     def reserve(self, domain: str, task_list: str, *, limit: int, hold_s: float) -> str | None:
         with self.lock:
+            self.reserves += 1
             if len(self.members) >= limit:
                 return None
             self.n += 1
             self.members.add(f"poll:{self.n}")
             return f"poll:{self.n}"
+
+    def reserve_on(
+        self, pipeline: _NoRedis, domain: str, task_list: str, *, limit: int, hold_s: float
+    ) -> str:
+        # At once (the fake has no round trips); the reply goes with the pipeline's.
+        self.reserves_ahead += 1
+        taken = self.reserve(domain, task_list, limit=limit, hold_s=hold_s)
+        pipeline.replies.append(1 if taken else 0)
+        return taken or "poll:not-taken"
 
     def bind(
         self,
@@ -163,8 +175,11 @@ class _NoRedis:
     """A Redis client whose pipelines accept the queued-job writes and drop them;
     any read says the store is down."""
 
+    def __init__(self) -> None:
+        self.replies: list[Any] = []
+
     def pipeline(self, transaction: bool = True) -> _NoRedis:
-        return self
+        return _NoRedis()
 
     def set(self, *args: Any, **kwargs: Any) -> None:
         pass
@@ -173,7 +188,7 @@ class _NoRedis:
         pass
 
     def execute(self) -> list[Any]:
-        return []
+        return self.replies
 
     def __getattr__(self, name: str) -> Any:
         raise StateUnavailable("no Redis in this fake")
@@ -242,6 +257,61 @@ def test_empty_polls_give_their_slot_back() -> None:
         poller.stop()
         assert poller.join(5)
     assert state.members == set()
+
+
+def test_a_busy_poller_takes_the_next_polls_slot_in_the_round_trip_recording_the_job() -> None:
+    swf = FakeSwf([task(n) for n in range(1, 21)])
+    dispatcher, state = FakeDispatcher(), FakeState()
+    poller = make_poller(swf, dispatcher, state, max_in_flight=100)
+    poller.start()
+    try:
+        wait_until(lambda: len(dispatcher.published) == 20)
+    finally:
+        poller.stop()
+        assert poller.join(5)
+    # One reservation of its own, for the first poll; every later poll's slot
+    # came with the record of the job before it.
+    assert state.reserves - state.reserves_ahead == 1
+    assert poller.counts["polls"] > 20
+    assert len(state.members) == 20  # the jobs' slots (no worker frees them here); none left over
+
+
+def test_a_slot_taken_ahead_is_given_back_when_the_publish_fails() -> None:
+    class BrokerDiesAtPublish(FakeDispatcher):
+        def publish(self, job: ActivityJob) -> None:
+            self.up = False  # and stays down: the poller backs off, holding no slot
+            raise PublishError("ConnectionError: broker went away")
+
+    swf, dispatcher, state = FakeSwf([task(1)]), BrokerDiesAtPublish(), FakeState()
+    poller = make_poller(swf, dispatcher, state, max_in_flight=4)
+    poller.start()
+    try:
+        wait_until(lambda: poller.counts.get("broker_unavailable", 0) >= 3)
+        assert len(swf.failures()) == 1
+        assert state.reserves_ahead >= 1
+        assert state.members == set()
+    finally:
+        poller.stop()
+        assert poller.join(5)
+
+
+def test_a_slot_taken_ahead_is_given_back_when_the_broker_check_breaks() -> None:
+    class CheckBreaksAfterAPublish(FakeDispatcher):
+        def check(self) -> None:
+            if self.published:
+                raise RuntimeError("a bug in the check")
+
+    swf, dispatcher, state = FakeSwf([task(1)]), CheckBreaksAfterAPublish(), FakeState()
+    poller = make_poller(swf, dispatcher, state, max_in_flight=4, readiness_fresh_s=0)
+    poller.start()
+    try:
+        wait_until(lambda: poller.counts.get("poll_errors", 0) >= 3)
+        assert state.reserves_ahead >= 1
+        # The job's slot (no worker frees it here), and no placeholder.
+        assert state.members == {dispatcher.published[0].attempt_id}
+    finally:
+        poller.stop()
+        assert poller.join(5)
 
 
 def test_poller_does_not_poll_while_the_broker_is_down_and_resumes_by_itself() -> None:
