@@ -274,7 +274,9 @@ def _build(args: argparse.Namespace, metrics: Any = None) -> Any:
     return build_poller(
         config=config,
         swf=swf,
-        dispatcher=celery_dispatcher(args.broker, queue=args.queue, task_map=task_map),
+        dispatcher=celery_dispatcher(
+            args.broker, queue=args.queue, task_map=task_map, publishing_threads=args.pollers
+        ),
         timeouts_from=TimeoutPolicy(args.timeouts_from),
         state=state,
     )

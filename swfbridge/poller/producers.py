@@ -22,6 +22,9 @@ from typing import Any
 
 from celery import Celery
 
+# Longest wait for a producer from the app's pool.
+ACQUIRE_TIMEOUT_S = 5.0
+
 
 class ThreadProducers:
     """Hands each thread its own producer from ``app``'s producer pool.
@@ -39,7 +42,9 @@ class ThreadProducers:
         producer = getattr(self._local, "producer", None)
         if producer is None:
             pool: Any = self._app.producer_pool
-            producer = pool.acquire(block=True)
+            # Bounded: a pool too small for the threads fails the publish
+            # (and its task, with the reason) instead of hanging the thread.
+            producer = pool.acquire(block=True, timeout=ACQUIRE_TIMEOUT_S)
             self._local.producer = producer
             self._local.channel = None
         channel = producer.channel

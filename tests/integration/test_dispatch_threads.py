@@ -1,0 +1,76 @@
+"""Many poll threads publishing through one dispatcher (swfbridge.poller.build).
+
+Each poll thread keeps a broker connection for good (its producer); the
+dispatcher's pool must hold them all and still serve the readiness check and
+the look into the broker. With Celery's default pool of 10 connections, an
+eleventh poll thread waited for a producer forever.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+
+from swfbridge.poller.build import celery_dispatcher
+from swfbridge.wire.job import ActivityJob
+
+THREADS = 16
+
+
+def _job(n: int) -> ActivityJob:
+    now = time.time()
+    return ActivityJob(
+        task_token=f"token-{n}",
+        domain="d",
+        task_list="tl",
+        activity_id=f"a{n}",
+        activity_name="A",
+        activity_version="1",
+        workflow_id=f"w-{uuid.uuid4().hex[:6]}",
+        run_id="r",
+        started_event_id=n,
+        input="{}",
+        polled_at=now,
+        deadline=now + 60,
+    )
+
+
+def test_sixteen_poll_threads_each_keep_a_producer_and_the_broker_check_still_answers(
+    redis_url: str,
+) -> None:
+    dispatcher = celery_dispatcher(
+        redis_url, queue=f"q-{uuid.uuid4().hex[:8]}", publishing_threads=THREADS
+    )
+    published: list[int] = []
+    failed: list[BaseException] = []
+    lock = threading.Lock()
+    hold = threading.Event()
+
+    def poll_thread(n: int) -> None:
+        try:
+            dispatcher.publish(_job(n))
+        except BaseException as exc:
+            with lock:
+                failed.append(exc)
+            return
+        with lock:
+            published.append(n)
+        hold.wait(30)  # the thread lives on, keeping its producer, as a poll thread does
+
+    threads = [threading.Thread(target=poll_thread, args=(n,), daemon=True) for n in range(THREADS)]
+    try:
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 20
+        while len(published) + len(failed) < THREADS and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not failed, failed
+        assert len(published) == THREADS
+        dispatcher.check()  # the readiness check gets a connection too
+        assert dispatcher.in_broker([_job(0).attempt_id]) is not None
+    finally:
+        hold.set()
+        for thread in threads:
+            thread.join(5)
+        dispatcher.app.close()
