@@ -14,7 +14,7 @@ class _Producer:
 
 
 class _ProducerPool:
-    def acquire(self, block: bool = True) -> _Producer:
+    def acquire(self, block: bool = True, timeout: float | None = None) -> _Producer:
         return _Producer()
 
 
