@@ -39,8 +39,11 @@ def _job(n: int) -> ActivityJob:
 def test_sixteen_poll_threads_each_keep_a_producer_and_the_broker_check_still_answers(
     redis_url: str,
 ) -> None:
+    # A database of its own: kombu keeps one connection pool per broker URL
+    # for the whole process, shared with other tests' dispatchers.
+    own_db = redis_url.rsplit("/", 1)[0] + "/11"
     dispatcher = celery_dispatcher(
-        redis_url, queue=f"q-{uuid.uuid4().hex[:8]}", publishing_threads=THREADS
+        own_db, queue=f"q-{uuid.uuid4().hex[:8]}", publishing_threads=THREADS
     )
     published: list[int] = []
     failed: list[BaseException] = []
@@ -57,6 +60,7 @@ def test_sixteen_poll_threads_each_keep_a_producer_and_the_broker_check_still_an
         with lock:
             published.append(n)
         hold.wait(30)  # the thread lives on, keeping its producer, as a poll thread does
+        dispatcher._producers.discard()  # back to kombu's pool, which is per process
 
     threads = [threading.Thread(target=poll_thread, args=(n,), daemon=True) for n in range(THREADS)]
     try:
