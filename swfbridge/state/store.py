@@ -366,6 +366,15 @@ class BridgeState:
         script = self._redis.register_script(_RENEW)
         return bool(self._run(script, keys=[key], args=[owner, ttl_ms]))
 
+    def claim_owner(self, attempt_id: str) -> str | None:
+        """Who holds the attempt's claim (None: nobody).
+
+        Raises:
+            StateUnavailable: Redis cannot be reached.
+        """
+        owner = self._call(self._redis.get, self.claim_key(attempt_id))
+        return owner.decode() if isinstance(owner, bytes) else owner
+
     def claimed(self, attempt_id: str) -> bool:
         """True once a worker has claimed the attempt (it has started).
 

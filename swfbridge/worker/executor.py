@@ -89,6 +89,11 @@ class WorkerConfig:
             task had), so the failure reaches SWF before SWF times the task
             out. Covers the respond call and clock skew between the poller's
             and the worker's machines.
+        claim_wait_s: How long a job waits for the state store to take its
+            claim (a Redis restart, a fail-over) before it runs unclaimed. A
+            run without a claim is not protected from a redelivered copy, and
+            a Redis that was down also lost the run's acknowledgement: the
+            copy comes back. At most a quarter of the time left is spent.
 
     Raises:
         ConfigurationError: A value is not a non-negative number of seconds.
@@ -97,10 +102,12 @@ class WorkerConfig:
     heartbeat: HeartbeatConfig = field(default_factory=HeartbeatConfig)
     min_time_left_s: float = 1.0
     deadline_margin_s: float = 2.0
+    claim_wait_s: float = 5.0
 
     def __post_init__(self) -> None:
         check_seconds("min_time_left_s", self.min_time_left_s)
         check_seconds("deadline_margin_s", self.deadline_margin_s)
+        check_seconds("claim_wait_s", self.claim_wait_s)
 
 
 class _Runtime:

@@ -8,11 +8,13 @@ returns: no result backend and no extra broker round trip are involved.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
 import signal
 import socket
+import time
 from collections.abc import Iterable
 from typing import Any, cast
 
@@ -142,25 +144,53 @@ def _owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+# Pauses between claim attempts while the state store is unreachable.
+_CLAIM_RETRY_S = (0.1, 0.25, 0.5, 1.0)
+
+
 def _claim(task: RunActivityTask, job: ActivityJob) -> bool:
-    """Claim the attempt; False if another delivery of it has (drop this one)."""
+    """Claim the attempt; False if another delivery of it has (drop this one).
+
+    While the state store is unreachable the claim is tried again for
+    ``WorkerConfig.claim_wait_s`` (at most a quarter of the time left): a
+    Redis restart lasts seconds, and an attempt run unclaimed can run twice
+    (its acknowledgement was lost with that Redis, so the message comes back).
+    """
     state = task.state
     if state is None:
         return True
-    try:
-        if state.claim(
-            job.attempt_id,
-            deadline=job.deadline,
-            owner=_owner(),
-            domain=job.domain,
-            task_list=job.task_list,
-        ):
-            return True
-    except StateUnavailable as exc:
-        # Running risks a duplicate; not running loses the attempt for sure.
-        log.warning(
-            "cannot claim the attempt (%s), running it unclaimed: %s", exc, job.log_context()
-        )
+    wait_s = _claim_wait_s(task, job)
+    started = time.monotonic()
+    tries = 0
+    while True:
+        try:
+            taken = state.claim(
+                job.attempt_id,
+                deadline=job.deadline,
+                owner=_owner(),
+                domain=job.domain,
+                task_list=job.task_list,
+            )
+            break
+        except StateUnavailable as exc:
+            pause = _CLAIM_RETRY_S[min(tries, len(_CLAIM_RETRY_S) - 1)]
+            tries += 1
+            if time.monotonic() - started + pause > wait_s:
+                # Running risks a duplicate; not running loses the attempt for sure.
+                log.warning(
+                    "cannot claim the attempt (%s), running it unclaimed: %s",
+                    exc,
+                    job.log_context(),
+                )
+                return True
+            time.sleep(pause)
+    if not taken and tries:
+        # A try that failed on the way back may have taken the claim itself.
+        with contextlib.suppress(StateUnavailable):
+            taken = state.claim_owner(job.attempt_id) == _owner()
+    if taken:
+        if tries:
+            log.info("attempt claimed after %d tries: %s", tries + 1, job.log_context())
         return True
     # Redis redelivers every job running past its short visibility timeout,
     # every time it passes (docs/reliability.rst): expected, not a warning.
@@ -171,6 +201,15 @@ def _claim(task: RunActivityTask, job: ActivityJob) -> bool:
         job.log_context(),
     )
     return False
+
+
+def _claim_wait_s(task: RunActivityTask, job: ActivityJob) -> float:
+    """How long a claim may wait for the state store (see :func:`_claim`)."""
+    config: WorkerConfig = getattr(task, "swf_worker_config", None) or WorkerConfig()
+    wait_s = config.claim_wait_s
+    if job.deadline is not None:
+        wait_s = min(wait_s, max(0.0, job.deadline - time.time()) / 4)
+    return wait_s
 
 
 def _free_slot(task: RunActivityTask, attempt: Attempt) -> None:
