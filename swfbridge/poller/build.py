@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from celery import Celery
+from kombu import pools as kombu_pools
 
 from swfbridge.activities.registry import ActivityRegistry, default_registry
 from swfbridge.activities.task_map import CeleryTaskMap
@@ -50,8 +51,15 @@ def celery_dispatcher(
     """
     app = Celery(app_name, broker=broker_url)
     settings = dict(broker_settings or {})
+    # kombu keeps one limit for every pool of the process and cannot shrink a
+    # pool in use: never ask for less than it has (several dispatchers, the demo).
     settings.setdefault(
-        "broker_pool_limit", max(CELERY_POOL_LIMIT, publishing_threads + SPARE_BROKER_CONNECTIONS)
+        "broker_pool_limit",
+        max(
+            CELERY_POOL_LIMIT,
+            publishing_threads + SPARE_BROKER_CONNECTIONS,
+            kombu_pools.get_limit() or 0,
+        ),
     )
     app.conf.update(
         task_serializer="json",

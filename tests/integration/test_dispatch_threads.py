@@ -78,3 +78,21 @@ def test_sixteen_poll_threads_each_keep_a_producer_and_the_broker_check_still_an
         for thread in threads:
             thread.join(5)
         dispatcher.app.close()
+
+
+def test_a_second_dispatcher_in_the_process_does_not_shrink_the_pools_in_use(
+    redis_url: str,
+) -> None:
+    """kombu keeps one pool limit per process and cannot shrink a pool in use:
+    a dispatcher built after one sized for many threads keeps the larger limit."""
+    base = redis_url.rsplit("/", 1)[0]
+    many = celery_dispatcher(f"{base}/12", publishing_threads=THREADS)
+    few = celery_dispatcher(f"{base}/13")
+    try:
+        many.check()
+        many._producers.get()  # a connection of its pool in use, as a poll thread holds one
+        few.check()  # was: RuntimeError: Can't shrink pool when in use: was=20 now=10
+    finally:
+        many._producers.discard()
+        many.app.close()
+        few.app.close()
