@@ -30,6 +30,9 @@ ACTIVITIES_MODULE = "tests.soak.activities"
 _DISPATCHED = re.compile(r"dispatched \(.*?\): workflow=\S+ activity=(\S+) type=\S+ attempt=(\S+)")
 _BEAT_RETRIED = re.compile(r"heartbeat failed \(.*?\), retrying.*? activity=(\S+) ")
 _RECEIVED = re.compile(r"Task swfbridge\.run_activity\[(\S+?)\] received")
+_DROPPED_AS_CLAIMED = re.compile(
+    r"duplicate delivery dropped, the attempt is claimed already: workflow=\S+ activity=(\S+) "
+)
 
 
 @dataclass(frozen=True)
@@ -261,6 +264,14 @@ def _beat_retried(fleet: Fleet) -> frozenset[str]:
     )
 
 
+def _dropped_as_claimed(fleet: Fleet) -> frozenset[str]:
+    return frozenset(
+        key
+        for proc in fleet.incarnations("worker")
+        for key in _DROPPED_AS_CLAIMED.findall(proc.output())
+    )
+
+
 def _evidence_from_logs(
     fleet: Fleet, key_of: Mapping[str, str]
 ) -> tuple[dict[str, int], dict[str, frozenset[int]], int]:
@@ -366,6 +377,7 @@ def _run(config: SoakConfig, fleet: Fleet, recorder: Any, say: Callable[[str], N
         unacked=frozenset(key_of[a] for a in unacked if a in key_of),
         still_queued=frozenset(key_of[a] for a in queued if a in key_of),
         beat_retried=_beat_retried(fleet),
+        dropped_as_claimed=_dropped_as_claimed(fleet),
     )
     deaths_by_chaos: Counter[str] = Counter()
     deaths_on_their_own: Counter[str] = Counter()

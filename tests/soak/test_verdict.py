@@ -9,12 +9,14 @@ from tests.soak.activities import PLANNED_FAILURE
 from tests.soak.plan import KINDS, PlannedActivity, plan
 from tests.soak.verdict import (
     NOT_ENDED,
+    T_KILLED_CLAIMED,
     T_KILLED_POLLER,
     T_KILLED_RUNNING,
     T_QUEUED,
     T_QUEUED_POLLER_DIED,
     T_RAN_LIVE,
     T_RESERVED_DEAD,
+    T_RESERVED_LIVE,
     T_UNACKED,
     WRONG,
     Evidence,
@@ -112,6 +114,28 @@ def test_a_timeout_that_never_ran_is_lost_unless_a_killed_poller_held_it() -> No
     assert classify(QUICK, timed_out(QUICK.key), queued) == T_QUEUED  # no keepalive to lose
     assert classify(QUICK, timed_out(QUICK.key), reserved) == T_RESERVED_DEAD
     assert classify(QUICK, timed_out(QUICK.key), unacked) == T_UNACKED
+
+
+def test_a_timeout_claimed_in_a_killed_worker_before_its_run_began_is_acceptable() -> None:
+    # The claim is the bridge's "started"; its redelivered copy was dropped by it.
+    claimed_then_killed = Evidence(
+        runs={},
+        dead_pids=frozenset({30}),
+        dispatched_by={BEAT.key: 20},
+        received_by={BEAT.key: frozenset({30, 31})},
+        dropped_as_claimed=frozenset({BEAT.key}),
+    )
+    assert classify(BEAT, timed_out(BEAT.key, "HEARTBEAT"), claimed_then_killed) == (
+        T_KILLED_CLAIMED
+    )
+    # Without a dead receiver, the claim proves nothing about a killed process.
+    live = Evidence(
+        runs={},
+        dead_pids=frozenset(),
+        received_by={BEAT.key: frozenset({31})},
+        dropped_as_claimed=frozenset({BEAT.key}),
+    )
+    assert classify(BEAT, timed_out(BEAT.key, "HEARTBEAT"), live) == T_RESERVED_LIVE
 
 
 def test_an_attempt_run_twice_is_a_duplicate_and_fails_the_verdict() -> None:

@@ -28,6 +28,10 @@ ACCEPTED_BRIDGE_CAUSES = frozenset(
 # Acceptable timeouts.
 T_KILLED_RUNNING = "timed out: was running in a killed process"
 T_KILLED_POLLER = "timed out: held by a killed poller, not yet enqueued"
+# The worker's claim is the bridge's "started": a pool child that claimed the
+# attempt and was killed before the activity's run began recorded no run, but a
+# redelivered copy was dropped by its claim.
+T_KILLED_CLAIMED = "timed out: claimed in a killed worker, killed before its run began"
 # Losses (the rule is broken).
 T_RESERVED_DEAD = "LOST timed out: reserved by a worker that died, never started"
 T_RESERVED_LIVE = "LOST timed out: reserved by a live worker, never started"
@@ -63,6 +67,8 @@ class Evidence:
         still_queued: keys whose message was still in the queue at the end.
         beat_retried: keys whose heartbeat (worker's or poller's keepalive) had
             to be retried after an SWF error (logged ``heartbeat failed``).
+        dropped_as_claimed: keys a copy of which a worker dropped because the
+            attempt was claimed already (logged ``duplicate delivery dropped``).
     """
 
     runs: Mapping[str, Sequence[Run]]
@@ -73,6 +79,7 @@ class Evidence:
     unacked: frozenset[str] = frozenset()
     still_queued: frozenset[str] = frozenset()
     beat_retried: frozenset[str] = frozenset()
+    dropped_as_claimed: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -147,6 +154,8 @@ def _where(key: str, evidence: Evidence) -> str:
         return T_RAN_LIVE
     received = evidence.received_by.get(key, frozenset())
     if received:
+        if received & dead and key in evidence.dropped_as_claimed:
+            return T_KILLED_CLAIMED
         return T_RESERVED_DEAD if received & dead else T_RESERVED_LIVE
     if key in evidence.unacked:
         return T_UNACKED
