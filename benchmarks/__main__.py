@@ -25,6 +25,7 @@ from benchmarks.workloads import (
     quick_workloads,
     timeout_source_workloads,
 )
+from swfbridge.cli.poll import MAX_POLL_THREADS
 
 DEFAULT_JSON = Path(__file__).parent / "results" / "latest.json"
 
@@ -73,11 +74,13 @@ def sides(
         (report.BRIDGE, "bridge", []),
     ]
     if not quick:
+        # As many poll threads as workers, up to what one poller process allows.
+        pollers = min(concurrency, MAX_POLL_THREADS)
         chosen.append(
             (
-                f"{report.BRIDGE} --pollers {concurrency} --max-in-flight {concurrency}",
+                f"{report.BRIDGE} --pollers {pollers} --max-in-flight {concurrency}",
                 "bridge",
-                ["--pollers", str(concurrency), "--max-in-flight", str(concurrency)],
+                ["--pollers", str(pollers), "--max-in-flight", str(concurrency)],
             )
         )
     return chosen

@@ -91,7 +91,9 @@ def add_parser(subparsers: Any) -> None:
         "--pollers",
         type=int,
         default=env("SWFBRIDGE_POLLERS", "1"),
-        help="concurrent long polls (env SWFBRIDGE_POLLERS; default 1)",
+        help=f"concurrent long polls, at most {MAX_POLL_THREADS} (each keeps a broker "
+        "connection of Celery's pool of 10; run another poller process for more) "
+        "(env SWFBRIDGE_POLLERS; default 1)",
     )
     parser.add_argument(
         "--timeouts-from",
@@ -151,6 +153,12 @@ def add_parser(subparsers: Any) -> None:
     parser.set_defaults(handler=run)
 
 
+# Poll threads per process: each keeps a producer, and so one of the 10 broker
+# connections of Celery's pool, for good; the lost-job recovery thread keeps
+# one too, and the readiness check and the look into the broker take one each.
+MAX_POLL_THREADS = 6
+
+
 def _int_env(name: str) -> int | None:
     value = env(name)
     if value is None:
@@ -165,6 +173,12 @@ def run(args: argparse.Namespace) -> int:
     from swfbridge.poller.metrics import MetricsServer, PollerMetrics
 
     setup_logging(args.log_level)
+    if not 1 <= args.pollers <= MAX_POLL_THREADS:
+        return error(
+            f"--pollers must be within 1-{MAX_POLL_THREADS}, got {args.pollers} (each poll "
+            "thread keeps a broker connection of Celery's pool of 10): run another "
+            "swfbridge poll process for more"
+        )
     metrics = server = None
     if args.metrics_port is not None:
         if not 0 <= args.metrics_port <= 65535:
@@ -274,9 +288,7 @@ def _build(args: argparse.Namespace, metrics: Any = None) -> Any:
     return build_poller(
         config=config,
         swf=swf,
-        dispatcher=celery_dispatcher(
-            args.broker, queue=args.queue, task_map=task_map, publishing_threads=args.pollers
-        ),
+        dispatcher=celery_dispatcher(args.broker, queue=args.queue, task_map=task_map),
         timeouts_from=TimeoutPolicy(args.timeouts_from),
         state=state,
     )

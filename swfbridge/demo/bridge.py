@@ -344,7 +344,6 @@ def _poller(config: LocalBridgeConfig, task_list: str, queue: str, swf_url: str)
             task_map=config.task_map,
             app_name="swfbridge-local-poller",
             broker_settings=config.broker.settings,
-            publishing_threads=config.pollers,
         ),
     )
 

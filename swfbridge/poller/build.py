@@ -10,7 +10,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from celery import Celery
-from kombu import pools as kombu_pools
 
 from swfbridge.activities.registry import ActivityRegistry, default_registry
 from swfbridge.activities.task_map import CeleryTaskMap
@@ -20,12 +19,6 @@ from swfbridge.poller.loop import Poller, PollerConfig
 from swfbridge.poller.timeouts import TimeoutPolicy, TimeoutResolver
 from swfbridge.state.store import BridgeState
 
-# Broker connections a poller holds besides one per poll thread: the recovery
-# thread's producer, the readiness check and the look into the broker.
-SPARE_BROKER_CONNECTIONS = 4
-# Celery's own default broker_pool_limit.
-CELERY_POOL_LIMIT = 10
-
 
 def celery_dispatcher(
     broker_url: str,
@@ -34,7 +27,6 @@ def celery_dispatcher(
     task_map: CeleryTaskMap | None = None,
     app_name: str = "swfbridge-poller",
     broker_settings: Mapping[str, Any] | None = None,
-    publishing_threads: int = 1,
 ) -> CeleryDispatcher:
     """A dispatcher publishing to ``broker_url`` through a publish-only Celery app.
 
@@ -44,28 +36,13 @@ def celery_dispatcher(
         task_map: Activity types run by existing Celery tasks.
         app_name: The Celery app's name (shows in the broker's client list).
         broker_settings: Extra Celery settings (e.g. transport options).
-        publishing_threads: Poll threads that will publish (``--pollers``):
-            each keeps a broker connection for good, so the app's connection
-            pool is sized for them and the poller's other users, unless
-            ``broker_settings`` sets ``broker_pool_limit``.
     """
     app = Celery(app_name, broker=broker_url)
-    settings = dict(broker_settings or {})
-    # kombu keeps one limit for every pool of the process and cannot shrink a
-    # pool in use: never ask for less than it has (several dispatchers, the demo).
-    settings.setdefault(
-        "broker_pool_limit",
-        max(
-            CELERY_POOL_LIMIT,
-            publishing_threads + SPARE_BROKER_CONNECTIONS,
-            kombu_pools.get_limit() or 0,
-        ),
-    )
     app.conf.update(
         task_serializer="json",
         accept_content=["json"],
         broker_connection_retry_on_startup=True,
-        **settings,
+        **dict(broker_settings or {}),
     )
     return CeleryDispatcher(app=app, queue=queue, task_map=task_map)
 

@@ -195,3 +195,10 @@ def test_register_imports_an_activity_module_from_the_current_directory(
 
     assert result.returncode == 0, result.stderr
     assert "HereOnly" in result.stdout + result.stderr
+
+
+def test_more_poll_threads_than_the_broker_pool_holds_are_refused_at_start() -> None:
+    result = _cli("poll", "--domain", "d", "--task-list", "t", "--pollers", "7")
+    assert result.returncode != 0
+    assert "--pollers must be within 1-6, got 7" in result.stderr
+    assert "run another swfbridge poll process" in result.stderr
