@@ -42,8 +42,10 @@ class ThreadProducers:
         producer = getattr(self._local, "producer", None)
         if producer is None:
             pool: Any = self._app.producer_pool
-            # Bounded: a pool too small for the threads fails the publish
-            # (and its task, with the reason) instead of hanging the thread.
+            # Bounded where kombu allows: more producers than the pool's limit
+            # fail the publish after this wait. kombu's own wait for the
+            # producer's connection has no bound, which is why `swfbridge poll`
+            # refuses more poll threads than Celery's pool of 10 holds.
             producer = pool.acquire(block=True, timeout=ACQUIRE_TIMEOUT_S)
             self._local.producer = producer
             self._local.channel = None
