@@ -80,10 +80,6 @@ class QueuedJobs:
             return self._state.checks_key(domain, task_list)
         raise ValueError(f"unknown schedule {schedule!r}")
 
-    def queue_key(self, domain: str, task_list: str) -> str:
-        """The keepalive schedule's key."""
-        return self._state.beats_key(domain, task_list)
-
     def job_key(self, attempt_id: str) -> str:
         return self._state.queued_job_key(attempt_id)
 
