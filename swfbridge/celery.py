@@ -44,6 +44,7 @@ from typing import Any
 from celery import Celery
 
 from swfbridge.activities.registry import load_modules, parse_module_list
+from swfbridge.aws.swf import SwfClientConfig, direct_calls_from
 from swfbridge.errors import ConfigurationError
 from swfbridge.payloads.store import DEFAULT_MAX_BYTES, OffloadConfig
 from swfbridge.state.store import StateConfig
@@ -130,6 +131,14 @@ def _worker_config() -> WorkerConfig:
         raise ConfigurationError(f"swfbridge worker settings from the environment: {exc}") from exc
 
 
+def _swf_config() -> SwfClientConfig:
+    text = os.environ.get("SWFBRIDGE_SWF_CALLS", "").strip()
+    try:
+        return SwfClientConfig(direct_calls=direct_calls_from(text) if text else True)
+    except ValueError as exc:
+        raise ConfigurationError(f"SWFBRIDGE_SWF_CALLS: {exc}") from None
+
+
 def _configure(app: Celery) -> None:
     load_modules(parse_module_list(os.environ.get("SWFBRIDGE_ACTIVITIES")))
     state_url = os.environ.get("SWFBRIDGE_STATE_URL")
@@ -141,6 +150,7 @@ def _configure(app: Celery) -> None:
         payloads=_payloads(),
         worker=_worker_config(),
         state=StateConfig(url=state_url) if state_url else None,
+        swf=_swf_config(),
     )
     if os.environ.get("SWFBRIDGE_WORKER_METRICS_PORT"):
         from swfbridge.worker.metrics import install_worker_metrics

@@ -17,7 +17,8 @@ from typing import Any
 import botocore.config
 import botocore.exceptions
 
-from swfbridge.aws.clients import make_boto_client
+from swfbridge.aws.clients import make_boto_session
+from swfbridge.aws.direct import DIRECT_OPERATIONS, DirectCalls, direct_calls_for
 from swfbridge.aws.errors import aws_answer
 from swfbridge.aws.retry import Backoff, Failure, call_with_retries
 from swfbridge.errors import SwfBridgeError
@@ -217,7 +218,13 @@ def is_misconfiguration(exc: SwfError) -> bool:
 @dataclass(frozen=True)
 class SwfClientConfig:
     """How to reach SWF. ``None`` fields fall back to boto3's own settings
-    (``AWS_ENDPOINT_URL_SWF``, ``AWS_DEFAULT_REGION``, credentials chain)."""
+    (``AWS_ENDPOINT_URL_SWF``, ``AWS_DEFAULT_REGION``, credentials chain).
+
+    ``direct_calls``: send the calls every task makes (poll, heartbeat,
+    respond) as signed HTTP requests built from boto3's own settings, at about
+    a third of boto3's CPU per call (:mod:`swfbridge.aws.direct`); False sends
+    every call through boto3.
+    """
 
     region: str | None = None
     endpoint_url: str | None = None
@@ -225,6 +232,22 @@ class SwfClientConfig:
     connect_timeout_s: float = 10.0
     max_pool_connections: int = 32
     backoff: Backoff = field(default_factory=Backoff)
+    direct_calls: bool = True
+
+
+SWF_CALLS_CHOICES = ("direct", "boto3")
+
+
+def direct_calls_from(text: str) -> bool:
+    """``SwfClientConfig.direct_calls`` from its command-line / environment form.
+
+    Raises:
+        ValueError: ``text`` is not one of :data:`SWF_CALLS_CHOICES` (the message names them).
+    """
+    value = text.strip().lower()
+    if value not in SWF_CALLS_CHOICES:
+        raise ValueError(f"SWF calls must be one of {', '.join(SWF_CALLS_CHOICES)}, got {text!r}")
+    return value == "direct"
 
 
 CallObserver = Callable[[str, float, "SwfError | None"], None]
@@ -250,15 +273,21 @@ class SwfClient:
     ) -> None:
         self.config = config or SwfClientConfig()
         config_now = self.config
-        self._boto = PerProcess(
-            lambda: client if client is not None else _make_boto_client(config_now)
+        self._clients = PerProcess(
+            lambda: _Clients(client, None) if client is not None else _make_clients(config_now)
         )
         self._observer = observer
 
     @property
     def boto(self) -> Any:
         """The underlying boto3 client, created on first use in each process."""
-        return self._boto.get()
+        return self._clients.get().boto
+
+    @property
+    def sends_directly(self) -> bool:
+        """True when the per-task calls skip boto3 (:attr:`SwfClientConfig.direct_calls`
+        and a set-up :mod:`swfbridge.aws.direct` reproduces)."""
+        return self._clients.get().direct is not None
 
     def call(
         self,
@@ -281,8 +310,13 @@ class SwfClient:
 
         def once() -> dict[str, Any]:
             nonlocal started
+            clients = self._clients.get()
             started = time.monotonic()
-            result: dict[str, Any] = getattr(self.boto, operation)(**params)
+            result: dict[str, Any]
+            if clients.direct is not None and operation in DIRECT_OPERATIONS:
+                result = clients.direct.call(operation, params)
+            else:
+                result = getattr(clients.boto, operation)(**params)
             self._observe(operation, started, None)
             return result
 
@@ -307,9 +341,17 @@ class SwfClient:
                 log.exception("SWF call observer failed")
 
 
-def _make_boto_client(config: SwfClientConfig) -> Any:
+@dataclass(frozen=True)
+class _Clients:
+    """One process's way to SWF: the boto3 client, and the direct path beside it."""
+
+    boto: Any
+    direct: DirectCalls | None
+
+
+def _make_clients(config: SwfClientConfig) -> _Clients:
     try:
-        return make_boto_client(
+        session, boto = make_boto_session(
             "swf",
             region=config.region,
             endpoint_url=config.endpoint_url,
@@ -319,3 +361,12 @@ def _make_boto_client(config: SwfClientConfig) -> Any:
         )
     except botocore.exceptions.NoRegionError as exc:
         raise translate("CreateClient", exc) from exc
+    direct = None
+    if config.direct_calls:
+        direct = direct_calls_for(
+            boto,
+            credentials=session.get_credentials(),
+            connect_timeout_s=config.connect_timeout_s,
+            read_timeout_s=config.read_timeout_s,
+        )
+    return _Clients(boto, direct)

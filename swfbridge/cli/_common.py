@@ -9,7 +9,7 @@ import re
 import sys
 import urllib.parse
 
-from swfbridge.aws.swf import SwfClientConfig
+from swfbridge.aws.swf import SWF_CALLS_CHOICES, SwfClientConfig, direct_calls_from
 from swfbridge.errors import SwfBridgeError
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -42,6 +42,14 @@ def add_swf_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--region", default=None, help="AWS region (default: boto3's, e.g. AWS_DEFAULT_REGION)"
     )
+    parser.add_argument(
+        "--swf-calls",
+        default=env("SWFBRIDGE_SWF_CALLS", "direct"),
+        choices=SWF_CALLS_CHOICES,
+        help="how the per-task SWF calls (poll, heartbeat, respond) are sent: 'direct', "
+        "signed requests built from boto3's own settings at a third of its CPU, or 'boto3' "
+        "(env SWFBRIDGE_SWF_CALLS; default direct)",
+    )
 
 
 def setup_logging(level: str) -> None:
@@ -52,7 +60,17 @@ def setup_logging(level: str) -> None:
 
 
 def swf_client_config(args: argparse.Namespace) -> SwfClientConfig:
-    return SwfClientConfig(region=args.region, endpoint_url=args.endpoint_url)
+    """The SWF client settings of a command's :func:`add_swf_args` flags.
+
+    Raises:
+        UsageError: ``SWFBRIDGE_SWF_CALLS`` holds neither choice (argparse checks
+            only the flag).
+    """
+    try:
+        direct = direct_calls_from(args.swf_calls)
+    except ValueError as exc:
+        raise UsageError(f"SWFBRIDGE_SWF_CALLS: {exc}") from None
+    return SwfClientConfig(region=args.region, endpoint_url=args.endpoint_url, direct_calls=direct)
 
 
 def redact_url(url: str) -> str:

@@ -261,7 +261,7 @@ def _build(args: argparse.Namespace, metrics: Any = None) -> Any:
     log.info(
         "swfbridge poll starting: domain=%s task_list=%s queue=%s pollers=%d "
         "max_in_flight=%s timeouts_from=%s broker=%s state=%s identity=%s activities=%d "
-        "known celery_tasks=%d mapped",
+        "known celery_tasks=%d mapped swf_calls=%s",
         domain,
         task_list,
         args.queue or "(app default)",
@@ -273,6 +273,7 @@ def _build(args: argparse.Namespace, metrics: Any = None) -> Any:
         config.identity,
         len(default_registry),
         len(task_map) if task_map is not None else 0,
+        "direct" if swf.sends_directly else "boto3",
     )
     if args.timeouts_from == "registration":
         log.warning(

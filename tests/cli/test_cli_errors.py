@@ -202,3 +202,21 @@ def test_more_poll_threads_than_the_broker_pool_holds_are_refused_at_start() -> 
     assert result.returncode != 0
     assert "--pollers must be within 1-6, got 7" in result.stderr
     assert "run another swfbridge poll process" in result.stderr
+
+
+def test_a_bad_swf_calls_setting_is_one_line_for_the_poller_and_the_worker() -> None:
+    bad = {"SWFBRIDGE_SWF_CALLS": "fast"}
+    poller = _one_clear_line(_cli("poll", "--domain", "d", "--task-list", "t", env_extra=bad))
+    env = processes.bridge_env(
+        broker_url="redis://127.0.0.1:1/0", swf_endpoint="http://127.0.0.1:1", activities=""
+    )
+    worker_app = subprocess.run(
+        [sys.executable, "-c", "import swfbridge.celery"],
+        env={**env, **bad},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    for line in (poller, _one_clear_line(worker_app)):
+        assert "SWFBRIDGE_SWF_CALLS: SWF calls must be one of direct, boto3, got 'fast'" in line
