@@ -294,3 +294,93 @@ def test_the_client_sends_directly_unless_told_not_to() -> None:
     assert b"User-Agent: swfbridge" in server.requests[0]
     plain = SwfClient(config=SwfClientConfig(region="us-east-1", direct_calls=False))
     assert not plain.sends_directly
+
+
+@pytest.fixture
+def tls_server(tmp_path: Any) -> Iterator[tuple[str, str]]:
+    """An HTTPS endpoint on loopback with a self-signed certificate for 127.0.0.1;
+    yields its URL and the certificate (a CA bundle that trusts it)."""
+    import ipaddress
+    import ssl
+    from datetime import timezone
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path = tmp_path / "cert.pem"
+    key_path = tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_path, key_path)
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def serve() -> None:
+        while True:
+            try:
+                raw, _ = listener.accept()
+            except OSError:
+                return
+            try:
+                with context.wrap_socket(raw, server_side=True) as tls:
+                    request = b""
+                    while b"\r\n\r\n" not in request:
+                        request += tls.recv(65536)
+                    body = b'{"cancelRequested":false}'
+                    tls.sendall(
+                        b"HTTP/1.1 200 OK\r\nConnection: close\r\n"
+                        + f"Content-Length: {len(body)}\r\n\r\n".encode()
+                        + body
+                    )
+            except (OSError, ssl.SSLError):
+                continue  # a client that refused the certificate
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield f"https://127.0.0.1:{port}", str(cert_path)
+    listener.close()
+
+
+def test_https_trusts_the_ca_bundle_boto3_was_given(tls_server: tuple[str, str]) -> None:
+    url, ca_bundle = tls_server
+    trusting = boto3.session.Session().client(
+        "swf", region_name="us-east-1", endpoint_url=url, verify=ca_bundle
+    )
+    direct = _direct_for(trusting)
+    assert direct is not None
+    assert (
+        direct.call("record_activity_task_heartbeat", {"taskToken": "t"})["cancelRequested"]
+        is False
+    )
+
+    default_trust = _direct_for(_boto(endpoint_url=url))
+    assert default_trust is not None
+    with pytest.raises(botocore.exceptions.EndpointConnectionError) as refused:
+        default_trust.call("record_activity_task_heartbeat", {"taskToken": "t"})
+    assert "CERTIFICATE_VERIFY_FAILED" in str(refused.value.__cause__)
