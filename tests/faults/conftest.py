@@ -11,11 +11,10 @@ import pytest
 import redis
 
 from swfbridge.testing import LocalSWF
-from tests.faults.harness import RestartableRedis, Row, table
+from tests.faults.harness import ROWS, RestartableRedis, table
 from tests.support import processes
 
 ACTIVITIES_MODULE = "tests.faults.activities"
-ROWS: list[Row] = []
 
 
 @pytest.fixture(scope="session")
