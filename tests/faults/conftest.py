@@ -64,6 +64,26 @@ def log_dir(tmp_path: Path) -> Path:
     return tmp_path
 
 
+@pytest.fixture
+def ctx(
+    local_swf_server: LocalSWF,
+    domain: str,
+    faults_env: dict[str, str],
+    log_dir: Path,
+    recorder: Any,
+    broker: RestartableRedis,
+) -> dict[str, Any]:
+    """The keyword arguments of the scenario runners (``**ctx``)."""
+    return {
+        "swf": local_swf_server,
+        "domain": domain,
+        "env": faults_env,
+        "log_dir": log_dir,
+        "recorder": recorder,
+        "broker": broker,
+    }
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     if ROWS:
         terminalreporter.write_sep("=", "fault-injection results")

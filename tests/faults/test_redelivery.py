@@ -86,25 +86,6 @@ def run_with_reserved_jobs(
     return row
 
 
-@pytest.fixture
-def ctx(
-    local_swf_server: LocalSWF,
-    domain: str,
-    faults_env: dict[str, str],
-    log_dir: Path,
-    recorder: Any,
-    broker: RestartableRedis,
-) -> dict[str, Any]:
-    return {
-        "swf": local_swf_server,
-        "domain": domain,
-        "env": faults_env,
-        "log_dir": log_dir,
-        "recorder": recorder,
-        "broker": broker,
-    }
-
-
 def test_kill_9_of_a_worker_holding_reserved_jobs_runs_them_on_another_worker(
     ctx: dict[str, Any],
 ) -> None:
