@@ -129,7 +129,6 @@ class _Slot:
         self._state = state
         self._config = config
         self._member = placeholder
-        self._bound = False
         self._ahead: str | None = None
 
     def reserve_ahead(self, pipeline: Any) -> str | None:
@@ -174,7 +173,7 @@ class _Slot:
     def bound(self, job: ActivityJob) -> None:
         """The pipeline with :meth:`bind`'s change ran: the slot is the attempt's."""
         if self._state is not None and self._member is not None:
-            self._member, self._bound = job.attempt_id, True
+            self._member = job.attempt_id
 
     def dispatched(self) -> None:
         """The worker frees the slot from now on."""

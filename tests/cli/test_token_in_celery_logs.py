@@ -13,8 +13,8 @@ from swfbridge import FLOWY
 from swfbridge.activities.task_map import ResolvedRoute
 from swfbridge.poller.dispatch import CeleryDispatcher
 from swfbridge.testing import LocalSWF
-from swfbridge.wire.job import ActivityJob
 from tests.support import processes
+from tests.support.jobs import make_job
 
 
 class _OneRoute:
@@ -26,16 +26,10 @@ def test_an_unregistered_mapped_task_is_logged_without_its_token(
     local_swf: LocalSWF, tmp_path: Path
 ) -> None:
     token = "AAAA" + secrets.token_urlsafe(600)  # SWF tokens are long and opaque
-    job = ActivityJob(
+    job = make_job(
         task_token=token,
-        domain="d",
-        task_list="tl",
         activity_id="a1",
         activity_name="Mapped",
-        activity_version="1",
-        workflow_id="w",
-        run_id="r",
-        started_event_id=1,
         input="[[1], {}]",
         polled_at=time.time(),
         deadline=time.time() + 60,

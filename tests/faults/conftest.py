@@ -11,11 +11,10 @@ import pytest
 import redis
 
 from swfbridge.testing import LocalSWF
-from tests.faults.harness import RestartableRedis, Row, table
+from tests.faults.harness import ROWS, RestartableRedis, table
 from tests.support import processes
 
 ACTIVITIES_MODULE = "tests.faults.activities"
-ROWS: list[Row] = []
 
 
 @pytest.fixture(scope="session")
@@ -63,6 +62,26 @@ def domain(faults_env: dict[str, str]) -> str:
 @pytest.fixture
 def log_dir(tmp_path: Path) -> Path:
     return tmp_path
+
+
+@pytest.fixture
+def ctx(
+    local_swf_server: LocalSWF,
+    domain: str,
+    faults_env: dict[str, str],
+    log_dir: Path,
+    recorder: Any,
+    broker: RestartableRedis,
+) -> dict[str, Any]:
+    """The keyword arguments of the scenario runners (``**ctx``)."""
+    return {
+        "swf": local_swf_server,
+        "domain": domain,
+        "env": faults_env,
+        "log_dir": log_dir,
+        "recorder": recorder,
+        "broker": broker,
+    }
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

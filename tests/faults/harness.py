@@ -13,8 +13,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from swfbridge.testing import ActivityOutcome
-from tests.faults.activities import RUNS_KEY
+from swfbridge.testing import (
+    ActivityOutcome,
+    ActivityRun,
+    LocalSWF,
+    ScheduledActivity,
+    start_activities,
+)
+from tests.faults.activities import RUNS_KEY, TASK_LIST
 from tests.support import processes
 
 
@@ -112,6 +118,58 @@ def tally(
 def runs_by_key(recorder: Any, keys: Sequence[str]) -> Counter[str]:
     wanted = set(keys)
     return Counter(k.decode() for k in recorder.lrange(RUNS_KEY, 0, -1) if k.decode() in wanted)
+
+
+ROWS: list[Row] = []
+"""Every scenario's row, for the table printed at the end of the run (see conftest)."""
+
+
+def schedule(
+    swf: LocalSWF,
+    domain: str,
+    specs: Sequence[str],
+    *,
+    activity: str = "Work",
+    sleep_s: float,
+    timeout_s: float,
+    start_to_close: str | None = None,
+) -> ActivityRun:
+    """Start one ``activity`` per spec on the fault task list, in the background.
+
+    Each records its run under its spec, sleeps ``sleep_s`` and returns
+    ``done:<spec>`` (see :mod:`tests.faults.activities`). ``start_to_close``
+    None keeps the type's default.
+    """
+    return start_activities(
+        swf.client(),
+        domain=domain,
+        task_list=TASK_LIST,
+        timeout_s=timeout_s,
+        activities=[
+            ScheduledActivity(
+                a,
+                activity,
+                "1",
+                input=json.dumps([[a, sleep_s], {}]),
+                start_to_close=start_to_close,
+            )
+            for a in specs
+        ],
+    )
+
+
+def record(
+    name: str, outcomes: dict[str, ActivityOutcome], recorder: Any, specs: Sequence[str]
+) -> Row:
+    """Tally the outcomes of :func:`schedule`'s activities and add the row to :data:`ROWS`."""
+    row = tally(name, outcomes, runs_by_key(recorder, specs), {a: f"done:{a}" for a in specs})
+    ROWS.append(row)
+    return row
+
+
+def logs(*procs: processes.Process, tail: int = 4000) -> str:
+    """The last ``tail`` characters each process wrote, under its name."""
+    return "\n".join(f"--- {p.name}\n{p.output()[-tail:]}" for p in procs)
 
 
 def table(rows: Sequence[Row]) -> str:

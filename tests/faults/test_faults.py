@@ -21,9 +21,8 @@ import pytest
 from swfbridge.poller.dispatch import CeleryDispatcher
 from swfbridge.testing import LocalSWF, ScheduledActivity, start_activities
 from swfbridge.wire.job import ActivityJob
-from tests.faults import conftest
 from tests.faults.activities import TASK_LIST
-from tests.faults.harness import RestartableRedis, Row, kill9, kill9_group, runs_by_key, tally
+from tests.faults.harness import RestartableRedis, Row, kill9, kill9_group, record
 from tests.support import processes
 
 pytestmark = pytest.mark.slow
@@ -121,9 +120,7 @@ def run_scenario(
     finally:
         swf.clear_faults()
         processes.stop_all(scene.poller, scene.worker)
-    runs = runs_by_key(recorder, [s[0] for s in specs])
-    row = tally(name, outcomes, runs, {aid: f"done:{aid}" for aid, _, _ in specs})
-    conftest.ROWS.append(row)
+    row = record(name, outcomes, recorder, [aid for aid, _, _ in specs])
     detail = f"{row}\n{scene.logs()}"
     assert len(outcomes) == len(specs), detail
     assert row.duplicates == 0, detail
@@ -131,25 +128,6 @@ def run_scenario(
     assert row.timed_out <= allowed_timeouts, detail
     assert not any("never ran" in n for n in row.notes) or allowed_timeouts, detail
     return row, scene
-
-
-@pytest.fixture
-def ctx(
-    local_swf_server: LocalSWF,
-    domain: str,
-    faults_env: dict[str, str],
-    log_dir: Path,
-    recorder: Any,
-    broker: RestartableRedis,
-) -> dict[str, Any]:
-    return {
-        "swf": local_swf_server,
-        "domain": domain,
-        "env": faults_env,
-        "log_dir": log_dir,
-        "recorder": recorder,
-        "broker": broker,
-    }
 
 
 def wait_runs(scene: Scene, n: int, timeout_s: float = 30) -> None:

@@ -8,17 +8,15 @@ them from the shared list in the state store. None may time out.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
 
-from swfbridge.testing import LocalSWF, ScheduledActivity, start_activities
-from tests.faults import conftest
+from swfbridge.testing import LocalSWF
 from tests.faults.activities import TASK_LIST
-from tests.faults.harness import RestartableRedis, kill9_group, runs_by_key, tally
+from tests.faults.harness import RestartableRedis, kill9_group, logs, record, schedule
 from tests.support import processes
 
 pytestmark = pytest.mark.slow
@@ -42,15 +40,7 @@ def test_kill_9_of_the_poller_leaves_its_queued_jobs_to_another_poller(
     state = redis.Redis.from_url(broker.url)
     queued_key = f"swfbridge:queued:{domain}:{TASK_LIST}".encode()
     try:
-        run = start_activities(
-            local_swf_server.client(),
-            domain=domain,
-            task_list=TASK_LIST,
-            timeout_s=120,
-            activities=[
-                ScheduledActivity(a, "Beat", "1", input=json.dumps([[a, 0.5], {}])) for a in specs
-            ],
-        )
+        run = schedule(local_swf_server, domain, specs, activity="Beat", sleep_s=0.5, timeout_s=120)
         # Every job dispatched by the first poller; most wait in the broker.
         processes.wait_for(
             lambda: first.output().count("dispatched (") >= count, 30, "all dispatched"
@@ -65,11 +55,8 @@ def test_kill_9_of_the_poller_leaves_its_queued_jobs_to_another_poller(
         outcomes = run.wait(150)
     finally:
         processes.stop_all(*pollers, worker)
-    runs = runs_by_key(recorder, specs)
-    row = tally(name, outcomes, runs, {a: f"done:{a}" for a in specs})
-    conftest.ROWS.append(row)
-    logs = "\n".join(f"--- {p.name}\n{p.output()[-4000:]}" for p in (worker, *pollers))
-    detail = f"{row}\nqueued at the kill: {waiting}\n{logs}"
+    row = record(name, outcomes, recorder, specs)
+    detail = f"{row}\nqueued at the kill: {waiting}\n{logs(worker, *pollers)}"
     assert len(outcomes) == count, detail
     assert row.duplicates == 0 and row.other == 0, detail
     assert row.completed == count, detail
@@ -95,15 +82,8 @@ def test_a_poller_killed_9_and_restarted_beats_the_jobs_it_had_queued(
     )
     pollers = [first]
     try:
-        run = start_activities(
-            local_swf_server.client(),
-            domain=domain,
-            task_list=TASK_LIST,
-            timeout_s=120,
-            activities=[
-                ScheduledActivity(a, "SlowBeat", "1", input=json.dumps([[a, 1.0], {}]))
-                for a in specs
-            ],
+        run = schedule(
+            local_swf_server, domain, specs, activity="SlowBeat", sleep_s=1.0, timeout_s=120
         )
         processes.wait_for(
             lambda: first.output().count("dispatched (") >= count, 30, "all dispatched"
@@ -117,11 +97,8 @@ def test_a_poller_killed_9_and_restarted_beats_the_jobs_it_had_queued(
         outcomes = run.wait(150)
     finally:
         processes.stop_all(*pollers, worker)
-    runs = runs_by_key(recorder, specs)
-    row = tally(name, outcomes, runs, {a: f"done:{a}" for a in specs})
-    conftest.ROWS.append(row)
-    logs = "\n".join(f"--- {p.name}\n{p.output()[-4000:]}" for p in (worker, *pollers))
-    detail = f"{row}\n{logs}"
+    row = record(name, outcomes, recorder, specs)
+    detail = f"{row}\n{logs(worker, *pollers)}"
     assert len(outcomes) == count, detail
     assert row.duplicates == 0 and row.other == 0, detail
     assert row.completed == count, detail

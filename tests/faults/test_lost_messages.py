@@ -13,17 +13,15 @@ claims must drop the second copy, so each activity still runs once.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
 
-from swfbridge.testing import LocalSWF, ScheduledActivity, start_activities
-from tests.faults import conftest
+from swfbridge.testing import LocalSWF
 from tests.faults.activities import TASK_LIST
-from tests.faults.harness import RestartableRedis, runs_by_key, tally
+from tests.faults.harness import RestartableRedis, logs, record, schedule
 from tests.support import processes
 
 pytestmark = pytest.mark.slow
@@ -47,17 +45,8 @@ def test_messages_popped_by_a_dead_consumer_are_published_again_and_run_once(
     )
     workers: list[processes.Process] = []
     try:
-        run = start_activities(
-            local_swf_server.client(),
-            domain=domain,
-            task_list=TASK_LIST,
-            timeout_s=90,
-            activities=[
-                ScheduledActivity(
-                    a, "Work", "1", input=json.dumps([[a, 0.2], {}]), start_to_close="30"
-                )
-                for a in specs
-            ],
+        run = schedule(
+            local_swf_server, domain, specs, sleep_s=0.2, timeout_s=90, start_to_close="30"
         )
         # No worker yet: every job waits in the queue. Take them all, as a
         # consumer killed right after its BRPOP would have.
@@ -80,12 +69,8 @@ def test_messages_popped_by_a_dead_consumer_are_published_again_and_run_once(
         poller.stop()
         for worker in workers:
             worker.stop(timeout_s=30)
-    runs = runs_by_key(recorder, specs)
-    row = tally(name, outcomes, runs, {a: f"done:{a}" for a in specs})
-    conftest.ROWS.append(row)
-    detail = (
-        f"{row}\n--- poller\n{poller.output()[-3000:]}\n--- worker\n{workers[-1].output()[-3000:]}"
-    )
+    row = record(name, outcomes, recorder, specs)
+    detail = f"{row}\n{logs(poller, *workers)}"
     assert row.completed == count, detail
     assert row.duplicates == 0, detail
     assert workers[-1].output().count("duplicate delivery dropped") == count // 2, detail

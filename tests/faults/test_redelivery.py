@@ -9,7 +9,6 @@ jobs that were running. Only what ran in a killed process may time out.
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -18,14 +17,14 @@ from typing import Any
 import pytest
 import redis
 
-from swfbridge.testing import LocalSWF, ScheduledActivity, start_activities
-from tests.faults import conftest
+from swfbridge.testing import LocalSWF
 from tests.faults.activities import TASK_LIST
 from tests.faults.harness import (
     RestartableRedis,
     Row,
-    runs_by_key,
-    tally,
+    logs,
+    record,
+    schedule,
     timed_out_unstarted,
 )
 from tests.support import processes
@@ -66,16 +65,7 @@ def run_with_reserved_jobs(
     workers, poller = _workers_and_poller(env, log_dir, domain)
     victim = workers[0]
     try:
-        run = start_activities(
-            swf.client(),
-            domain=domain,
-            task_list=TASK_LIST,
-            timeout_s=120,
-            activities=[
-                ScheduledActivity(a, "Work", "1", input=json.dumps([[a, sleep_s], {}]))
-                for a in specs
-            ],
-        )
+        run = schedule(swf, domain, specs, sleep_s=sleep_s, timeout_s=120)
         broker_client = redis.Redis.from_url(broker.url)
         # The victim has prefetched: two run, the rest wait in its memory.
         processes.wait_for(
@@ -85,11 +75,8 @@ def run_with_reserved_jobs(
         outcomes = run.wait(150)
     finally:
         processes.stop_all(poller, *workers)
-    runs = runs_by_key(recorder, specs)
-    row = tally(name, outcomes, runs, {a: f"done:{a}" for a in specs})
-    conftest.ROWS.append(row)
-    logs = "\n".join(f"--- {p.name}\n{p.output()[-4000:]}" for p in (*workers, poller))
-    detail = f"{row}\n{logs}"
+    row = record(name, outcomes, recorder, specs)
+    detail = f"{row}\n{logs(*workers, poller)}"
     assert len(outcomes) == count, detail
     assert row.duplicates == 0, detail
     assert row.other == 0, detail
@@ -97,25 +84,6 @@ def run_with_reserved_jobs(
     assert not timed_out_unstarted(row, [victim]), detail
     assert row.completed + row.timed_out == count, detail
     return row
-
-
-@pytest.fixture
-def ctx(
-    local_swf_server: LocalSWF,
-    domain: str,
-    faults_env: dict[str, str],
-    log_dir: Path,
-    recorder: Any,
-    broker: RestartableRedis,
-) -> dict[str, Any]:
-    return {
-        "swf": local_swf_server,
-        "domain": domain,
-        "env": faults_env,
-        "log_dir": log_dir,
-        "recorder": recorder,
-        "broker": broker,
-    }
 
 
 def test_kill_9_of_a_worker_holding_reserved_jobs_runs_them_on_another_worker(
@@ -178,15 +146,7 @@ def test_on_rabbitmq_a_killed_workers_reserved_jobs_run_on_another_worker_at_onc
     )
     workers = [victim]
     try:
-        run = start_activities(
-            local_swf_server.client(),
-            domain=domain,
-            task_list=TASK_LIST,
-            timeout_s=90,
-            activities=[
-                ScheduledActivity(a, "Work", "1", input=json.dumps([[a, 1.0], {}])) for a in specs
-            ],
-        )
+        run = schedule(local_swf_server, domain, specs, sleep_s=1.0, timeout_s=90)
         processes.wait_for(
             lambda: victim.output().count("] received") >= 6, 30, "the victim holds jobs"
         )
@@ -197,9 +157,8 @@ def test_on_rabbitmq_a_killed_workers_reserved_jobs_run_on_another_worker_at_onc
         outcomes = run.wait(120)
     finally:
         processes.stop_all(poller, *workers)
-    row = tally(name, outcomes, runs_by_key(recorder, specs), {a: f"done:{a}" for a in specs})
-    conftest.ROWS.append(row)
-    detail = f"{row}\n{workers[-1].output()[-4000:]}"
+    row = record(name, outcomes, recorder, specs)
+    detail = f"{row}\n{logs(workers[-1])}"
     assert len(outcomes) == count and row.duplicates == 0 and row.other == 0, detail
     assert not timed_out_unstarted(row, [victim]), detail
     assert row.timed_out <= 2, detail  # the two it was running

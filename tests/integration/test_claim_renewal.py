@@ -8,6 +8,7 @@ import uuid
 from swfbridge.state.store import BridgeState, StateConfig
 from swfbridge.wire.job import ActivityJob
 from swfbridge.worker.claimrenewal import claim_renewed
+from tests.support.jobs import make_job
 
 
 def _state(redis_url: str) -> BridgeState:
@@ -17,19 +18,7 @@ def _state(redis_url: str) -> BridgeState:
 
 
 def _job() -> ActivityJob:
-    return ActivityJob(
-        task_token="token",
-        domain="d",
-        task_list="tl",
-        activity_id="a",
-        activity_name="A",
-        activity_version="1",
-        workflow_id="w",
-        run_id="r",
-        started_event_id=uuid.uuid4().int % 10**9,
-        input=None,
-        polled_at=time.time(),
-    )
+    return make_job(started_event_id=uuid.uuid4().int % 10**9, polled_at=time.time())
 
 
 def test_a_claim_without_deadline_outlives_its_ttl_while_the_attempt_runs(redis_url: str) -> None:

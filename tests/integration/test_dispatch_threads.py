@@ -17,21 +17,17 @@ import uuid
 from swfbridge.cli.poll import MAX_POLL_THREADS
 from swfbridge.poller.build import celery_dispatcher
 from swfbridge.wire.job import ActivityJob
+from tests.support.jobs import make_job
 
 THREADS = MAX_POLL_THREADS + 1  # the poll threads and the recovery thread
 
 
 def _job(n: int) -> ActivityJob:
     now = time.time()
-    return ActivityJob(
+    return make_job(
         task_token=f"token-{n}",
-        domain="d",
-        task_list="tl",
         activity_id=f"a{n}",
-        activity_name="A",
-        activity_version="1",
         workflow_id=f"w-{uuid.uuid4().hex[:6]}",
-        run_id="r",
         started_event_id=n,
         input="{}",
         polled_at=now,

@@ -24,6 +24,7 @@ from swfbridge.poller.recovery import LostJobRecovery, RecoveryConfig
 from swfbridge.state.queued import CHECKS, QueuedJobs
 from swfbridge.state.store import BridgeState, StateConfig
 from swfbridge.wire.job import ActivityJob
+from tests.support.jobs import make_job
 
 
 class FakeSwf:
@@ -44,15 +45,10 @@ class FakeSwf:
 
 def _job(n: int, *, start_to_close_s: float = 60.0) -> ActivityJob:
     now = time.time()
-    return ActivityJob(
+    return make_job(
         task_token=f"token-{n}",
-        domain="d",
-        task_list="tl",
         activity_id=f"a{n}",
-        activity_name="A",
-        activity_version="1",
         workflow_id=f"w-{uuid.uuid4().hex[:6]}",
-        run_id="r",
         started_event_id=n,
         input=f'{{"n": {n}}}',
         polled_at=now,

@@ -17,6 +17,7 @@ from swfbridge.poller.keepalive import KeepaliveConfig, QueuedHeartbeats
 from swfbridge.state.queued import QueuedJobs
 from swfbridge.state.store import BridgeState, StateConfig
 from swfbridge.wire.job import ActivityJob
+from tests.support.jobs import make_job
 
 HEARTBEAT_S = 1.0
 
@@ -36,15 +37,9 @@ class BeatCounter:
 
 def _job(n: int) -> ActivityJob:
     now = time.time()
-    return ActivityJob(
+    return make_job(
         task_token=f"token-{n}",
-        domain="d",
-        task_list="tl",
         activity_id=f"a{n}",
-        activity_name="A",
-        activity_version="1",
-        workflow_id="w",
-        run_id="r",
         started_event_id=n,
         input="{}",
         polled_at=now,

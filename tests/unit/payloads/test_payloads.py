@@ -32,6 +32,7 @@ from swfbridge.wire.outcome import Completed, Failed
 from swfbridge.worker.executor import ActivityExecutor
 from swfbridge.worker.heartbeat import Heartbeater
 from tests.support.fakes import FakeBoto, fake_swf
+from tests.support.jobs import make_job
 
 FAST_ATTEMPTS = 3
 FAST = Backoff(base_s=0.001, cap_s=0.002, max_attempts=FAST_ATTEMPTS)
@@ -366,19 +367,7 @@ def _executor(s3: FakeS3 | None) -> ActivityExecutor:
 
 
 def _job(name: str, input: str) -> ActivityJob:
-    return ActivityJob(
-        task_token="t",
-        domain="d",
-        task_list="l",
-        activity_id="a",
-        activity_name=name,
-        activity_version="1",
-        workflow_id="w",
-        run_id="r",
-        started_event_id=1,
-        input=input,
-        polled_at=0.0,
-    )
+    return make_job(task_list="l", activity_name=name, input=input)
 
 
 def test_the_executor_completes_with_a_reference_to_an_oversized_result() -> None:

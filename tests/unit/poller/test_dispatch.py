@@ -4,6 +4,7 @@ from typing import Any
 
 from swfbridge.poller.dispatch import CeleryDispatcher
 from swfbridge.wire.job import TASK_NAME, ActivityJob
+from tests.support.jobs import make_job
 
 
 class _Producer:
@@ -29,16 +30,10 @@ class RecordingApp:
 
 
 def _job() -> ActivityJob:
-    return ActivityJob(
+    return make_job(
         task_token="very-secret-token",
-        domain="d",
         task_list="l",
-        activity_id="a",
         activity_name="Add",
-        activity_version="1",
-        workflow_id="w",
-        run_id="r",
-        started_event_id=1,
         input='["private input"]',
         polled_at=100.0,
         deadline=130.0,

@@ -12,20 +12,11 @@ from swfbridge.poller.brokerlook import is_redis_broker
 from swfbridge.poller.build import celery_dispatcher
 from swfbridge.poller.recovery import RecoveryConfig
 from swfbridge.wire.job import ActivityJob
+from tests.support.jobs import make_job
 
 
 def _job(start_to_close_s: float | None) -> ActivityJob:
-    return ActivityJob(
-        task_token="t",
-        domain="d",
-        task_list="tl",
-        activity_id="a",
-        activity_name="A",
-        activity_version="1",
-        workflow_id="w",
-        run_id="r",
-        started_event_id=1,
-        input=None,
+    return make_job(
         polled_at=1000.0,
         deadline=None if start_to_close_s is None else 1000.0 + start_to_close_s,
     )

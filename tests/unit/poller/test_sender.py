@@ -19,6 +19,7 @@ from swfbridge.poller.dispatch import CeleryDispatcher, PublishError
 from swfbridge.wire.job import ActivityJob
 from swfbridge.wire.serialization import FLOWY
 from tests.support import processes
+from tests.support.jobs import make_job
 
 
 @pytest.fixture
@@ -38,16 +39,11 @@ def app(broker_url: str) -> Iterator[Celery]:
 
 def _job(activity: str = "Add", *, deadline_in_s: float | None = 60.0) -> ActivityJob:
     now = time.time()
-    return ActivityJob(
+    return make_job(
         task_token="very-secret-token",
-        domain="d",
         task_list="l",
         activity_id=f"a-{uuid.uuid4().hex}",
         activity_name=activity,
-        activity_version="1",
-        workflow_id="w",
-        run_id="r",
-        started_event_id=1,
         input="[[2, 3], {}]",
         polled_at=now,
         deadline=None if deadline_in_s is None else now + deadline_in_s,

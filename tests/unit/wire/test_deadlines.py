@@ -11,22 +11,9 @@ from swfbridge.wire.deadlines import (
     too_late_to_start,
     worker_deadline,
 )
-from swfbridge.wire.job import ActivityJob
+from tests.support.jobs import make_job
 
-JOB = ActivityJob(
-    task_token="t",
-    domain="d",
-    task_list="tl",
-    activity_id="a1",
-    activity_name="A",
-    activity_version="1",
-    workflow_id="w",
-    run_id="r",
-    started_event_id=3,
-    input=None,
-    polled_at=1000.0,
-    deadline=1060.0,
-)
+JOB = make_job(activity_id="a1", started_event_id=3, polled_at=1000.0, deadline=1060.0)
 
 
 def test_celery_limits_expire_the_job_at_the_deadline_and_kill_it_after_a_slack() -> None:

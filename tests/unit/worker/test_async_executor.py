@@ -13,6 +13,7 @@ from swfbridge.wire.job import ActivityJob
 from swfbridge.wire.outcome import Completed
 from swfbridge.worker.executor import ActivityExecutor
 from tests.support.fakes import FakeBoto, fake_swf
+from tests.support.jobs import make_job
 
 registry = ActivityRegistry()
 BARRIER = threading.Barrier(2, timeout=30)
@@ -37,20 +38,7 @@ class Together(Activity):
 
 def _job(name: str) -> ActivityJob:
     now = time.time()
-    return ActivityJob(
-        task_token="t",
-        domain="d",
-        task_list="l",
-        activity_id="a",
-        activity_name=name,
-        activity_version="1",
-        workflow_id="w",
-        run_id="r",
-        started_event_id=1,
-        input=None,
-        polled_at=now,
-        deadline=now + 60,
-    )
+    return make_job(task_list="l", activity_name=name, polled_at=now, deadline=now + 60)
 
 
 def _loop_of(outcome: object) -> int:

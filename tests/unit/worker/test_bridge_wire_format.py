@@ -10,6 +10,7 @@ from swfbridge.aws.swf import SwfClient
 from swfbridge.wire.job import ActivityJob
 from swfbridge.wire.outcome import Completed, Failed
 from swfbridge.worker.executor import ActivityExecutor, declares_wire_format
+from tests.support.jobs import make_job
 
 registry = ActivityRegistry()
 
@@ -44,19 +45,7 @@ class _NoSwf:
 
 
 def _job(name: str, text: str) -> ActivityJob:
-    return ActivityJob(
-        task_token="t",
-        domain="d",
-        task_list="l",
-        activity_id="a",
-        activity_name=name,
-        activity_version="1",
-        workflow_id="w",
-        run_id="r",
-        started_event_id=1,
-        input=text,
-        polled_at=0.0,
-    )
+    return make_job(task_list="l", activity_name=name, input=text)
 
 
 def _executor(**kwargs: Any) -> ActivityExecutor:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from types import SimpleNamespace
 from typing import Any
@@ -16,7 +17,7 @@ from swfbridge import FLOWY, SIMPLEFLOW
 from swfbridge.activities.task_map import ResolvedRoute
 from swfbridge.aws.swf import SwfClientConfig
 from swfbridge.poller.mapped import JobRejected, mapped_publication
-from swfbridge.wire.job import RELAY_FAILURE_TASK, RELAY_RESULT_TASK, ActivityJob
+from swfbridge.wire.job import RELAY_FAILURE_TASK, RELAY_RESULT_TASK
 from swfbridge.wire.outcome import Completed, Failed
 from swfbridge.worker.relays import (
     _our_errback,
@@ -24,16 +25,12 @@ from swfbridge.worker.relays import (
     install_relays,
     result_outcome,
 )
+from tests.support.jobs import make_job
 
-JOB = ActivityJob(
+JOB = make_job(
     task_token="secret-token",
-    domain="d",
-    task_list="tl",
     activity_id="a1",
     activity_name="Resize",
-    activity_version="1",
-    workflow_id="w",
-    run_id="r",
     started_event_id=3,
     input=json.dumps([[10, 20], {"scale": 2}]),
     polled_at=1000.0,
@@ -48,7 +45,7 @@ def test_the_input_becomes_the_tasks_own_args_and_kwargs() -> None:
 
 
 def test_simpleflow_input_is_decoded_for_a_simpleflow_route() -> None:
-    job = ActivityJob(**{**JOB.__dict__, "input": '{"args": [1], "kwargs": {"b": 2}}'})
+    job = dataclasses.replace(JOB, input='{"args": [1], "kwargs": {"b": 2}}')
 
     publication = mapped_publication(job, ResolvedRoute("t", SIMPLEFLOW, None), queue=None)
 
@@ -56,7 +53,7 @@ def test_simpleflow_input_is_decoded_for_a_simpleflow_route() -> None:
 
 
 def test_both_relays_ride_on_the_job_with_the_token_but_not_the_input_on_the_jobs_queue() -> None:
-    job = ActivityJob(**{**JOB.__dict__, "input": '{"args": [1]}'})
+    job = dataclasses.replace(JOB, input='{"args": [1]}')
     publication = mapped_publication(
         job, ResolvedRoute("images.resize", SIMPLEFLOW, "img"), queue="default-q"
     )
@@ -73,7 +70,7 @@ def test_both_relays_ride_on_the_job_with_the_token_but_not_the_input_on_the_job
 
 
 def test_undecodable_input_is_rejected_before_publishing_with_a_clear_reason() -> None:
-    job = ActivityJob(**{**JOB.__dict__, "input": '{"a": 1}'})
+    job = dataclasses.replace(JOB, input='{"a": 1}')
 
     with pytest.raises(JobRejected) as rejected:
         mapped_publication(job, ResolvedRoute("images.resize", FLOWY, None), queue=None)

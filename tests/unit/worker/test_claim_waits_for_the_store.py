@@ -15,24 +15,12 @@ from typing import Any
 import pytest
 
 from swfbridge.state.store import StateUnavailable
-from swfbridge.wire.job import ActivityJob
 from swfbridge.worker import install
 from swfbridge.worker.executor import WorkerConfig
 from swfbridge.worker.install import _claim
+from tests.support.jobs import make_job
 
-JOB = ActivityJob(
-    task_token="t",
-    domain="d",
-    task_list="tl",
-    activity_id="a",
-    activity_name="A",
-    activity_version="1",
-    workflow_id="w",
-    run_id="r",
-    started_event_id=1,
-    input=None,
-    polled_at=0.0,
-)
+JOB = make_job()
 
 
 class FlakyClaims:

@@ -8,22 +8,10 @@ from typing import Any
 
 import pytest
 
-from swfbridge.wire.job import ActivityJob
 from swfbridge.worker.install import _claim
+from tests.support.jobs import make_job
 
-JOB = ActivityJob(
-    task_token="t",
-    domain="d",
-    task_list="tl",
-    activity_id="a",
-    activity_name="A",
-    activity_version="1",
-    workflow_id="w",
-    run_id="r",
-    started_event_id=1,
-    input=None,
-    polled_at=0.0,
-)
+JOB = make_job()
 
 
 class TakenClaims:

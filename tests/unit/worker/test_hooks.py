@@ -11,11 +11,11 @@ from celery import Celery
 
 from swfbridge import Activity, ActivityRegistry, activity, install
 from swfbridge.per_process import PerProcess
-from swfbridge.wire.job import ActivityJob
 from swfbridge.wire.outcome import Completed, Outcome
 from swfbridge.worker.executor import ActivityExecutor
 from swfbridge.worker.hooks import Attempt, AttemptHooks, HookChain, add_attempt_hooks
 from tests.support.fakes import FakeBoto, fake_swf
+from tests.support.jobs import make_job
 
 registry = ActivityRegistry()
 
@@ -46,15 +46,10 @@ class Broken(AttemptHooks):
 
 
 def _job(name: str) -> dict[str, Any]:
-    return ActivityJob(
+    return make_job(
         task_token="token",
-        domain="d",
-        task_list="tl",
         activity_id="a1",
         activity_name=name,
-        activity_version="1",
-        workflow_id="w",
-        run_id="r",
         started_event_id=3,
         input=json.dumps([[14], {}]),
         polled_at=1000.0,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -10,6 +11,7 @@ from swfbridge.wire.job import ActivityJob
 from swfbridge.wire.outcome import Abandoned, Completed, Failed
 from swfbridge.worker.executor import ActivityExecutor
 from tests.support.fakes import FakeBoto, client_error, fake_swf
+from tests.support.jobs import make_job
 
 registry = ActivityRegistry()
 
@@ -53,20 +55,7 @@ class Beats(Activity):
 
 
 def _job(name: str, input: str | None, *, deadline: float | None = None) -> ActivityJob:
-    return ActivityJob(
-        task_token="t",
-        domain="d",
-        task_list="l",
-        activity_id="a",
-        activity_name=name,
-        activity_version="1",
-        workflow_id="w",
-        run_id="r",
-        started_event_id=1,
-        input=input,
-        polled_at=0.0,
-        deadline=deadline,
-    )
+    return make_job(task_list="l", activity_name=name, input=input, deadline=deadline)
 
 
 def _executor(boto: FakeBoto | None = None) -> ActivityExecutor:
@@ -94,7 +83,7 @@ def test_an_exception_in_the_constructor_fails_the_task() -> None:
 
 
 def test_an_unknown_version_names_the_versions_this_fleet_runs() -> None:
-    job = ActivityJob(**{**_job("Double", None).__dict__, "activity_version": "9"})
+    job = dataclasses.replace(_job("Double", None), activity_version="9")
     outcome = _executor().execute(job)
     assert isinstance(outcome, Failed)
     assert "unknown activity type 'Double' version '9'" in outcome.reason

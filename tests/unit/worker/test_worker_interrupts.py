@@ -7,6 +7,7 @@ SoftTimeLimitExceeded), so the real asynchronous signal path is exercised.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -25,6 +26,7 @@ from swfbridge.wire.outcome import Abandoned, Canceled, Completed, Failed
 from swfbridge.worker.executor import ActivityExecutor, WorkerConfig
 from swfbridge.worker.heartbeat import HeartbeatConfig
 from swfbridge.worker.interrupts import Interrupter, StopReason
+from tests.support.jobs import make_job
 
 REGISTRY = ActivityRegistry()
 
@@ -99,16 +101,10 @@ def _job(
     heartbeat_timeout_s: float | None = 0.5,
 ) -> ActivityJob:
     now = time.time()
-    return ActivityJob(
+    return make_job(
         task_token="token",
-        domain="d",
         task_list="l",
-        activity_id="a",
         activity_name=name,
-        activity_version="1",
-        workflow_id="w",
-        run_id="r",
-        started_event_id=1,
         input=json.dumps([[seconds], {}]),
         polled_at=now,
         deadline=None if deadline_in_s is None else now + deadline_in_s,
@@ -253,8 +249,7 @@ def test_a_completed_run_is_reported_completed_even_if_cancellation_came_meanwhi
     registry = ActivityRegistry()
     activity("1", registry=registry)(Quick)
     quick = ActivityExecutor(registry=registry, swf=executor.swf, interrupt=_interrupt)
-    job = _job("Quick", 0, heartbeat_timeout_s=None)
-    job = ActivityJob(**{**job.__dict__, "input": "[[], {}]"})
+    job = dataclasses.replace(_job("Quick", 0, heartbeat_timeout_s=None), input="[[], {}]")
     assert quick.execute(job) == Completed('"ok"')
 
 
@@ -267,7 +262,5 @@ def test_activity_cancelled_raised_by_the_activity_itself_maps_to_canceled() -> 
     activity("1", registry=registry)(GiveUp)
     swf: SwfClient = FakeSwf(FINE)  # type: ignore[assignment]
     executor = ActivityExecutor(registry=registry, swf=swf, interrupt=_interrupt)
-    job = ActivityJob(
-        **{**_job("GiveUp", 0, heartbeat_timeout_s=None).__dict__, "input": "[[], {}]"}
-    )
+    job = dataclasses.replace(_job("GiveUp", 0, heartbeat_timeout_s=None), input="[[], {}]")
     assert executor.execute(job) == Canceled('{"stopped_at":3}')
