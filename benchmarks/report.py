@@ -95,7 +95,7 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         if bridge and "error" not in bridge:
             cpu = bridge["cpu_s_per_1000"].get("poller", 0.0)
             add(
-                f"poller CPU ≤ 1.0 ms per task (end to end, boto3 poll included; {side})",
+                f"poller CPU ≤ 1.0 ms per task (end to end, SWF poll included; {side})",
                 f"{cpu:.2f} ms",
                 cpu <= 1.0,
             )

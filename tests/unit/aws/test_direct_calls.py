@@ -353,6 +353,10 @@ def tls_server(tmp_path: Any) -> Iterator[tuple[str, str]]:
                     request = b""
                     while b"\r\n\r\n" not in request:
                         request += tls.recv(65536)
+                    head, _, body_read = request.partition(b"\r\n\r\n")
+                    length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+                    while len(body_read) < length:  # all of it: unread bytes make close a reset
+                        body_read += tls.recv(65536)
                     body = b'{"cancelRequested":false}'
                     tls.sendall(
                         b"HTTP/1.1 200 OK\r\nConnection: close\r\n"
