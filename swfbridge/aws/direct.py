@@ -8,7 +8,8 @@ SigV4 here and sent on a kept-alive ``http.client`` connection
 boto3's cost is per call and the same for every call: the event hooks, request
 and response models, validation, and urllib3's and botocore's request objects.
 
-So the five operations every task makes (:data:`DIRECT_OPERATIONS`) are sent
+So the calls every task makes (:data:`DIRECT_OPERATIONS`: the poll, heartbeats,
+the responds, and the poller's history read of a task's timeouts) are sent
 here, and everything else still goes through boto3. The request is what boto3
 sends (the awsJson 1.0 protocol: a ``POST /`` with ``X-Amz-Target``, a JSON body
 and a SigV4 signature), built from what boto3 itself resolved: the endpoint,
@@ -25,6 +26,7 @@ place SWF errors are read.
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import hmac
 import http.client
@@ -47,8 +49,17 @@ DIRECT_OPERATIONS: dict[str, str] = {
     "respond_activity_task_completed": "RespondActivityTaskCompleted",
     "respond_activity_task_failed": "RespondActivityTaskFailed",
     "respond_activity_task_canceled": "RespondActivityTaskCanceled",
+    # The poller's read of a task's scheduled event (one per task when a decider
+    # schedules one activity per decision).
+    "get_workflow_execution_history": "GetWorkflowExecutionHistory",
 }
 
+# Answers whose events carry a timestamp: boto3 turns SWF's epoch seconds into
+# datetimes, and so does this path (aware, in UTC: the same instants boto3
+# gives in local time, and equal to them).
+_EVENT_TIMESTAMPS = {"GetWorkflowExecutionHistory": ("events", "eventTimestamp")}
+
+_UTC_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 _CONTENT_TYPE = "application/x-amz-json-1.0"
 _SIGNED_HEADERS = "content-type;host;x-amz-date;x-amz-target"
 _SIGNED_HEADERS_WITH_TOKEN = "content-type;host;x-amz-date;x-amz-security-token;x-amz-target"
@@ -201,7 +212,14 @@ class DirectCalls:
             now=time.gmtime(),
         )
         status, reply_headers, data = self._exchange(body, headers)
-        return _answer(name, status, reply_headers, data)
+        answer = _answer(name, status, reply_headers, data)
+        timestamps = _EVENT_TIMESTAMPS.get(name)
+        if timestamps is not None:
+            listed, field = timestamps
+            for event in answer.get(listed) or ():
+                if isinstance(event, dict) and isinstance(event.get(field), (int, float)):
+                    event[field] = _UTC_EPOCH + datetime.timedelta(seconds=event[field])
+        return answer
 
     def close(self) -> None:
         """Close the idle connections (calls in flight close theirs when done)."""

@@ -221,9 +221,9 @@ class SwfClientConfig:
     (``AWS_ENDPOINT_URL_SWF``, ``AWS_DEFAULT_REGION``, credentials chain).
 
     ``direct_calls``: send the calls every task makes (poll, heartbeat,
-    respond) as signed HTTP requests built from boto3's own settings, at about
-    a third of boto3's CPU per call (:mod:`swfbridge.aws.direct`); False sends
-    every call through boto3.
+    respond, the poller's history read) as signed HTTP requests built from
+    boto3's own settings, at about a quarter of boto3's CPU per call
+    (:mod:`swfbridge.aws.direct`); False sends every call through boto3.
     """
 
     region: str | None = None

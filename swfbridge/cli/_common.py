@@ -46,8 +46,9 @@ def add_swf_args(parser: argparse.ArgumentParser) -> None:
         "--swf-calls",
         default=env("SWFBRIDGE_SWF_CALLS", "direct"),
         choices=SWF_CALLS_CHOICES,
-        help="how the per-task SWF calls (poll, heartbeat, respond) are sent: 'direct', "
-        "signed requests built from boto3's own settings at a third of its CPU, or 'boto3' "
+        help="how the per-task SWF calls (poll, heartbeat, respond, the task's history) are "
+        "sent: 'direct', signed requests built from boto3's own settings at a quarter of its "
+        "CPU, or 'boto3' "
         "(env SWFBRIDGE_SWF_CALLS; default direct)",
     )
 

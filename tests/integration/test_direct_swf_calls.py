@@ -91,6 +91,21 @@ def test_the_per_task_calls_are_sent_directly_and_read_as_boto3s(
     assert sorted(v.result for v in completed.values()) == ["r-é", "r2"]
     assert [v.reason for v in by_input.values() if v.status == "failed"] == ["no"]
 
+    execution = {"workflowId": run.workflow_id, "runId": run.wait_started()}
+    pages = [
+        swf.call(
+            "get_workflow_execution_history",
+            domain=domain,
+            execution=execution,
+            reverseOrder=True,
+            maximumPageSize=10,
+        )
+        for swf in (direct, boto3_path)
+    ]
+    assert pages[0]["events"] == pages[1]["events"]  # datetimes equal as instants
+    assert pages[0].get("nextPageToken") == pages[1].get("nextPageToken")
+    assert len(pages[0]["events"]) == 10
+
     for swf in (direct, boto3_path):  # a closed task: the same error either way
         with pytest.raises(UnknownResource) as closed:
             swf.call("respond_activity_task_completed", retry=False, taskToken=first["taskToken"])
