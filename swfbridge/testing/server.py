@@ -55,7 +55,11 @@ def _quiet_handler() -> type:
     from moto.moto_server.werkzeug_app import MotoRequestHandler
 
     class QuietRequestHandler(MotoRequestHandler):
-        """moto's request handler: keep-alive, no per-request log line."""
+        """moto's request handler, HTTP/1.1, no per-request log line.
+
+        werkzeug's server still answers ``Connection: close``: every request to
+        the local endpoint opens a connection (SWF itself keeps them alive).
+        """
 
         protocol_version = "HTTP/1.1"
 
