@@ -46,6 +46,7 @@ from swfbridge.wire.outcome import (
 )
 from swfbridge.wire.serialization import WireFormat
 from swfbridge.worker.claimrenewal import claim_renewed
+from swfbridge.worker.consumer import OneRedisClient
 from swfbridge.worker.executor import ActivityExecutor, WorkerConfig
 from swfbridge.worker.hooks import (
     ENDINGS,
@@ -335,7 +336,9 @@ def install(
     Besides ``swfbridge.run_activity``, this registers the relay tasks that
     report the outcome of existing Celery tasks mapped to activity types
     (``swfbridge.relay_result``, ``swfbridge.relay_failure``; see
-    :mod:`swfbridge.worker.relays`).
+    :mod:`swfbridge.worker.relays`), and a consumer bootstep that makes the
+    worker's task consumer on a Redis broker send through one Redis client
+    (see :mod:`swfbridge.worker.consumer`).
 
     Args:
         app: The Celery app whose workers will run SWF activities.
@@ -378,6 +381,8 @@ def install(
         bind=True, base=base, **TASK_OPTIONS
     )(run_activity)
     task_failure.connect(_on_task_failure, sender=task, weak=False)
+    # On Redis, the consumer acknowledges through one client, not a new one per call.
+    app.steps["consumer"].add(OneRedisClient)
     worker_init.connect(_warn_unsafe_settings(app, attrs["swf_registry"]), weak=False)
     worker_init.connect(sqs_start_check(app, attrs["swf_registry"], state), weak=False)
     worker_init.connect(
