@@ -21,6 +21,7 @@ No environment reads here: the CLI and ``swfbridge.celery`` build the config.
 
 from __future__ import annotations
 
+import enum
 import logging
 import math
 import time
@@ -76,12 +77,16 @@ return 1
 
 
 # Claim an attempt (SET NX PX) and, when taken, take it off the queued-job
-# lists (keepalive beats, loss checks): one round trip for both.
+# lists (keepalive beats, loss checks): one round trip for both. Returns 2 when
+# taken and the attempt holds a capacity slot (KEYS[5]), 1 when taken without.
 _CLAIM = """
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
   redis.call('ZREM', KEYS[2], ARGV[3])
   redis.call('ZREM', KEYS[3], ARGV[3])
   redis.call('DEL', KEYS[4])
+  if redis.call('ZSCORE', KEYS[5], ARGV[3]) then
+    return 2
+  end
   return 1
 end
 return 0
@@ -94,6 +99,17 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0
 """
+
+
+class Claim(enum.Enum):
+    """What :meth:`BridgeState.claim_attempt` found."""
+
+    REFUSED = "refused"
+    """Another delivery of the attempt holds the claim."""
+    TAKEN = "taken"
+    """Claimed; the attempt holds no capacity slot (no poller limits capacity)."""
+    TAKEN_WITH_SLOT = "taken_with_slot"
+    """Claimed; the attempt holds a capacity slot, to free once it is reported."""
 
 
 class StateUnavailable(SwfBridgeError):
@@ -336,19 +352,48 @@ class BridgeState:
         Raises:
             StateUnavailable: Redis cannot be reached.
         """
-        ttl_s = min(self.expiry_for(deadline) - self._clock(), MAX_CLAIM_TTL_S)
-        ttl_ms = max(1000, math.ceil(ttl_s * 1000))  # within Redis's PX range, always
         if domain is None or task_list is None:
             return bool(
-                self._call(self._redis.set, self.claim_key(attempt_id), owner, nx=True, px=ttl_ms)
+                self._call(
+                    self._redis.set,
+                    self.claim_key(attempt_id),
+                    owner,
+                    nx=True,
+                    px=self._claim_ttl_ms(deadline),
+                )
             )
+        found = self.claim_attempt(
+            attempt_id, deadline=deadline, owner=owner, domain=domain, task_list=task_list
+        )
+        return found is not Claim.REFUSED
+
+    def claim_attempt(
+        self, attempt_id: str, *, deadline: float | None, owner: str, domain: str, task_list: str
+    ) -> Claim:
+        """:meth:`claim`, saying too whether the attempt holds a capacity slot.
+
+        The slot is bound before the job is published, so a claimed attempt
+        that holds none has none to free: its worker skips the release (one
+        round trip) when no poller of the task list limits capacity.
+
+        Raises:
+            StateUnavailable: Redis cannot be reached.
+        """
         keys = [
             self.claim_key(attempt_id),
             self.beats_key(domain, task_list),
             self.checks_key(domain, task_list),
             self.queued_job_key(attempt_id),
+            self.slots_key(domain, task_list),
         ]
-        return bool(self._run(self._claim, keys=keys, args=[owner, ttl_ms, attempt_id]) == 1)
+        reply = self._run(
+            self._claim, keys=keys, args=[owner, self._claim_ttl_ms(deadline), attempt_id]
+        )
+        return {1: Claim.TAKEN, 2: Claim.TAKEN_WITH_SLOT}.get(int(reply), Claim.REFUSED)
+
+    def _claim_ttl_ms(self, deadline: float | None) -> int:
+        ttl_s = min(self.expiry_for(deadline) - self._clock(), MAX_CLAIM_TTL_S)
+        return max(1000, math.ceil(ttl_s * 1000))  # within Redis's PX range, always
 
     def renew_claim(self, attempt_id: str, *, owner: str) -> bool:
         """Push the claim of an attempt with no deadline ``no_deadline_ttl_s`` on.

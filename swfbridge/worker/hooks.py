@@ -14,7 +14,8 @@ The order for one attempt, all in the pool process that runs it:
 2. :meth:`~AttemptHooks.outcome_decided` once the activity's outcome is
    known (not for a malformed job or a duplicate delivery);
 3. :meth:`~AttemptHooks.slot_freed` once its capacity slot is given back,
-   after the outcome was reported (only with a state store);
+   after the outcome was reported (only for an attempt that holds a slot: a
+   poller limits capacity with ``--max-in-flight``);
 4. :meth:`~AttemptHooks.ended` last, with how it ended (also when it was
    dropped, or when swfbridge itself failed: ``worker_error``).
 
@@ -86,7 +87,7 @@ class AttemptHooks:
         """The attempt is over: ``ending`` is a key of :data:`ENDINGS`."""
 
     def slot_freed(self, attempt: Attempt) -> None:
-        """The attempt's capacity slot was given back (only with a state store)."""
+        """The attempt's capacity slot was given back (only if it held one)."""
 
 
 class HookChain(AttemptHooks):

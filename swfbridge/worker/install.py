@@ -16,7 +16,7 @@ import signal
 import socket
 import time
 from collections.abc import Iterable
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from celery import Celery, Task
 from celery.exceptions import SoftTimeLimitExceeded
@@ -30,6 +30,7 @@ from swfbridge.payloads.store import OffloadConfig, PayloadStore
 from swfbridge.per_process import per_process
 from swfbridge.state.store import (
     BridgeState,
+    Claim,
     StateConfig,
     StateUnavailable,
     free_slot,
@@ -46,6 +47,7 @@ from swfbridge.wire.outcome import (
 )
 from swfbridge.wire.serialization import WireFormat
 from swfbridge.worker.claimrenewal import claim_renewed
+from swfbridge.worker.consumer import OneRedisClient
 from swfbridge.worker.executor import ActivityExecutor, WorkerConfig
 from swfbridge.worker.hooks import (
     ENDINGS,
@@ -148,23 +150,36 @@ def _owner() -> str:
 _CLAIM_RETRY_S = (0.1, 0.25, 0.5, 1.0)
 
 
-def _claim(task: RunActivityTask, job: ActivityJob) -> bool:
-    """Claim the attempt; False if another delivery of it has (drop this one).
+class _Claimed(NamedTuple):
+    """What :func:`_claim` decided."""
+
+    run: bool
+    """Run the attempt (False: another delivery has claimed it, drop this one)."""
+    free_slot: bool
+    """Free its capacity slot once it is reported: it holds one, or may."""
+
+
+def _claim(task: RunActivityTask, job: ActivityJob) -> _Claimed:
+    """Claim the attempt; ``run`` is False if another delivery of it has (drop this one).
 
     While the state store is unreachable the claim is tried again for
     ``WorkerConfig.claim_wait_s`` (at most a quarter of the time left): a
     Redis restart lasts seconds, and an attempt run unclaimed can run twice
     (its acknowledgement was lost with that Redis, so the message comes back).
+
+    The claim's reply says whether the attempt holds a capacity slot; when it
+    is not known (a try that failed, a run unclaimed), the slot is freed as if
+    it were held.
     """
     state = task.state
     if state is None:
-        return True
+        return _Claimed(run=True, free_slot=False)
     wait_s = _claim_wait_s(task, job)
     started = time.monotonic()
     tries = 0
     while True:
         try:
-            taken = state.claim(
+            found = state.claim_attempt(
                 job.attempt_id,
                 deadline=job.deadline,
                 owner=_owner(),
@@ -182,16 +197,18 @@ def _claim(task: RunActivityTask, job: ActivityJob) -> bool:
                     exc,
                     job.log_context(),
                 )
-                return True
+                return _Claimed(run=True, free_slot=True)
             time.sleep(pause)
+    taken = found is not Claim.REFUSED
     if not taken and tries:
         # A try that failed on the way back may have taken the claim itself.
         with contextlib.suppress(StateUnavailable):
-            taken = state.claim_owner(job.attempt_id) == _owner()
+            if state.claim_owner(job.attempt_id) == _owner():
+                return _Claimed(run=True, free_slot=True)
     if taken:
         if tries:
             log.info("attempt claimed after %d tries: %s", tries + 1, job.log_context())
-        return True
+        return _Claimed(run=True, free_slot=found is Claim.TAKEN_WITH_SLOT)
     # Redis redelivers every job running past its short visibility timeout,
     # every time it passes (docs/reliability.rst): expected, not a warning.
     delivery = getattr(getattr(task, "request", None), "delivery_info", None) or {}
@@ -200,7 +217,7 @@ def _claim(task: RunActivityTask, job: ActivityJob) -> bool:
         "duplicate delivery dropped, the attempt is claimed already: %s",
         job.log_context(),
     )
-    return False
+    return _Claimed(run=False, free_slot=False)
 
 
 def _claim_wait_s(task: RunActivityTask, job: ActivityJob) -> float:
@@ -259,7 +276,8 @@ def _attempt(task: RunActivityTask, attempt: Attempt, hooks: AttemptHooks, messa
         return "malformed"
     attempt.job = job
     attempt.type_label = _type_label(task, job)
-    if not _claim(task, job):
+    claimed = _claim(task, job)
+    if not claimed.run:
         return "duplicate"
     log.info("running: %s", job.log_context())
     try:
@@ -284,7 +302,8 @@ def _attempt(task: RunActivityTask, attempt: Attempt, hooks: AttemptHooks, messa
             return "report_failed"  # not counted as what it would have been
         return outcome_label(outcome)
     finally:
-        _free_slot(task, attempt)
+        if claimed.free_slot:
+            _free_slot(task, attempt)
 
 
 _UNKNOWN_TYPE_CAUSES = frozenset(
@@ -335,7 +354,9 @@ def install(
     Besides ``swfbridge.run_activity``, this registers the relay tasks that
     report the outcome of existing Celery tasks mapped to activity types
     (``swfbridge.relay_result``, ``swfbridge.relay_failure``; see
-    :mod:`swfbridge.worker.relays`).
+    :mod:`swfbridge.worker.relays`), and a consumer bootstep that makes the
+    worker's task consumer on a Redis broker send through one Redis client
+    (see :mod:`swfbridge.worker.consumer`).
 
     Args:
         app: The Celery app whose workers will run SWF activities.
@@ -378,6 +399,8 @@ def install(
         bind=True, base=base, **TASK_OPTIONS
     )(run_activity)
     task_failure.connect(_on_task_failure, sender=task, weak=False)
+    # On Redis, the consumer acknowledges through one client, not a new one per call.
+    app.steps["consumer"].add(OneRedisClient)
     worker_init.connect(_warn_unsafe_settings(app, attrs["swf_registry"]), weak=False)
     worker_init.connect(sqs_start_check(app, attrs["swf_registry"], state), weak=False)
     worker_init.connect(

@@ -104,21 +104,30 @@ class Timers:
                 self._cancelled = 0
 
     def _loop(self) -> None:
+        # The thread sleeps until the earliest entry's due time, cancelled or
+        # not, and drops cancelled entries only once one is due. Were it to drop
+        # them as soon as it woke, a job's entry (cancelled by the time the thread
+        # ran) would leave the heap empty, and the next job's schedule would have
+        # to wake it again: one thread wake-up per job. This way a push wakes the
+        # thread only when it comes due before everything in the heap.
         while True:
             with self._cond:
                 while True:
-                    while self._heap and self._heap[0][2].cancelled:
-                        heapq.heappop(self._heap)
-                        self._cancelled -= 1
                     if not self._heap:
                         self._cond.wait()
                         continue
-                    due = self._heap[0][0]
-                    left = due - self._clock()
-                    if left <= 0:
-                        _, _, handle = heapq.heappop(self._heap)
+                    left = self._heap[0][0] - self._clock()
+                    if left > 0:
+                        self._cond.wait(min(left, threading.TIMEOUT_MAX))
+                        continue
+                    _, _, handle = heapq.heappop(self._heap)
+                    if not handle.cancelled:
                         break
-                    self._cond.wait(min(left, threading.TIMEOUT_MAX))
+                    self._cancelled -= 1
+                    # And the cancelled ones right behind it: one wake-up for a run of them.
+                    while self._heap and self._heap[0][2].cancelled:
+                        heapq.heappop(self._heap)
+                        self._cancelled -= 1
                 # Marked before running, so a cancel() from now on changes no count.
                 handle.cancelled = True
             handle._run()

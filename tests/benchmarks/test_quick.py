@@ -85,3 +85,27 @@ def test_the_async_noop_benchmark_prints_both_kinds_in_process_and_on_a_real_wor
     assert done.returncode == 0, done.stdout + done.stderr
     assert "in-process executor, CPU per task: sync " in done.stdout
     assert "real worker (-c 1), CPU per task" in done.stdout
+
+
+def test_the_worker_split_benchmark_prints_main_and_children_per_round() -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.worker_split",
+            "--tasks",
+            "5",
+            "--rounds",
+            "1",
+            "--concurrency",
+            "1",
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=280,
+    )
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "round 0: workers " in done.stdout and "(main " in done.stdout
+    assert "median: workers " in done.stdout

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from swfbridge.state.store import BridgeState, StateConfig, StateUnavailable
+from swfbridge.state.store import BridgeState, Claim, StateConfig, StateUnavailable
 
 
 class Clock:
@@ -110,3 +110,18 @@ def test_an_unreachable_redis_raises_state_unavailable() -> None:
 def test_a_non_redis_state_url_is_refused() -> None:
     with pytest.raises(ValueError, match="Redis URL"):
         StateConfig(url="amqp://guest:guest@localhost//")
+
+
+def test_the_claim_says_whether_the_attempt_holds_a_slot(state: BridgeState, clock: Clock) -> None:
+    placeholder = state.reserve("d", "tl", limit=2, hold_s=70)
+    assert placeholder is not None
+    state.bind("d", "tl", placeholder, attempt_id="swf-slotted", deadline=clock.now + 30)
+
+    def claim(attempt_id: str, owner: str) -> Claim:
+        return state.claim_attempt(
+            attempt_id, deadline=clock.now + 30, owner=owner, domain="d", task_list="tl"
+        )
+
+    assert claim("swf-slotted", "w1") is Claim.TAKEN_WITH_SLOT
+    assert claim("swf-slotted", "w2") is Claim.REFUSED
+    assert claim("swf-free", "w1") is Claim.TAKEN

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from swfbridge.state.store import StateUnavailable
+from swfbridge.state.store import Claim, StateUnavailable
 from swfbridge.worker import install
 from swfbridge.worker.executor import WorkerConfig
 from swfbridge.worker.install import _claim
@@ -32,16 +32,18 @@ class FlakyClaims:
         self.holder: str | None = None
         self.taken_while_down = taken_while_down
 
-    def claim(self, attempt_id: str, *, deadline: float | None, owner: str, **where: str) -> bool:
+    def claim_attempt(
+        self, attempt_id: str, *, deadline: float | None, owner: str, **where: str
+    ) -> Claim:
         self.calls += 1
         if self.calls <= self.down:
             if self.taken_while_down and self.holder is None:
                 self.holder = owner  # the SET ran; its reply was lost
             raise StateUnavailable("connection reset")
         if self.holder is not None:
-            return False
+            return Claim.REFUSED
         self.holder = owner
-        return True
+        return Claim.TAKEN
 
     def claim_owner(self, attempt_id: str) -> str | None:
         return self.holder
@@ -62,19 +64,19 @@ def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_a_claim_is_tried_again_while_the_store_restarts() -> None:
     claims = FlakyClaims(down=3)
-    assert _claim(_task(claims), JOB) is True
+    assert _claim(_task(claims), JOB).run is True
     assert claims.calls == 4 and claims.holder is not None  # claimed, not run unclaimed
 
 
 def test_a_claim_whose_reply_was_lost_is_recognised_as_ours() -> None:
     claims = FlakyClaims(down=1, taken_while_down=True)
-    assert _claim(_task(claims), JOB) is True
+    assert _claim(_task(claims), JOB).run is True
 
 
 def test_a_store_down_for_longer_than_the_wait_runs_the_attempt_unclaimed() -> None:
     claims = FlakyClaims(down=10_000)
     started = time.monotonic()
-    assert _claim(_task(claims, wait_s=0.2), JOB) is True
+    assert _claim(_task(claims, wait_s=0.2), JOB).run is True
     assert claims.holder is None
     assert time.monotonic() - started < 2
 

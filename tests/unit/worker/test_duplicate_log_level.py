@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from swfbridge.state.store import Claim
 from swfbridge.worker.install import _claim
 from tests.support.jobs import make_job
 
@@ -15,8 +16,10 @@ JOB = make_job()
 
 
 class TakenClaims:
-    def claim(self, attempt_id: str, *, deadline: float | None, owner: str, **where: str) -> bool:
-        return False
+    def claim_attempt(
+        self, attempt_id: str, *, deadline: float | None, owner: str, **where: str
+    ) -> Claim:
+        return Claim.REFUSED
 
 
 @pytest.mark.parametrize(("redelivered", "level"), [(True, "INFO"), (False, "WARNING")])
@@ -27,6 +30,6 @@ def test_a_redelivered_copy_is_dropped_quietly_another_loudly(
         state=TakenClaims(), request=SimpleNamespace(delivery_info={"redelivered": redelivered})
     )
     with caplog.at_level(logging.INFO, logger="swfbridge.worker.install"):
-        assert _claim(task, JOB) is False
+        assert _claim(task, JOB).run is False
     [record] = [r for r in caplog.records if "duplicate delivery dropped" in r.getMessage()]
     assert record.levelname == level

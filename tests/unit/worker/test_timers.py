@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
+import time
 
+import pytest
+
+from swfbridge.worker import timers as timers_module
 from swfbridge.worker.timers import Timers
 
 
@@ -49,6 +53,38 @@ def test_cancelled_long_deadlines_do_not_pile_up() -> None:
         timers.call_later(3600, print).cancel()
     assert timers.pending == 0
     assert len(timers._heap) < 200  # compacted as cancellations pile up
+
+
+def test_jobs_whose_timers_are_cancelled_do_not_wake_the_thread_each(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    wakeups: list[int] = []
+
+    class Counting(threading.Condition):
+        def wait(self, timeout: float | None = None) -> bool:
+            woken = super().wait(timeout)
+            wakeups.append(1)
+            return woken
+
+    monkeypatch.setattr(timers_module.threading, "Condition", Counting)
+    timers = Timers()
+    for _ in range(30):  # each job: its deadline timer, cancelled when run returns
+        timers.call_later(3600, print).cancel()
+        time.sleep(0.005)  # the thread gets to run between two jobs, as in a worker
+    assert len(wakeups) <= 1  # the first schedule's, at most
+
+
+def test_a_callback_due_before_the_cancelled_ones_still_runs_on_time() -> None:
+    timers = Timers()
+    for _ in range(3):
+        timers.call_later(3600, print).cancel()
+        time.sleep(0.005)
+    done = threading.Event()
+    timers.call_later(0.01, done.set)  # the thread sleeps until the cancelled ones are due
+    assert done.wait(10)
+    later = threading.Event()
+    timers.call_later(0.01, later.set)  # and again once the heap held only cancelled ones
+    assert later.wait(10)
 
 
 def test_a_callback_that_raises_does_not_stop_the_thread() -> None:
