@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 from celery import Celery
+
+from swfbridge.kombu_redis import reuse_one_client
 
 # Longest wait for a producer from the app's pool.
 ACQUIRE_TIMEOUT_S = 5.0
@@ -51,7 +52,7 @@ class ThreadProducers:
             self._local.channel = None
         channel = producer.channel
         if channel is not self._local.channel:  # new, or revived after a reconnect
-            _reuse_one_client(channel)
+            reuse_one_client(channel)
             self._local.channel = channel
         return producer
 
@@ -63,21 +64,3 @@ class ThreadProducers:
         if producer is not None:
             with contextlib.suppress(Exception):  # it is broken already
                 producer.release()
-
-
-def _reuse_one_client(channel: Any) -> None:
-    """Make a kombu Redis channel publish through one client instead of a new one each time.
-
-    Only kombu's Redis channel has both attributes; other transports are left
-    as they are.
-    """
-    create = getattr(channel, "_create_client", None)
-    if create is None or not hasattr(channel, "conn_or_acquire"):
-        return
-    client = create()
-
-    @contextlib.contextmanager
-    def conn_or_acquire(given: Any = None) -> Iterator[Any]:
-        yield given or client
-
-    channel.conn_or_acquire = conn_or_acquire

@@ -18,26 +18,11 @@ a new channel). Channels of other transports are left as they are.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from typing import Any
 
 from celery import bootsteps
 
-
-def reuse_one_client(channel: Any) -> bool:
-    """Make a kombu Redis ``channel`` send through one client; False if it is not one."""
-    create = getattr(channel, "_create_client", None)
-    if create is None or not hasattr(channel, "conn_or_acquire"):
-        return False
-    shared = create()
-
-    @contextlib.contextmanager
-    def conn_or_acquire(client: Any = None) -> Iterator[Any]:  # kombu passes it by keyword too
-        yield client or shared
-
-    channel.conn_or_acquire = conn_or_acquire
-    return True
+from swfbridge.kombu_redis import reuse_one_client
 
 
 class OneRedisClient(bootsteps.StartStopStep):

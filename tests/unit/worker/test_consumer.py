@@ -10,7 +10,8 @@ import pytest
 from celery import Celery
 from kombu import Connection
 
-from swfbridge.worker.consumer import OneRedisClient, reuse_one_client
+from swfbridge.kombu_redis import reuse_one_client
+from swfbridge.worker.consumer import OneRedisClient
 from swfbridge.worker.install import install
 
 

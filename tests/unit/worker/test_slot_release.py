@@ -18,6 +18,7 @@ from swfbridge.wire.job import ActivityJob
 from swfbridge.worker.executor import ActivityExecutor
 from swfbridge.worker.hooks import Attempt, AttemptHooks, add_attempt_hooks
 from tests.support.fakes import FakeBoto, fake_swf
+from tests.support.jobs import make_job
 
 registry = ActivityRegistry()
 
@@ -68,15 +69,10 @@ def worker(state: Releases) -> tuple[Any, SlotsFreed, FakeBoto]:
 
 def _job() -> ActivityJob:
     now = time.time()
-    return ActivityJob(
+    return make_job(
         task_token="token",
-        domain="d",
-        task_list="tl",
         activity_id=uuid.uuid4().hex,
         activity_name="Nothing",
-        activity_version="1",
-        workflow_id="w",
-        run_id="r",
         started_event_id=3,
         input=json.dumps([[], {}]),
         polled_at=now,
