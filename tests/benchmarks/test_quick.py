@@ -109,3 +109,17 @@ def test_the_worker_split_benchmark_prints_main_and_children_per_round() -> None
     assert done.returncode == 0, done.stdout + done.stderr
     assert "round 0: workers " in done.stdout and "(main " in done.stdout
     assert "median: workers " in done.stdout
+
+
+def test_the_swf_call_benchmark_prints_boto3_and_direct_per_round() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.swf_call", "--count", "20", "--rounds", "1"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "round 1: PollForActivityTask CPU per call: boto3 " in done.stdout
+    assert " ms, direct " in done.stdout
