@@ -10,31 +10,6 @@ import boto3
 import botocore.config
 
 
-def make_boto_client(
-    service: Literal["swf", "s3"],
-    *,
-    region: str | None,
-    endpoint_url: str | None,
-    connect_timeout_s: float,
-    read_timeout_s: float,
-    max_pool_connections: int | None = None,
-) -> Any:
-    """A new boto3 client for ``service`` in a session of its own.
-
-    Raises:
-        botocore.exceptions.BotoCoreError: boto3 cannot make it (e.g. no region);
-            the caller translates it into its own error.
-    """
-    return make_boto_session(
-        service,
-        region=region,
-        endpoint_url=endpoint_url,
-        connect_timeout_s=connect_timeout_s,
-        read_timeout_s=read_timeout_s,
-        max_pool_connections=max_pool_connections,
-    )[1]
-
-
 def make_boto_session(
     service: Literal["swf", "s3"],
     *,
@@ -44,11 +19,12 @@ def make_boto_session(
     read_timeout_s: float,
     max_pool_connections: int | None = None,
 ) -> tuple[boto3.session.Session, Any]:
-    """:func:`make_boto_client`, with the session it was made in (whose
-    ``get_credentials()`` are the client's own, refreshed as the client's are).
+    """A new boto3 client for ``service``, and the session of its own it was made
+    in (whose ``get_credentials()`` are the client's, refreshed as the client's are).
 
     Raises:
-        botocore.exceptions.BotoCoreError: as :func:`make_boto_client`.
+        botocore.exceptions.BotoCoreError: boto3 cannot make it (e.g. no region);
+            the caller translates it into its own error.
     """
     options: dict[str, Any] = {}
     if max_pool_connections is not None:

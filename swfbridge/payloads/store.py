@@ -34,7 +34,7 @@ from typing import Any
 import botocore.config
 import botocore.exceptions
 
-from swfbridge.aws.clients import make_boto_client
+from swfbridge.aws.clients import make_boto_session
 from swfbridge.aws.errors import aws_answer
 from swfbridge.aws.retry import Backoff, Failure, call_with_retries
 from swfbridge.errors import ConfigurationError, SwfBridgeError
@@ -544,13 +544,14 @@ class _S3Process:
 
 def _make_s3_client(config: OffloadConfig) -> Any:
     try:
-        return make_boto_client(
+        _session, client = make_boto_session(
             "s3",
             region=config.region,
             endpoint_url=config.endpoint_url,
             connect_timeout_s=config.connect_timeout_s,
             read_timeout_s=config.read_timeout_s,
         )
+        return client
     except botocore.exceptions.BotoCoreError as exc:
         raise PayloadStoreUnavailable(
             f"cannot create an S3 client: {exc}", retryable=False
