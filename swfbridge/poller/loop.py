@@ -130,6 +130,8 @@ class _Slot:
         self._config = config
         self._member = placeholder
         self._ahead: str | None = None
+        self.ahead_refused = False
+        """The slot asked for ahead was refused: every slot was taken then."""
 
     def reserve_ahead(self, pipeline: Any) -> str | None:
         """Queue the reservation of the next poll's slot on ``pipeline``; its
@@ -144,9 +146,10 @@ class _Slot:
             hold_s=self._config.poll_window_s,
         )
 
-    def reserved_ahead(self, placeholder: str) -> None:
-        """The pipeline took ``placeholder`` for the next poll."""
+    def reserved_ahead(self, placeholder: str | None) -> None:
+        """The pipeline took ``placeholder`` for the next poll (None: it was refused)."""
         self._ahead = placeholder
+        self.ahead_refused = placeholder is None
 
     def take_ahead(self) -> str | None:
         """The next poll's slot, handed over: :meth:`release` no longer frees it."""
@@ -377,29 +380,32 @@ class Poller:
 
     def _poll_loop(self) -> None:
         errors = 0
-        # A slot for the next poll, taken in the round trip that recorded the last job.
+        # A slot for the next poll, taken in the round trip that recorded the last job
+        # (full: that round trip found every slot taken).
         ahead: str | None = None
+        full = False
         while not self._stop.is_set():
             try:
                 try:
                     ready = self._ready()
                 except Exception:
                     self._give_back(ahead)  # not held through the back-off
-                    ahead = None
+                    ahead, full = None, False
                     raise
                 if not ready:
                     self._give_back(ahead)  # not held through a back-off
-                    ahead = None
+                    ahead, full = None, False
                     errors += 1
                     self._stop.wait(self.config.broker_backoff.delay_s(errors))
                     continue
-                slot = self._take_slot(ahead)
-                ahead = None
+                slot = self._take_slot(ahead, full=full)
+                ahead, full = None, False
                 if slot is None:
                     break
                 try:
                     self.poll_once(slot)
                     ahead = slot.take_ahead()
+                    full = slot.ahead_refused
                 finally:
                     slot.release()
                 errors = 0
@@ -474,10 +480,13 @@ class Poller:
     def _state_failed(self) -> None:
         self._state_fresh_until = 0.0
 
-    def _take_slot(self, ahead: str | None = None) -> _Slot | None:
+    def _take_slot(self, ahead: str | None = None, *, full: bool = False) -> _Slot | None:
         """A slot for the next poll, waiting while all are taken; None once stopping.
 
         ``ahead``: a slot already taken for this poll (given back if stopping).
+        ``full``: every slot was taken a moment ago (the slot asked for ahead was
+        refused), so wait for a release before asking: a release since then left
+        its wake-up in Redis, and asking first would be refused again.
 
         Raises:
             StateUnavailable: the state store went away (the loop backs off).
@@ -491,6 +500,10 @@ class Poller:
                 return None
             return _Slot(self._state, self.config, ahead)
         started: float | None = None
+        if full:
+            started = time.monotonic()
+            self._count("slot_waits")
+            self._wait_for_free()
         while not self._stop.is_set():
             placeholder = self._state.reserve(
                 self.config.domain,
@@ -506,15 +519,19 @@ class Poller:
             if started is None:
                 started = time.monotonic()
                 self._count("slot_waits")
-            # Woken by the release that frees a slot (a short job frees it within
-            # milliseconds), instead of timed looks: with those, the sleep after
-            # each full look was time no worker had a job (see BENCHMARKS.md).
-            self._state.wait_for_free(
-                self.config.domain,
-                self.config.task_list,
-                timeout_s=min(self.config.slot_check_interval_s, STOP_CHECK_S),
-            )
+            self._wait_for_free()
         return None
+
+    def _wait_for_free(self) -> None:
+        assert self._state is not None
+        # Woken by the release that frees a slot (a short job frees it within
+        # milliseconds), instead of timed looks: with those, the sleep after
+        # each full look was time no worker had a job (see BENCHMARKS.md).
+        self._state.wait_for_free(
+            self.config.domain,
+            self.config.task_list,
+            timeout_s=min(self.config.slot_check_interval_s, STOP_CHECK_S),
+        )
 
     def poll_once(self, slot: _Slot | None = None) -> bool:
         """One long poll, and the dispatch of what it brings. True if a task came."""
@@ -669,8 +686,8 @@ class Poller:
             return exc
         self._state_answered()
         slot.bound(job)
-        if ahead is not None and replies[-1] == 1:
-            slot.reserved_ahead(ahead)
+        if ahead is not None:
+            slot.reserved_ahead(ahead if replies[-1] == 1 else None)
         return None
 
     def _forget(self, job: ActivityJob, unrecorded: StateUnavailable | None) -> None:

@@ -123,3 +123,19 @@ def test_the_swf_call_benchmark_prints_boto3_and_direct_per_round() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     assert "round 1: PollForActivityTask CPU per call: boto3 " in done.stdout
     assert " ms, direct " in done.stdout
+
+
+def test_the_full_fleet_benchmark_prints_tasks_per_second_and_commands_per_task(
+    redis_url: str,
+) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.full_fleet", "--broker", redis_url, "--count", "30"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["tasks_per_s"] > 0 and result["redis_commands_per_task"]["brpop"] >= 1

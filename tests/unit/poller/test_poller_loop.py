@@ -95,6 +95,8 @@ class FakeState:
         self.pings = 0
         self.reserves = 0
         self.reserves_ahead = 0
+        self.refused = 0  # reserve() answers None (reserve_on's included)
+        self.refused_ahead = 0
 
     def ping(self) -> None:
         self.pings += 1
@@ -105,6 +107,7 @@ class FakeState:
         with self.lock:
             self.reserves += 1
             if len(self.members) >= limit:
+                self.refused += 1
                 return None
             self.n += 1
             self.members.add(f"poll:{self.n}")
@@ -116,6 +119,8 @@ class FakeState:
         # At once (the fake has no round trips); the reply goes with the pipeline's.
         self.reserves_ahead += 1
         taken = self.reserve(domain, task_list, limit=limit, hold_s=hold_s)
+        if not taken:
+            self.refused_ahead += 1
         pipeline.replies.append(1 if taken else 0)
         return taken or "poll:not-taken"
 
