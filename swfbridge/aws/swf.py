@@ -363,10 +363,13 @@ def _make_clients(config: SwfClientConfig) -> _Clients:
         raise translate("CreateClient", exc) from exc
     direct = None
     if config.direct_calls:
-        direct = direct_calls_for(
-            boto,
-            credentials=session.get_credentials(),
-            connect_timeout_s=config.connect_timeout_s,
-            read_timeout_s=config.read_timeout_s,
-        )
+        try:
+            direct = direct_calls_for(
+                boto,
+                credentials=session.get_credentials(),
+                connect_timeout_s=config.connect_timeout_s,
+                read_timeout_s=config.read_timeout_s,
+            )
+        except Exception as exc:  # e.g. a CA bundle that cannot be read: boto3 will say
+            log.warning("SWF calls go through boto3: the direct path cannot be set up (%s)", exc)
     return _Clients(boto, direct)

@@ -388,3 +388,14 @@ def test_https_trusts_the_ca_bundle_boto3_was_given(tls_server: tuple[str, str])
     with pytest.raises(botocore.exceptions.EndpointConnectionError) as refused:
         default_trust.call("record_activity_task_heartbeat", {"taskToken": "t"})
     assert "CERTIFICATE_VERIFY_FAILED" in str(refused.value.__cause__)
+
+
+@pytest.mark.usefixtures("env_credentials")
+def test_a_set_up_the_direct_path_cannot_make_goes_through_boto3(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    # A CA bundle that cannot be read: boto3 reports it itself, on its first call.
+    monkeypatch.setenv("AWS_CA_BUNDLE", str(tmp_path / "missing.pem"))
+    config = SwfClientConfig(region="us-east-1", endpoint_url="https://swf.example.test")
+
+    assert not SwfClient(config=config).sends_directly
