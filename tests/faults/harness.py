@@ -214,20 +214,29 @@ def kill9_group(proc: processes.Process) -> None:
         proc.kill()
 
 
-def timed_out_unstarted(row: Row, killed: list[processes.Process]) -> list[str]:
-    """Notes of activities that timed out though no process was running them.
+def timed_out_unstarted(row: Row, workers: Sequence[processes.Process]) -> list[str]:
+    """Notes of activities that timed out though no process ever held them.
 
-    The recorder marks an activity "ran" when its ``run`` begins; a worker
-    killed after claiming the attempt (logged ``running: ... activity=<id>``)
-    and before that line held it all the same: its redelivered copy is dropped
-    by the claim, and SWF times it out. Those are not counted here.
+    The recorder marks an activity "ran" when its ``run`` begins. A worker
+    killed after its claim of the attempt reached the state store, and before
+    that, held it all the same: its redelivered copy is dropped by the claim,
+    and SWF times it out. Such an attempt shows in ``workers``' logs either as
+    the killed process's ``running: ... activity=<id>`` line or, when the kill
+    came between the claim and that line (CI saw it, at 20:41 on 2026-12-03),
+    as another worker's "duplicate delivery dropped" line for it. Those are not
+    counted here.
     """
-    outputs = "\n".join(p.output() for p in killed)
+    outputs = "\n".join(p.output() for p in workers)
+    held = {
+        line.split("activity=", 1)[1].split(" type=", 1)[0]
+        for line in outputs.splitlines()
+        if ("running: " in line or "claimed already: " in line) and "activity=" in line
+    }
     notes = []
     for note in row.notes:
         if "never ran" not in note:
             continue
         spec = note.split(": timed out", 1)[0]
-        if f"activity={spec} type=" not in outputs:
+        if spec not in held:
             notes.append(note)
     return notes
