@@ -23,6 +23,7 @@ from benchmarks.workloads import (
     Workload,
     full_workloads,
     quick_workloads,
+    slot_workloads,
     timeout_source_workloads,
 )
 from swfbridge.cli.poll import MAX_POLL_THREADS
@@ -182,7 +183,8 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="comma-separated subset: noop,sleep50,heartbeat,latency; "
         "timeouts-fanout,timeouts-sequential (only when named) compare "
-        "--timeouts-from registration with the default (history)",
+        "--timeouts-from registration with the default (history); slots (only "
+        "when named) runs --max-in-flight C and 2 x C",
     )
     parser.add_argument(
         "--no-poller-alone",
@@ -206,7 +208,10 @@ def main(argv: list[str] | None = None) -> int:
     workloads = quick_workloads() if args.quick else full_workloads()
     if args.workloads:
         wanted = set(args.workloads.split(","))
-        workloads = [w for w in workloads + timeout_source_workloads(args.quick) if w.key in wanted]
+        named_only = timeout_source_workloads(args.quick) + slot_workloads(
+            args.concurrency, min(args.concurrency, MAX_POLL_THREADS), args.quick
+        )
+        workloads = [w for w in workloads + named_only if w.key in wanted]
     began = time.monotonic()
     results: dict[str, Any] = {
         "command": " ".join(

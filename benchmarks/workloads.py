@@ -126,6 +126,26 @@ def timeout_source_workloads(quick: bool = False) -> list[Workload]:
     ]
 
 
+def slot_workloads(concurrency: int, pollers: int, quick: bool = False) -> list[Workload]:
+    """No-op throughput with as many slots as worker processes, and with twice as many.
+
+    With ``--max-in-flight`` equal to the fleet's concurrency, a worker that
+    finishes a task waits for its slot's next dispatch (release, poll, record,
+    publish, delivery) before it runs again; more slots keep a task waiting in
+    the broker for each worker instead, its SWF clocks running. Run only when
+    named (``--workloads slots``), next to ``noop`` for the native figure.
+    """
+    sides = tuple(
+        (
+            f"swfbridge --pollers {pollers} --max-in-flight {n}",
+            ("--pollers", str(pollers), "--max-in-flight", str(n)),
+        )
+        for n in (concurrency, 2 * concurrency)
+    )
+    count = 100 if quick else 1000
+    return [Workload("slots", f"{count:,} no-op activities", NOOP, count, bridge_sides=sides)]
+
+
 def run_native(activity: str, args: list[float], heartbeat: object) -> object:
     """What the native worker runs for each type (``heartbeat`` calls SWF)."""
     import time
