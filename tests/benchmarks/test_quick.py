@@ -24,6 +24,10 @@ def test_quick_mode_produces_every_scenario_with_sane_figures(tmp_path: Path) ->
             "-m",
             "benchmarks",
             "--quick",
+            # Each scenario ends by stopping its pollers, which first finish the
+            # long poll under way: 1 s instead of the default 5 s, for all 8.
+            "--poll-timeout",
+            "1",
             "--json",
             str(out),
             "--markdown",
