@@ -37,10 +37,15 @@ from benchmarks.workloads import ASYNC_NOOP, NOOP, TASK_LIST, VERSION, Workload
 TARGET_EXTRA_MS = 0.2
 
 
-def on_real_worker(*, tasks: int, rounds: int, log_dir: Path) -> dict[str, Any]:
+def on_real_worker(
+    *, tasks: int, rounds: int, log_dir: Path, poll_timeout_s: float = 5.0
+) -> dict[str, Any]:
     """Median worker CPU per task (ms) of each kind over alternating rounds."""
     per_task: dict[str, list[float]] = {NOOP: [], ASYNC_NOOP: []}
-    with processes.redis_server() as broker_url, endpoint(log_dir, poll_timeout_s=5) as swf:
+    with (
+        processes.redis_server() as broker_url,
+        endpoint(log_dir, poll_timeout_s=poll_timeout_s) as swf,
+    ):
         client = make_client(swf.url)
         prepare_domain(client, DOMAIN)
         redis.Redis.from_url(broker_url).flushall()
@@ -126,6 +131,12 @@ def main(argv: list[str] | None = None) -> int:
         default=20_000,
         help="executor runs of each kind in-process (default 20000)",
     )
+    parser.add_argument(
+        "--poll-timeout",
+        type=float,
+        default=5.0,
+        help="the endpoint's empty long-poll wait, seconds (default 5)",
+    )
     args = parser.parse_args(argv)
 
     local = in_process(tasks=args.in_process_tasks)
@@ -134,7 +145,12 @@ def main(argv: list[str] | None = None) -> int:
         f"async {local[ASYNC_NOOP]:.3f} ms, extra {local[ASYNC_NOOP] - local[NOOP]:+.3f} ms"
     )
     with tempfile.TemporaryDirectory(prefix="swfbridge-async-bench-") as tmp:
-        worker = on_real_worker(tasks=args.tasks, rounds=args.rounds, log_dir=Path(tmp))
+        worker = on_real_worker(
+            tasks=args.tasks,
+            rounds=args.rounds,
+            log_dir=Path(tmp),
+            poll_timeout_s=args.poll_timeout,
+        )
     sync_ms, async_ms = worker[NOOP]["median_ms"], worker[ASYNC_NOOP]["median_ms"]
     print(
         f"real worker (-c 1), CPU per task, median of {args.rounds} rounds of "

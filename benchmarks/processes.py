@@ -149,8 +149,13 @@ def start_worker(
     concurrency: int = 2,
     extra: Sequence[str] = (),
     app: str = "swfbridge",
+    ready: bool = True,
 ) -> Process:
-    """A real ``celery -A <app> worker`` (prefork), started and ready."""
+    """A real ``celery -A <app> worker`` (prefork), started and ready.
+
+    ``ready=False`` returns as soon as it is spawned, so that something else
+    (a poller) can start meanwhile; then :func:`wait_worker_ready`.
+    """
     proc = spawn(
         name,
         [
@@ -176,14 +181,20 @@ def start_worker(
         env,
         log_dir,
     )
+    if ready:
+        wait_worker_ready(proc)
+    return proc
+
+
+def wait_worker_ready(proc: Process) -> None:
+    """Wait for a worker of :func:`start_worker` to log `` ready.``; killed if it does not."""
     try:
-        wait_for(lambda: " ready." in proc.output() or not proc.alive(), 60, f"{name} ready")
+        wait_for(lambda: " ready." in proc.output() or not proc.alive(), 60, f"{proc.name} ready")
     except TimeoutError:
         proc.kill()
         raise
     if not proc.alive():
-        raise RuntimeError(f"{name} exited:\n{proc.output()}")
-    return proc
+        raise RuntimeError(f"{proc.name} exited:\n{proc.output()}")
 
 
 def start_poller(

@@ -125,13 +125,19 @@ def start_bridge(
     env = processes.bridge_env(
         broker_url=broker_url, swf_endpoint=url, activities=ACTIVITIES_MODULE
     )
-    worker = processes.start_worker(env, log_dir, concurrency=concurrency)
+    # The worker boots while the poller starts (no task is scheduled before both are up).
+    worker = processes.start_worker(env, log_dir, concurrency=concurrency, ready=False)
     try:
         poller = processes.start_poller(
             env, log_dir, domain=DOMAIN, task_list=TASK_LIST, extra=poll_flags
         )
     except Exception:
         worker.stop()
+        raise
+    try:
+        processes.wait_worker_ready(worker)
+    except Exception:
+        poller.stop()
         raise
     return Side({"poller": [poller.popen.pid], "workers": [worker.popen.pid]}, [worker, poller])
 

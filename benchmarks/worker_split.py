@@ -34,11 +34,20 @@ FIGURES = ("workers", "main", "children", "poller", "tasks_per_s")
 
 
 def measure(
-    *, tasks: int, rounds: int, concurrency: int, poll_flags: list[str], log_dir: Path
+    *,
+    tasks: int,
+    rounds: int,
+    concurrency: int,
+    poll_flags: list[str],
+    log_dir: Path,
+    poll_timeout_s: float = 5.0,
 ) -> list[dict[str, float]]:
     """One row of figures (ms of CPU per task, tasks/s) per round."""
     rows = []
-    with processes.redis_server() as broker_url, endpoint(log_dir, poll_timeout_s=5) as swf:
+    with (
+        processes.redis_server() as broker_url,
+        endpoint(log_dir, poll_timeout_s=poll_timeout_s) as swf,
+    ):
         client = make_client(swf.url)
         prepare_domain(client, DOMAIN)
         side = start_bridge(swf.url, broker_url, concurrency, log_dir, poll_flags)
@@ -95,6 +104,12 @@ def main(argv: list[str] | None = None) -> int:
         "--poll-flags", default="", help='extra swfbridge poll flags, e.g. "--max-in-flight 4"'
     )
     parser.add_argument(
+        "--poll-timeout",
+        type=float,
+        default=5.0,
+        help="the endpoint's empty long-poll wait, seconds (default 5)",
+    )
+    parser.add_argument(
         "--log-dir", type=Path, default=None, help="keep process logs here (default: temporary)"
     )
     args = parser.parse_args(argv)
@@ -105,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
             concurrency=args.concurrency,
             poll_flags=args.poll_flags.split(),
             log_dir=args.log_dir or Path(tmp),
+            poll_timeout_s=args.poll_timeout,
         )
     for n, row in enumerate(rows):
         print(

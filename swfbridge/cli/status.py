@@ -106,14 +106,21 @@ def run(args: argparse.Namespace) -> int:
         except Exception as exc:
             problems["queued_in_broker"] = problems["in_flight"] = _describe(exc)
     else:
+        from kombu.exceptions import OperationalError
+
         try:
             report["queued_in_broker"] = _queued(app, args.queue)
+        except OperationalError as exc:
+            # The broker cannot be reached: asking its workers would only try
+            # again (Celery's remote control retries its connection for ~6 s).
+            problems["queued_in_broker"] = problems["in_flight"] = _describe(exc)
         except Exception as exc:
             problems["queued_in_broker"] = _describe(exc)
-        try:
-            report.update(_in_flight(app, args.inspect_timeout))
-        except Exception as exc:
-            problems["in_flight"] = _describe(exc)
+        if "in_flight" not in problems:
+            try:
+                report.update(_in_flight(app, args.inspect_timeout))
+            except Exception as exc:
+                problems["in_flight"] = _describe(exc)
     from swfbridge.state.store import state_url as state_url_for
 
     state_url = state_url_for(args.state_url, str(args.broker))

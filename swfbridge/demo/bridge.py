@@ -283,6 +283,7 @@ def _worker(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+    ready = False
     try:
         started = time.monotonic()
         told = False
@@ -306,9 +307,21 @@ def _worker(
                 )
                 told = True
             time.sleep(0.1)
+        ready = True
         yield
     finally:
-        _stop_process(process)
+        if ready:
+            _stop_process(process)
+        else:
+            # Never connected to the broker, so it holds no job: a warm shutdown
+            # would only wait out Celery's connection retry (up to seconds).
+            _kill_group(process)
+
+
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    with suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
 
 
 def _stop_process(process: subprocess.Popen[bytes]) -> None:
@@ -320,9 +333,7 @@ def _stop_process(process: subprocess.Popen[bytes]) -> None:
             return
         except subprocess.TimeoutExpired:
             pass
-    with suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
+    _kill_group(process)
 
 
 def _poller(config: LocalBridgeConfig, task_list: str, queue: str, swf_url: str) -> Any:

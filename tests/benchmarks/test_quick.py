@@ -24,6 +24,10 @@ def test_quick_mode_produces_every_scenario_with_sane_figures(tmp_path: Path) ->
             "-m",
             "benchmarks",
             "--quick",
+            # Each scenario ends by stopping its pollers, which first finish the
+            # long poll under way: 1 s instead of the default 5 s, for all 8.
+            "--poll-timeout",
+            "1",
             "--json",
             str(out),
             "--markdown",
@@ -75,6 +79,8 @@ def test_the_async_noop_benchmark_prints_both_kinds_in_process_and_on_a_real_wor
             "1",
             "--in-process-tasks",
             "50",
+            "--poll-timeout",
+            "1",  # the bridge's stop waits for the poll under way
         ],
         cwd=REPO_ROOT,
         capture_output=True,
@@ -99,6 +105,8 @@ def test_the_worker_split_benchmark_prints_main_and_children_per_round() -> None
             "1",
             "--concurrency",
             "1",
+            "--poll-timeout",
+            "1",  # the bridge's stop waits for the poll under way
         ],
         cwd=REPO_ROOT,
         capture_output=True,

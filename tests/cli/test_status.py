@@ -114,4 +114,6 @@ def test_status_text_names_what_it_could_not_read_and_exits_1() -> None:
     assert result.returncode == 1
     assert "pending in SWF:    unavailable (" in result.stdout
     assert "queued in broker:  unavailable (" in result.stdout
+    # The broker's error, not asked again of its workers.
+    assert "in flight:         unavailable (OperationalError: " in result.stdout
     assert "Traceback" not in result.stderr

@@ -94,14 +94,26 @@ def run_scenario(
     poller_args = ["--pollers", str(pollers)]
     if max_in_flight is not None:
         poller_args += ["--max-in-flight", str(max_in_flight)]
-    worker = processes.start_worker(env, log_dir, name=f"worker-{name}", concurrency=concurrency)
-    poller = (
-        processes.start_poller(
-            env, log_dir, domain=domain, task_list=TASK_LIST, name="poller-0", extra=poller_args
-        )
-        if with_poller
-        else None
+    # The worker boots while the poller starts: nothing is scheduled before both are up.
+    worker = processes.start_worker(
+        env, log_dir, name=f"worker-{name}", concurrency=concurrency, ready=False
     )
+    try:
+        poller = (
+            processes.start_poller(
+                env, log_dir, domain=domain, task_list=TASK_LIST, name="poller-0", extra=poller_args
+            )
+            if with_poller
+            else None
+        )
+    except Exception:
+        worker.kill()
+        raise
+    try:
+        processes.wait_worker_ready(worker)
+    except Exception:
+        processes.stop_all(poller)
+        raise
     scene = Scene(env, log_dir, domain, worker, poller, poller_args, recorder, broker, swf)
     try:
         run = start_activities(

@@ -38,12 +38,32 @@ def _workers_and_poller(
     env: dict[str, str], log_dir: Path, domain: str
 ) -> tuple[list[processes.Process], processes.Process]:
     # Prefetch 4 x 2 processes: the victim holds 8 jobs and runs 2.
+    # The worker boots while the poller starts: nothing is scheduled before both are up.
     victim = processes.start_worker(
-        env, log_dir, name="victim", concurrency=2, extra=["--prefetch-multiplier", "4"]
+        env,
+        log_dir,
+        name="victim",
+        concurrency=2,
+        extra=["--prefetch-multiplier", "4"],
+        ready=False,
     )
-    poller = processes.start_poller(
-        env, log_dir, domain=domain, task_list=TASK_LIST, name="poller", extra=["--pollers", "2"]
-    )
+    try:
+        poller = processes.start_poller(
+            env,
+            log_dir,
+            domain=domain,
+            task_list=TASK_LIST,
+            name="poller",
+            extra=["--pollers", "2"],
+        )
+    except Exception:
+        victim.kill()
+        raise
+    try:
+        processes.wait_worker_ready(victim)
+    except Exception:
+        processes.stop_all(poller)
+        raise
     return [victim], poller
 
 

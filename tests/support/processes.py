@@ -21,6 +21,7 @@ from benchmarks.processes import (
     start_poller,
     start_worker,
     wait_for,
+    wait_worker_ready,
 )
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "start_worker",
     "stop_all",
     "wait_for",
+    "wait_worker_ready",
 ]
 
 RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672//"

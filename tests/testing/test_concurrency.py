@@ -8,7 +8,10 @@ from local_swf_helpers import Workflow, poll_activity, schedule_decision, setup_
 
 from swfbridge.testing import LocalSWF
 
-TASKS = 2_000
+# Every poller long-polls before any task exists, so each batch lands on all
+# sixteen at once and each task is raced for by every idle poller.
+TASKS = 200
+BATCHES = 4
 POLLERS = 16
 
 
@@ -16,17 +19,15 @@ def test_sixteen_concurrent_pollers_never_get_the_same_task_twice(
     local_swf: LocalSWF, swf_client: Any
 ) -> None:
     setup_domain(swf_client)
-    for batch in range(4):
-        workflow = Workflow(swf_client)
-        per_batch = TASKS // 4
-        workflow.decide([schedule_decision(f"{batch}-{i}") for i in range(per_batch)])
     delivered: Counter[str] = Counter()
     respond_errors: list[str] = []
     lock = threading.Lock()
+    polling = threading.Barrier(POLLERS + 1)
     done = threading.Event()
 
     def poller() -> None:
         client = local_swf.client()
+        polling.wait(30)
         while not done.is_set():
             task = poll_activity(client)
             if not task["taskToken"]:
@@ -44,6 +45,11 @@ def test_sixteen_concurrent_pollers_never_get_the_same_task_twice(
     threads = [threading.Thread(target=poller) for _ in range(POLLERS)]
     for thread in threads:
         thread.start()
+    polling.wait(30)
+    for batch in range(BATCHES):
+        workflow = Workflow(swf_client)
+        per_batch = TASKS // BATCHES
+        workflow.decide([schedule_decision(f"{batch}-{i}") for i in range(per_batch)])
     for thread in threads:
         thread.join(120)
     assert len(delivered) == TASKS
